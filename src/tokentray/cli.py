@@ -1,0 +1,199 @@
+"""Command line: argument parsing only; the work is done by the engine modules.
+
+Exit codes: 0 success; 1 unexpected error; 2 bad arguments; 3 some log files
+could not be read (everything else was ingested); 4 the store cannot be opened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sqlite3
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from tokentray import __version__
+from tokentray.events import ScanReport
+
+if TYPE_CHECKING:
+    from tokentray.engine import Engine
+
+log = logging.getLogger("tokentray")
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_UNREADABLE, EXIT_STORE = 0, 1, 2, 3, 4
+REPORT_KINDS = ("daily", "weekly", "monthly", "session", "blocks")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _zone(text: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IANA time zone") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from tokentray.sources import source_names  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(
+        prog="tokentray", description="See what your AI coding agents burn."
+    )
+    parser.add_argument("--version", action="version", version=f"tokentray {__version__}")
+    parser.add_argument("--data-dir", help="folder of the usage store (default: user data dir)")
+    parser.add_argument("--config", type=Path, help="config file (default: user config dir)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="say more")
+    commands = parser.add_subparsers(dest="command")
+
+    scan = commands.add_parser("scan", help="ingest new agent log lines now")
+    scan.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    report = commands.add_parser("report", help="usage and cost by period, session or block")
+    report.add_argument("kind", choices=REPORT_KINDS)
+    output = report.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="JSON output")
+    output.add_argument("--csv", action="store_true", help="CSV output")
+    report.add_argument("--since", type=_date, help="first day, YYYY-MM-DD (in --tz)")
+    report.add_argument("--until", type=_date, help="last day, YYYY-MM-DD (in --tz)")
+    report.add_argument("--tz", type=_zone, help="IANA time zone (default: local)")
+    report.add_argument("--source", choices=source_names(), help="only this agent")
+    report.add_argument("--breakdown", action="store_true", help="per-model rows")
+    report.add_argument("--no-scan", action="store_true", help="do not ingest new data first")
+
+    commands.add_parser("reprice", help="re-price every stored event with current prices")
+    prices = commands.add_parser("prices", help="show the rates used for models")
+    prices.add_argument("models", nargs="+")
+    prices.add_argument("--date", type=_date, help="price date (default: today)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="tokentray: %(message)s",
+    )
+    try:
+        return _run(args)
+    except BrokenPipeError:
+        return EXIT_OK
+    except sqlite3.DatabaseError as exc:
+        print(f"tokentray: the usage store cannot be used: {exc}", file=sys.stderr)
+        return EXIT_STORE
+
+
+def _run(args: argparse.Namespace) -> int:
+    from tokentray.engine import open_engine  # noqa: PLC0415
+
+    command = args.command or "report"
+    if command == "report" and args.command is None:
+        args = build_parser().parse_args(
+            [*_global_args(args), "report", "daily", "--since", _days_ago(6)]
+        )
+    engine = open_engine(args.data_dir, args.config)
+    if engine.config.error:
+        print(f"tokentray: {engine.config.error}", file=sys.stderr)
+    with engine.store:
+        if command == "scan":
+            return _scan(engine, args)
+        if command == "report":
+            return _report(engine, args)
+        if command == "reprice":
+            count = engine.ingestor.reprice()
+            print(f"Re-priced {count} events.")
+            return EXIT_OK
+        if command == "prices":
+            return _prices(engine, args)
+    return EXIT_USAGE
+
+
+def _global_args(args: argparse.Namespace) -> list[str]:
+    result = ["--data-dir", args.data_dir] if args.data_dir else []
+    result += ["--config", str(args.config)] if args.config else []
+    return result + (["--verbose"] if args.verbose else [])
+
+
+def _days_ago(days: int) -> str:
+    from datetime import timedelta  # noqa: PLC0415
+
+    return (date.today() - timedelta(days=days)).isoformat()
+
+
+def _exit_for(scan: ScanReport) -> int:
+    return EXIT_UNREADABLE if scan.unreadable else EXIT_OK
+
+
+def _scan(engine: Engine, args: argparse.Namespace) -> int:
+    from tokentray.reporting import scan_json, scan_summary  # noqa: PLC0415
+
+    scan = engine.ingestor.scan()
+    print(scan_json(scan) if args.json else scan_summary(scan, args.verbose))
+    if not args.json:
+        for line in engine.source_status():
+            print(line)
+    return _exit_for(scan)
+
+
+def _report(engine: Engine, args: argparse.Namespace) -> int:
+    from tokentray import aggregate  # noqa: PLC0415
+    from tokentray.engine import local_zone  # noqa: PLC0415
+    from tokentray.reporting import (  # noqa: PLC0415
+        report_csv,
+        report_json,
+        report_table,
+        scan_summary,
+    )
+
+    scan = ScanReport() if args.no_scan else engine.ingestor.scan()
+    if scan.skipped_lines or scan.unreadable:
+        print(scan_summary(scan, args.verbose), file=sys.stderr)
+    tz = args.tz or local_zone()
+    source = args.source or ("claude-code" if args.kind == "blocks" else None)
+    filters = aggregate.Filters(since=args.since, until=args.until, source=source)
+    if args.kind in aggregate.PERIOD_KINDS:
+        report = aggregate.period_report(engine.store, args.kind, tz, filters)
+    elif args.kind == "session":
+        report = aggregate.session_report(engine.store, tz, filters)
+    else:
+        report = aggregate.block_report(engine.store, tz, filters)
+    if args.json:
+        print(report_json(report))
+    elif args.csv:
+        print(report_csv(report, args.breakdown), end="")
+    else:
+        print(report_table(report, args.breakdown))
+    return _exit_for(scan)
+
+
+def _prices(engine: Engine, args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    day = args.date or date.today()
+    moment_ms = int(datetime(day.year, day.month, day.day, 12, tzinfo=UTC).timestamp() * 1000)
+    print("USD per million tokens: input, output, cache read, cache write 5m, cache write 1h")
+    for model in args.models:
+        rates = engine.pricer.rates(model, moment_ms)
+        if rates is None:
+            print(f"{model}: no price (unpriced; add one under [pricing.models])")
+            continue
+        print(f"{model}: {_band(rates.base)}  [{rates.origin}]")
+        for threshold, band in rates.tiers:
+            print(f"  prompt > {threshold:,} tokens: {_band(band)}")
+    return EXIT_OK
+
+
+def _band(band: tuple[float, ...]) -> str:
+    return " / ".join(f"{v:g}" for v in band)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

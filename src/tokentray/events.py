@@ -1,0 +1,106 @@
+"""Plain data types shared by the engine: no I/O, no Qt."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(slots=True)
+class UsageEvent:
+    """One billed request, normalised into disjoint token buckets.
+
+    ``input_tokens`` is uncached input only; ``cache_read_tokens`` and the two
+    cache-write buckets are separate; ``output_tokens`` includes reasoning, and
+    ``reasoning_tokens`` is an informational subset of it.
+
+    ``key`` identifies the request across files and copies (a resumed session
+    or an archived rollout repeats it), so storing the same request twice
+    keeps one row. ``replayed`` marks a copy known to be a replay of another
+    session's history: a non-replayed copy of the same key replaces it.
+    """
+
+    source: str
+    key: str
+    session_id: str
+    project: str
+    model: str
+    timestamp_ms: int
+    input_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_5m_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    service_tier: str = ""
+    estimated: bool = False
+    replayed: bool = False
+
+    @property
+    def cache_write_tokens(self) -> int:
+        return self.cache_write_5m_tokens + self.cache_write_1h_tokens
+
+    @property
+    def total_tokens(self) -> int:
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_read_tokens
+            + self.cache_write_5m_tokens
+            + self.cache_write_1h_tokens
+        )
+
+    @property
+    def prompt_tokens(self) -> int:
+        """Everything the model read for this request (decides long-context tiers)."""
+        return (
+            self.input_tokens
+            + self.cache_read_tokens
+            + self.cache_write_5m_tokens
+            + self.cache_write_1h_tokens
+        )
+
+
+class LineError(ValueError):
+    """A line that should carry usage but cannot be read; it is skipped and counted."""
+
+
+@dataclass(slots=True)
+class Problem:
+    """A skipped line or an unreadable file, reported to the user."""
+
+    path: str
+    line_no: int
+    reason: str
+
+
+@dataclass(slots=True)
+class ScanReport:
+    """What one ingest pass read."""
+
+    files_seen: int = 0
+    files_read: int = 0
+    files_reset: int = 0
+    files_missing: int = 0
+    bytes_read: int = 0
+    lines_read: int = 0
+    events_stored: int = 0
+    skipped_lines: int = 0
+    pending_partial_lines: int = 0
+    seconds: float = 0.0
+    problems: list[Problem] = field(default_factory=list)
+    unreadable: list[Problem] = field(default_factory=list)
+    started_at: datetime | None = None
+
+    def merge(self, other: ScanReport) -> None:
+        self.files_seen += other.files_seen
+        self.files_read += other.files_read
+        self.files_reset += other.files_reset
+        self.files_missing += other.files_missing
+        self.bytes_read += other.bytes_read
+        self.lines_read += other.lines_read
+        self.events_stored += other.events_stored
+        self.skipped_lines += other.skipped_lines
+        self.pending_partial_lines += other.pending_partial_lines
+        self.problems.extend(other.problems)
+        self.unreadable.extend(other.unreadable)

@@ -1,0 +1,32 @@
+"""Where tokentray keeps its own files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+APP_NAME = "tokentray"
+
+
+def data_dir(override: str | os.PathLike[str] | None = None) -> Path:
+    """The data folder: ``override``, else ``$TOKENTRAY_DATA_DIR``, else the user data dir."""
+    chosen = override or os.environ.get("TOKENTRAY_DATA_DIR")
+    if chosen:
+        return Path(chosen).expanduser()
+    import platformdirs  # noqa: PLC0415 - keep start-up lean
+
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def config_dir() -> Path:
+    """The config folder: ``$TOKENTRAY_CONFIG_DIR``, else the user config dir."""
+    chosen = os.environ.get("TOKENTRAY_CONFIG_DIR")
+    if chosen:
+        return Path(chosen).expanduser()
+    import platformdirs  # noqa: PLC0415
+
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+def database_path(override: str | os.PathLike[str] | None = None) -> Path:
+    return data_dir(override) / "usage.sqlite3"

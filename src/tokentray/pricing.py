@@ -1,0 +1,258 @@
+"""Price each request on its own.
+
+Rates come from the genai-prices library (offline data, historical prices,
+5-minute and 1-hour cache writes, long-context tiers), corrected by built-in
+and user overrides. A request whose prompt (uncached input + cache reads +
+cache writes) crosses a long-context threshold is priced whole at the
+long-context rates, as the providers bill it; that is why requests are priced
+one by one and never as a day's total.
+
+Resolved rates are cached per model, UTC day and service tier, in memory and
+in the store, so pricing a new request rarely needs the library at all (it
+costs a third of a second to import).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import logging
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from importlib import resources
+from typing import Any
+
+import orjson
+
+from tokentray.config import RATE_FIELDS, PriceOverride, PricingConfig, parse_pricing
+from tokentray.events import UsageEvent
+from tokentray.store import PricedEvent, Store
+
+log = logging.getLogger(__name__)
+
+# Bump when the way rates are derived changes, so cached rates are rebuilt.
+ALGORITHM_VERSION = "1"
+# Anthropic's published ratios to the input price, used when no cache price is known.
+DEFAULT_CACHE_RATIOS = {"cache_read": 0.1, "cache_write_5m": 1.25, "cache_write_1h": 2.0}
+
+PRICED, UNPRICED, ESTIMATED = "priced", "unpriced", "estimated"
+
+Band = tuple[float, float, float, float, float]  # input, output, cache read, 5m write, 1h write
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """USD per million tokens; ``tiers`` are (prompt threshold, band) in ascending order."""
+
+    base: Band
+    tiers: tuple[tuple[int, Band], ...] = ()
+    origin: str = ""
+    exact: bool = True  # False when a requested service tier had no price of its own
+
+    def band_for(self, prompt_tokens: int) -> Band:
+        band = self.base
+        for threshold, tier_band in self.tiers:
+            if prompt_tokens > threshold:
+                band = tier_band
+        return band
+
+    def cost(self, event: UsageEvent) -> float:
+        rate_in, rate_out, rate_read, rate_5m, rate_1h = self.band_for(event.prompt_tokens)
+        return (
+            event.input_tokens * rate_in
+            + event.output_tokens * rate_out
+            + event.cache_read_tokens * rate_read
+            + event.cache_write_5m_tokens * rate_5m
+            + event.cache_write_1h_tokens * rate_1h
+        ) / 1_000_000
+
+    def to_json(self) -> str:
+        return orjson.dumps(
+            {"base": self.base, "tiers": self.tiers, "origin": self.origin, "exact": self.exact}
+        ).decode()
+
+    @classmethod
+    def from_json(cls, text: str) -> Rates:
+        raw = orjson.loads(text)
+        return cls(
+            base=tuple(raw["base"]),
+            tiers=tuple((int(t), tuple(b)) for t, b in raw["tiers"]),
+            origin=raw["origin"],
+            exact=raw["exact"],
+        )
+
+
+def builtin_overrides() -> PricingConfig:
+    text = resources.files("tokentray").joinpath("data/price_overrides.toml").read_text()
+    import tomllib  # noqa: PLC0415
+
+    return parse_pricing(tomllib.loads(text)["pricing"], source="built-in override")
+
+
+_SUFFIX = re.compile(r"\[[^\]]*\]$")  # Claude Code's "claude-sonnet-4-5[1m]"
+
+
+def normalise_model(model: str, aliases: dict[str, str]) -> str:
+    """The name to look a model up by: user alias first, then without display suffixes."""
+    if model in aliases:
+        return aliases[model]
+    return _SUFFIX.sub("", model).strip()
+
+
+class Pricer:
+    """Prices events with cached rates; unknown models are unpriced, never $0."""
+
+    def __init__(self, config: PricingConfig | None = None, store: Store | None = None) -> None:
+        self.config = config or PricingConfig()
+        self.builtin = builtin_overrides()
+        self.store = store
+        self._memory: dict[tuple[str, str, str], Rates | None] = {}
+        self.fingerprint = self._fingerprint()
+
+    def _fingerprint(self) -> str:
+        try:
+            library = importlib.metadata.version("genai-prices")
+        except importlib.metadata.PackageNotFoundError:
+            library = "none"
+        digest = hashlib.sha256(
+            repr((ALGORITHM_VERSION, library, self.builtin, self.config)).encode()
+        )
+        return digest.hexdigest()[:16]
+
+    def price(self, event: UsageEvent) -> PricedEvent:
+        rates = self.rates(event.model, event.timestamp_ms, event.service_tier)
+        if rates is None:
+            return PricedEvent(event, None, UNPRICED)
+        status = PRICED if rates.exact and not event.estimated else ESTIMATED
+        return PricedEvent(event, rates.cost(event), status)
+
+    def rates(self, model: str, timestamp_ms: int, tier: str = "") -> Rates | None:
+        day = datetime.fromtimestamp(timestamp_ms / 1000, UTC).date().isoformat()
+        key = (model, day, tier)
+        if key in self._memory:
+            return self._memory[key]
+        found, cached = self._cached(key)
+        if found:
+            self._memory[key] = cached
+            return cached
+        rates = self._resolve(model, date.fromisoformat(day), tier)
+        self._memory[key] = rates
+        self._remember(key, rates)
+        return rates
+
+    def _cached(self, key: tuple[str, str, str]) -> tuple[bool, Rates | None]:
+        """(found, rates) from the store's price cache; rates None means known unpriced."""
+        if self.store is None:
+            return False, None
+        rows = self.store.query(
+            "SELECT rates FROM price_cache WHERE model = ? AND day = ? AND tier = ? "
+            "AND fingerprint = ?",
+            (*key, self.fingerprint),
+        )
+        if not rows:
+            return False, None
+        return True, None if rows[0][0] is None else Rates.from_json(rows[0][0])
+
+    def _remember(self, key: tuple[str, str, str], rates: Rates | None) -> None:
+        if self.store is None:
+            return
+        self.store.db.execute(
+            "INSERT OR REPLACE INTO price_cache (model, day, tier, fingerprint, rates) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (*key, self.fingerprint, None if rates is None else rates.to_json()),
+        )
+
+    def _resolve(self, model: str, day: date, tier: str) -> Rates | None:
+        name = normalise_model(model, self.config.aliases)
+        overrides = [
+            o
+            for o in (*self.builtin.overrides, *self.config.overrides)
+            if o.model in (model, name) and o.applies_on(day)
+        ]
+        library = library_rates(name, day, tier)
+        if library is None and not any("input" in o.rates for o in overrides):
+            if overrides:
+                log.warning("override for %s has no input price and the library has none", model)
+            return None
+        rates = library
+        for override in overrides:  # built-in first, so the user's own win
+            rates = apply_override(rates, override)
+        return rates
+
+
+def apply_override(rates: Rates | None, override: PriceOverride) -> Rates:
+    """Overlay an override on library rates (or on nothing, for an unknown model)."""
+    if rates is None:
+        given = override.rates
+        base_input = given["input"]
+        rates = Rates(
+            base=(
+                base_input,
+                given.get("output", 0.0),
+                base_input * DEFAULT_CACHE_RATIOS["cache_read"],
+                base_input * DEFAULT_CACHE_RATIOS["cache_write_5m"],
+                base_input * DEFAULT_CACHE_RATIOS["cache_write_1h"],
+            )
+        )
+    base = _overlay(rates.base, override.rates)
+    tiers = tuple((t, _overlay(b, override.rates)) for t, b in rates.tiers)
+    if override.long_context_threshold is not None:
+        long_band = _overlay(base, override.long_context)
+        tiers = (
+            *((t, b) for t, b in tiers if t != override.long_context_threshold),
+            (override.long_context_threshold, long_band),
+        )
+        tiers = tuple(sorted(tiers))
+    return Rates(base, tiers, f"{rates.origin} + {override.source}".lstrip(" +"), rates.exact)
+
+
+def _overlay(band: Band, values: dict[str, float]) -> Band:
+    return tuple(values.get(name, band[i]) for i, name in enumerate(RATE_FIELDS))  # type: ignore[return-value]
+
+
+def library_rates(model: str, day: date, tier: str = "") -> Rates | None:
+    """Rates from genai-prices for ``model`` on ``day``, or None when it has no price."""
+    from genai_prices import data_snapshot, types  # noqa: PLC0415 - heavy, import on demand
+
+    try:
+        provider, info = data_snapshot.get_snapshot().find_provider_model(model, None, None, None)
+    except LookupError:
+        return None
+    moment = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+    context: dict[str, str] | None = {"service_tier": tier} if tier else None
+    prices = info.get_prices(moment, context)
+    exact = True
+    if tier and prices == info.get_prices(moment, None):
+        exact = False  # no price of its own for this service tier: list price, estimated
+    fields = ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok")
+    values: list[Any] = [getattr(prices, f, None) for f in fields]
+    one_hour = getattr(prices, "cache_write_1h_mtok", None)
+    if values[0] is None:
+        return None
+    values[2] = values[2] if values[2] is not None else values[0]
+    values[3] = values[3] if values[3] is not None else values[0]
+    values.append(one_hour if one_hour is not None else values[3])
+    thresholds = sorted(
+        {t.start for v in values if isinstance(v, types.TieredPrices) for t in v.tiers}
+    )
+
+    def band(prompt: int) -> Band:
+        return tuple(float(_tier_price(v, prompt, types)) for v in values)  # type: ignore[return-value]
+
+    return Rates(
+        base=band(0),
+        tiers=tuple((t, band(t + 1)) for t in thresholds),
+        origin=f"genai-prices {provider.id}/{info.id}",
+        exact=exact,
+    )
+
+
+def _tier_price(value: Any, prompt: int, types: Any) -> Any:
+    if not isinstance(value, types.TieredPrices):
+        return value
+    price = value.base
+    for tier in value.tiers:
+        if prompt > tier.start:
+            price = tier.price
+    return price

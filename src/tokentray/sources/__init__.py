@@ -1,0 +1,21 @@
+"""Agent log sources: one module per agent, registered here."""
+
+from __future__ import annotations
+
+from tokentray.sources.base import LineParser, Source
+from tokentray.sources.claude_code import ClaudeCodeSource
+from tokentray.sources.codex import CodexSource
+
+ALL_SOURCES: tuple[type[Source], ...] = (ClaudeCodeSource, CodexSource)
+
+
+def available_sources() -> list[Source]:
+    """One instance of every known source."""
+    return [cls() for cls in ALL_SOURCES]
+
+
+def source_names() -> list[str]:
+    return [cls.name for cls in ALL_SOURCES]
+
+
+__all__ = ["ALL_SOURCES", "LineParser", "Source", "available_sources", "source_names"]

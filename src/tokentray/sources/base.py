@@ -1,0 +1,95 @@
+"""The interface every agent log source implements.
+
+A source knows where its agent writes logs, which files under those folders
+carry usage, and how to turn one line into usage events. Reading bytes,
+checkpoints, truncation and storage are the ingest engine's job, so adding an
+agent means adding one module and its fixtures.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from tokentray.events import LineError, UsageEvent
+
+
+class LineParser(Protocol):
+    """Turns the lines of one file, in order, into usage events.
+
+    A parser may carry state from line to line (the current model, the last
+    cumulative counter). ``state()`` returns it as JSON-able data; the engine
+    stores it with the file's checkpoint and hands it back to ``Source.parser``
+    so that a later pass resumes exactly where this one stopped.
+    """
+
+    def parse(self, line: bytes, line_no: int) -> list[UsageEvent]:
+        """Events on this line; raise LineError for a line that cannot be read."""
+        ...
+
+    def state(self) -> dict[str, Any]: ...
+
+
+class Source(ABC):
+    """One agent's local logs."""
+
+    name: str = ""
+    display_name: str = ""
+
+    @abstractmethod
+    def roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
+        """Folders this agent writes to (existing or not), in priority order."""
+
+    @abstractmethod
+    def wants(self, path: Path) -> bool:
+        """Whether a file below a root is a usage log of this agent."""
+
+    @abstractmethod
+    def parser(self, path: Path, root: Path, state: dict[str, Any] | None) -> LineParser:
+        """A parser for ``path`` (below ``root``), resumed from ``state`` when given."""
+
+    def files(self, root: Path) -> Iterator[Path]:
+        """Every usage log below ``root``; unreadable folders are skipped."""
+        for folder, _dirs, names in os.walk(root):
+            for name in names:
+                path = Path(folder, name)
+                if self.wants(path):
+                    yield path
+
+
+def env_paths(env: Mapping[str, str], variable: str) -> list[Path] | None:
+    """The comma-separated list of folders in ``variable``, or None when unset."""
+    raw = env.get(variable, "").strip()
+    if not raw:
+        return None
+    return [Path(part.strip()).expanduser() for part in raw.split(",") if part.strip()]
+
+
+def parse_timestamp_ms(value: object) -> int:
+    """ISO-8601 (with ``Z``) or epoch seconds/milliseconds to epoch milliseconds, UTC."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise LineError(f"bad timestamp {value!r}") from exc
+        if parsed.tzinfo is None:
+            raise LineError(f"timestamp without time zone {value!r}")
+        return int(parsed.timestamp() * 1000)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value if value > 10**11 else value * 1000)
+    raise LineError("missing timestamp")
+
+
+def as_count(value: object) -> int:
+    """A token count from JSON: a non-negative integer, else 0."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return max(value, 0)
+    if isinstance(value, float) and value == value:  # noqa: PLR0124 - NaN check
+        return max(int(value), 0)
+    return 0

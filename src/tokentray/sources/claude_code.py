@@ -1,0 +1,151 @@
+"""Claude Code transcripts: ``projects/<encoded-cwd>/<session>.jsonl`` and subagents.
+
+One API response is written as several lines (one per content block) that
+share ``message.id``; early lines carry a streaming snapshot of ``usage``.
+Each line becomes an event keyed on the message id, and the store keeps the
+largest usage seen for a key, so a response counts once with its final usage,
+however many files (resumed sessions, ``/btw`` side chains) repeat it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from tokentray.events import LineError, UsageEvent
+from tokentray.sources.base import Source, as_count, env_paths, parse_timestamp_ms
+
+_USAGE_MARK = b'"usage"'
+_INTERNAL_MODELS = frozenset({"<synthetic>"})
+
+
+class ClaudeLineParser:
+    """Parses assistant lines of one transcript; carries no state between lines."""
+
+    def __init__(self, session_id: str, project_fallback: str) -> None:
+        self._session_id = session_id
+        self._project_fallback = project_fallback
+
+    def state(self) -> dict[str, Any]:
+        return {}
+
+    def parse(self, line: bytes, line_no: int) -> list[UsageEvent]:
+        if _USAGE_MARK not in line:
+            return []
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise LineError(f"not JSON: {exc}") from exc
+        if not isinstance(record, dict) or record.get("type") != "assistant":
+            return []
+        message = record.get("message")
+        if not isinstance(message, dict):
+            raise LineError("assistant line without a message object")
+        usage = message.get("usage")
+        if not isinstance(usage, dict):
+            return []
+        model = message.get("model")
+        if not isinstance(model, str) or not model:
+            raise LineError("usage without a model")
+        if model in _INTERNAL_MODELS:
+            return []
+        event = self._event(record, message, usage, model, line)
+        return [event] if event.total_tokens > 0 else []
+
+    def _event(
+        self,
+        record: dict[str, Any],
+        message: dict[str, Any],
+        usage: dict[str, Any],
+        model: str,
+        line: bytes,
+    ) -> UsageEvent:
+        write_5m, write_1h = _cache_writes(usage)
+        cwd = record.get("cwd")
+        return UsageEvent(
+            source=ClaudeCodeSource.name,
+            key=_request_key(message, record, line),
+            session_id=self._session_id,
+            project=cwd if isinstance(cwd, str) and cwd else self._project_fallback,
+            model=model,
+            timestamp_ms=parse_timestamp_ms(record.get("timestamp")),
+            input_tokens=as_count(usage.get("input_tokens")),
+            output_tokens=as_count(usage.get("output_tokens")),
+            cache_read_tokens=as_count(usage.get("cache_read_input_tokens")),
+            cache_write_5m_tokens=write_5m,
+            cache_write_1h_tokens=write_1h,
+            service_tier="fast" if usage.get("speed") == "fast" else "",
+        )
+
+
+def _cache_writes(usage: Mapping[str, Any]) -> tuple[int, int]:
+    """Split cache writes into 5-minute and 1-hour TTL buckets.
+
+    Without the ``cache_creation`` split every write is a 5-minute write (the
+    API default). Tokens the split does not account for go to 5 minutes.
+    """
+    total = as_count(usage.get("cache_creation_input_tokens"))
+    split = usage.get("cache_creation")
+    if not isinstance(split, dict):
+        return total, 0
+    one_hour = as_count(split.get("ephemeral_1h_input_tokens"))
+    five_min = as_count(split.get("ephemeral_5m_input_tokens"))
+    return max(five_min, total - one_hour), one_hour
+
+
+def _request_key(message: Mapping[str, Any], record: Mapping[str, Any], line: bytes) -> str:
+    """The API message id identifies a response everywhere it is copied.
+
+    ``requestId`` is not part of the key: ``/btw`` side chains replay a parent
+    message under a new request id. A line without a message id can only be
+    recognised by its exact content.
+    """
+    message_id = message.get("id")
+    if isinstance(message_id, str) and message_id:
+        return "claude:" + message_id
+    request_id = record.get("requestId")
+    if isinstance(request_id, str) and request_id:
+        return "claude-req:" + request_id
+    return "claude-line:" + hashlib.blake2b(line, digest_size=16).hexdigest()
+
+
+class ClaudeCodeSource(Source):
+    name = "claude-code"
+    display_name = "Claude Code"
+
+    def roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
+        configured = env_paths(env, "CLAUDE_CONFIG_DIR")
+        if configured is not None:
+            return [p if p.name == "projects" else p / "projects" for p in configured]
+        xdg = env.get("XDG_CONFIG_HOME") or str(home / ".config")
+        return [Path(xdg) / "claude" / "projects", home / ".claude" / "projects"]
+
+    def wants(self, path: Path) -> bool:
+        return path.suffix == ".jsonl"
+
+    def parser(self, path: Path, root: Path, state: dict[str, Any] | None) -> ClaudeLineParser:
+        return ClaudeLineParser(_session_of(path, root), _project_of(path, root))
+
+
+def _session_of(path: Path, root: Path) -> str:
+    """The session a transcript belongs to: subagent files belong to their parent."""
+    try:
+        parts = path.relative_to(root).parts
+    except ValueError:
+        return path.stem
+    # <project>/<session>.jsonl  or  <project>/<session>/subagents/**/agent-*.jsonl
+    if len(parts) >= 3 and "subagents" in parts[2:]:
+        return parts[1]
+    return path.stem
+
+
+def _project_of(path: Path, root: Path) -> str:
+    """The encoded project folder name, used only when a line has no ``cwd``."""
+    try:
+        return path.relative_to(root).parts[0]
+    except (ValueError, IndexError):
+        return ""

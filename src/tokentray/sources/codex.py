@@ -1,0 +1,212 @@
+"""Codex CLI rollouts: ``$CODEX_HOME/sessions/**/rollout-*.jsonl`` and ``archived_sessions``.
+
+Usage arrives as ``token_count`` events carrying a cumulative
+``total_token_usage``. Each event that moves the cumulative vector bills the
+difference since the previous one; re-emitted events (same vector) bill
+nothing. The event key is the session id plus the cumulative vector, which is
+the same in every copy of a rollout (active and archived), so copies count
+once.
+
+Forked sessions start with a replay of the parent's ``token_count`` rows
+under rewritten timestamps. Those rows are keyed under the parent session and
+marked as replayed: they count once if the parent's own file is gone, and
+give way to the parent's own rows when both are present.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from tokentray.events import LineError, UsageEvent
+from tokentray.sources.base import Source, as_count, env_paths, parse_timestamp_ms
+
+# Lines the parser needs; everything else is skipped without JSON parsing.
+_MARKS = (b'"token_count"', b'"turn_context"', b'"session_meta"', b'"thread_settings_applied"')
+# Codex sessions that carry no model name were all gpt-5 era sessions.
+FALLBACK_MODEL = "gpt-5"
+# A replay burst: the parent's rows copied within this many ms of the fork.
+_REPLAY_WINDOW_MS = 2_000
+# A cumulative total that falls by at most this share is a stale snapshot.
+_STALE_REGRESSION = 0.02
+
+Vector = tuple[int, int, int, int, int]  # input, cached, output, reasoning, total
+
+
+def _vector(usage: Mapping[str, Any]) -> Vector:
+    cached = max(
+        as_count(usage.get("cached_input_tokens")), as_count(usage.get("cache_read_input_tokens"))
+    )
+    input_tokens = as_count(usage.get("input_tokens"))
+    output = as_count(usage.get("output_tokens"))
+    total = as_count(usage.get("total_tokens")) or input_tokens + output
+    return (input_tokens, cached, output, as_count(usage.get("reasoning_output_tokens")), total)
+
+
+class CodexLineParser:
+    """Turns the cumulative counters of one rollout into per-turn deltas."""
+
+    def __init__(self, path: Path, state: dict[str, Any] | None) -> None:
+        state = state or {}
+        self._path = path
+        self.session_id: str = state.get("session_id") or _session_from_name(path)
+        self.has_meta: bool = state.get("has_meta", False)
+        self.parent_id: str = state.get("parent_id", "")
+        self.fork_ms: int = state.get("fork_ms", 0)
+        self.project: str = state.get("project", "")
+        self.model: str = state.get("model", "")
+        self.tier: str = state.get("tier", "")
+        previous = state.get("previous")
+        self.previous: Vector | None = tuple(previous) if previous else None
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "has_meta": self.has_meta,
+            "parent_id": self.parent_id,
+            "fork_ms": self.fork_ms,
+            "project": self.project,
+            "model": self.model,
+            "tier": self.tier,
+            "previous": list(self.previous) if self.previous else None,
+        }
+
+    def parse(self, line: bytes, line_no: int) -> list[UsageEvent]:
+        stripped = line.strip()
+        if not stripped:
+            return []
+        if not (stripped.startswith(b"{") and stripped.endswith(b"}")):
+            raise LineError("not a JSON object")
+        if not any(mark in line for mark in _MARKS):
+            return []
+        try:
+            record = orjson.loads(stripped)
+        except orjson.JSONDecodeError as exc:
+            raise LineError(f"not JSON: {exc}") from exc
+        if not isinstance(record, dict):
+            raise LineError("not a JSON object")
+        payload = record.get("payload")
+        if not isinstance(payload, dict):
+            return []
+        kind = record.get("type")
+        if kind == "session_meta":
+            self._on_session_meta(payload, record)
+        elif kind == "turn_context":
+            self._on_turn_context(payload)
+        elif kind == "event_msg":
+            return self._on_event(payload, record)
+        return []
+
+    def _on_session_meta(self, payload: dict[str, Any], record: dict[str, Any]) -> None:
+        if self.has_meta:
+            return  # later session_meta lines re-embed ancestors
+        self.has_meta = True
+        session_id = payload.get("id")
+        if isinstance(session_id, str) and session_id:
+            self.session_id = session_id
+        cwd = payload.get("cwd")
+        if isinstance(cwd, str):
+            self.project = cwd
+        parent = payload.get("forked_from_id")
+        if isinstance(parent, str) and parent:
+            self.parent_id = parent
+            self.fork_ms = parse_timestamp_ms(payload.get("timestamp") or record.get("timestamp"))
+
+    def _on_turn_context(self, payload: dict[str, Any]) -> None:
+        model = payload.get("model")
+        if isinstance(model, str) and model:
+            self.model = model
+        cwd = payload.get("cwd")
+        if isinstance(cwd, str) and cwd and not self.project:
+            self.project = cwd
+
+    def _on_event(self, payload: dict[str, Any], record: dict[str, Any]) -> list[UsageEvent]:
+        kind = payload.get("type")
+        if kind == "thread_settings_applied":
+            settings = payload.get("thread_settings")
+            if isinstance(settings, dict):
+                tier = settings.get("service_tier")
+                self.tier = tier if tier in ("fast", "priority") else ""
+            return []
+        if kind != "token_count":
+            return []
+        info = payload.get("info")
+        if not isinstance(info, dict):
+            return []  # the first token_count of a session carries nothing
+        total = info.get("total_token_usage")
+        if not isinstance(total, dict):
+            return []
+        for field in ("model", "model_name"):
+            if isinstance(info.get(field), str) and info[field] and not self.model:
+                self.model = info[field]
+        last = info.get("last_token_usage")
+        delta = self._advance(_vector(total), _vector(last) if isinstance(last, dict) else None)
+        if delta is None:
+            return []
+        timestamp_ms = parse_timestamp_ms(record.get("timestamp"))
+        return [self._event(delta, timestamp_ms)]
+
+    def _advance(self, current: Vector, last: Vector | None) -> Vector | None:
+        """The usage billed by this snapshot, or None when it bills nothing."""
+        previous = self.previous
+        if previous is None:
+            self.previous = current
+            return current
+        if current == previous:
+            return None  # a re-emitted snapshot
+        if all(c >= p for c, p in zip(current, previous, strict=True)):
+            self.previous = current
+            return tuple(c - p for c, p in zip(current, previous, strict=True))  # type: ignore[return-value]
+        if current[4] >= previous[4] * (1 - _STALE_REGRESSION):
+            return None  # a stale, slightly older snapshot: wait for the total to move on
+        # A real reset (resume, compaction, new thread): the last turn is the delta.
+        self.previous = current
+        return last if last is not None and last[4] > 0 else current
+
+    def _event(self, delta: Vector, timestamp_ms: int) -> UsageEvent:
+        input_total, cached, output, reasoning, _ = delta
+        replayed = bool(self.parent_id) and timestamp_ms - self.fork_ms <= _REPLAY_WINDOW_MS
+        owner = self.parent_id if replayed else self.session_id
+        vector = ",".join(str(v) for v in (self.previous or delta))
+        return UsageEvent(
+            source=CodexSource.name,
+            key=f"codex:{owner}:{vector}",
+            session_id=owner,
+            project=self.project,
+            model=self.model or FALLBACK_MODEL,
+            timestamp_ms=timestamp_ms,
+            input_tokens=max(input_total - cached, 0),
+            output_tokens=output,
+            reasoning_tokens=reasoning,
+            cache_read_tokens=min(cached, input_total) if input_total else cached,
+            service_tier=self.tier,
+            estimated=not self.model,
+            replayed=replayed,
+        )
+
+
+def _session_from_name(path: Path) -> str:
+    """Before the session_meta line is read: the UUID at the end of the file name."""
+    stem = path.stem
+    return stem[-36:] if len(stem) >= 36 else stem
+
+
+class CodexSource(Source):
+    name = "codex"
+    display_name = "Codex"
+
+    def roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
+        homes = env_paths(env, "CODEX_HOME") or [home / ".codex"]
+        roots: list[Path] = []
+        for codex_home in homes:
+            roots += [codex_home / "sessions", codex_home / "archived_sessions"]
+        return roots
+
+    def wants(self, path: Path) -> bool:
+        return path.suffix == ".jsonl" and path.name.startswith("rollout-")
+
+    def parser(self, path: Path, root: Path, state: dict[str, Any] | None) -> CodexLineParser:
+        return CodexLineParser(path, state)

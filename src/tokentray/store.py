@@ -1,0 +1,327 @@
+"""The SQLite store: usage events, per-file checkpoints, skipped lines, price cache.
+
+Every write that belongs together (a batch of events and the checkpoint that
+says they were read) happens in one transaction, so a process killed at any
+moment leaves either all of a batch or none of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from tokentray.events import Problem, UsageEvent
+
+log = logging.getLogger(__name__)
+
+# Each entry upgrades the schema by one version; never edit a released entry.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        key BLOB NOT NULL UNIQUE,
+        source TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        project TEXT NOT NULL,
+        model TEXT NOT NULL,
+        ts_ms INTEGER NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        reasoning_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL,
+        cache_write_5m_tokens INTEGER NOT NULL,
+        cache_write_1h_tokens INTEGER NOT NULL,
+        total_tokens INTEGER NOT NULL,
+        service_tier TEXT NOT NULL DEFAULT '',
+        estimated INTEGER NOT NULL DEFAULT 0,
+        replayed INTEGER NOT NULL DEFAULT 0,
+        cost_usd REAL,
+        cost_status TEXT NOT NULL
+    );
+    CREATE INDEX events_ts ON events (ts_ms);
+    CREATE INDEX events_session ON events (source, session_id);
+    CREATE TABLE files (
+        path TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        device INTEGER NOT NULL,
+        inode INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        offset INTEGER NOT NULL,
+        line_no INTEGER NOT NULL,
+        head_hash BLOB NOT NULL,
+        tail_hash BLOB NOT NULL,
+        parser_state TEXT NOT NULL,
+        status TEXT NOT NULL,
+        events INTEGER NOT NULL DEFAULT 0,
+        skipped INTEGER NOT NULL DEFAULT 0,
+        last_event_ms INTEGER,
+        updated_ms INTEGER NOT NULL
+    );
+    CREATE TABLE problems (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL,
+        line_no INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        seen_ms INTEGER NOT NULL,
+        UNIQUE (path, line_no)
+    );
+    CREATE TABLE price_cache (
+        model TEXT NOT NULL,
+        day TEXT NOT NULL,
+        tier TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        rates TEXT,
+        PRIMARY KEY (model, day, tier, fingerprint)
+    );
+    """,
+)
+
+EVENT_COLUMNS = (
+    "key, source, session_id, project, model, ts_ms, input_tokens, output_tokens, "
+    "reasoning_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, "
+    "total_tokens, service_tier, estimated, replayed, cost_usd, cost_status"
+)
+_UPSERT = f"""
+INSERT INTO events ({EVENT_COLUMNS}) VALUES ({", ".join("?" * 18)})
+ON CONFLICT (key) DO UPDATE SET
+    source = excluded.source, session_id = excluded.session_id, project = excluded.project,
+    model = excluded.model, ts_ms = excluded.ts_ms, input_tokens = excluded.input_tokens,
+    output_tokens = excluded.output_tokens, reasoning_tokens = excluded.reasoning_tokens,
+    cache_read_tokens = excluded.cache_read_tokens,
+    cache_write_5m_tokens = excluded.cache_write_5m_tokens,
+    cache_write_1h_tokens = excluded.cache_write_1h_tokens,
+    total_tokens = excluded.total_tokens, service_tier = excluded.service_tier,
+    estimated = excluded.estimated, replayed = excluded.replayed,
+    cost_usd = excluded.cost_usd, cost_status = excluded.cost_status
+WHERE excluded.total_tokens > events.total_tokens
+   OR (events.replayed = 1 AND excluded.replayed = 0)
+"""
+
+# A cap on remembered skipped lines, so a badly broken file cannot bloat the store.
+MAX_PROBLEMS = 5_000
+
+
+@dataclass(slots=True)
+class Checkpoint:
+    """How far a file has been read, and how to recognise it is still the same file."""
+
+    path: str
+    source: str
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+    offset: int
+    line_no: int
+    head_hash: bytes
+    tail_hash: bytes
+    parser_state: dict[str, Any]
+    status: str = "ok"
+    events: int = 0
+    skipped: int = 0
+    last_event_ms: int | None = None
+
+
+@dataclass(slots=True)
+class PricedEvent:
+    event: UsageEvent
+    cost_usd: float | None
+    cost_status: str  # "priced", "unpriced" or "estimated"
+
+
+def event_key_digest(key: str) -> bytes:
+    return hashlib.blake2b(key.encode(), digest_size=16).digest()
+
+
+class Store:
+    """One SQLite database file in WAL mode."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self._migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema -----------------------------------------------------------------
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        current = self.schema_version
+        if current > len(MIGRATIONS):
+            raise RuntimeError(
+                f"{self.path} was written by a newer tokentray (schema {current}); "
+                "upgrade tokentray or point --data-dir elsewhere"
+            )
+        for version in range(current, len(MIGRATIONS)):
+            with self.transaction():
+                for statement in _statements(MIGRATIONS[version]):
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {version + 1}")
+            log.info("store schema migrated to version %d", version + 1)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- meta -------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    # -- checkpoints ------------------------------------------------------------
+
+    def checkpoints(self, source: str | None = None) -> dict[str, Checkpoint]:
+        query = "SELECT * FROM files" + (" WHERE source = ?" if source else "")
+        cursor = self.db.execute(query, (source,) if source else ())
+        names = [d[0] for d in cursor.description]
+        result: dict[str, Checkpoint] = {}
+        for row in cursor:
+            values = dict(zip(names, row, strict=True))
+            values.pop("updated_ms")
+            values["parser_state"] = orjson.loads(values["parser_state"])
+            result[values["path"]] = Checkpoint(**values)
+        return result
+
+    def save_checkpoint(self, cp: Checkpoint) -> None:
+        self.db.execute(
+            """INSERT INTO files (path, source, device, inode, size, mtime_ns, offset, line_no,
+                   head_hash, tail_hash, parser_state, status, events, skipped, last_event_ms,
+                   updated_ms)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (path) DO UPDATE SET source = excluded.source,
+                   device = excluded.device, inode = excluded.inode, size = excluded.size,
+                   mtime_ns = excluded.mtime_ns, offset = excluded.offset,
+                   line_no = excluded.line_no, head_hash = excluded.head_hash,
+                   tail_hash = excluded.tail_hash, parser_state = excluded.parser_state,
+                   status = excluded.status, events = excluded.events,
+                   skipped = excluded.skipped, last_event_ms = excluded.last_event_ms,
+                   updated_ms = excluded.updated_ms""",
+            (
+                cp.path,
+                cp.source,
+                cp.device,
+                cp.inode,
+                cp.size,
+                cp.mtime_ns,
+                cp.offset,
+                cp.line_no,
+                cp.head_hash,
+                cp.tail_hash,
+                orjson.dumps(cp.parser_state).decode(),
+                cp.status,
+                cp.events,
+                cp.skipped,
+                cp.last_event_ms,
+                int(time.time() * 1000),
+            ),
+        )
+
+    def mark_missing(self, paths: Iterable[str]) -> None:
+        """Files an agent deleted: their events stay; the checkpoint remembers the loss."""
+        self.db.executemany(
+            "UPDATE files SET status = 'missing', updated_ms = ? WHERE path = ?",
+            [(int(time.time() * 1000), p) for p in paths],
+        )
+
+    # -- events -----------------------------------------------------------------
+
+    def upsert_events(self, priced: Sequence[PricedEvent]) -> int:
+        """Store events; a key seen before keeps its largest usage. Returns rows changed."""
+        if not priced:
+            return 0
+        before = self.db.total_changes
+        self.db.executemany(_UPSERT, [_event_row(p) for p in priced])
+        return self.db.total_changes - before
+
+    def add_problems(self, problems: Sequence[Problem]) -> None:
+        if not problems:
+            return
+        now = int(time.time() * 1000)
+        self.db.executemany(
+            "INSERT INTO problems (path, line_no, reason, seen_ms) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (path, line_no) DO UPDATE SET reason = excluded.reason",
+            [(p.path, p.line_no, p.reason, now) for p in problems],
+        )
+        self.db.execute(
+            "DELETE FROM problems WHERE id <= (SELECT MAX(id) FROM problems) - ?", (MAX_PROBLEMS,)
+        )
+
+    def problems(self, limit: int = 50) -> list[Problem]:
+        rows = self.db.execute(
+            "SELECT path, line_no, reason FROM problems ORDER BY id DESC LIMIT ?", (limit,)
+        )
+        return [Problem(path, line_no, reason) for path, line_no, reason in rows]
+
+    def count_events(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.db.execute(sql, params).fetchall()
+
+
+def _event_row(p: PricedEvent) -> tuple[Any, ...]:
+    e = p.event
+    return (
+        event_key_digest(e.key),
+        e.source,
+        e.session_id,
+        e.project,
+        e.model,
+        e.timestamp_ms,
+        e.input_tokens,
+        e.output_tokens,
+        e.reasoning_tokens,
+        e.cache_read_tokens,
+        e.cache_write_5m_tokens,
+        e.cache_write_1h_tokens,
+        e.total_tokens,
+        e.service_tier,
+        int(e.estimated),
+        int(e.replayed),
+        p.cost_usd,
+        p.cost_status,
+    )
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]

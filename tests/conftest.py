@@ -1,0 +1,86 @@
+"""Shared fixtures: the reference material in ../shared and engines on temporary stores."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tokentray.engine import Engine, open_engine
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_dir() -> Path:
+    """``../shared`` beside the project (CI has it too); TOKENTRAY_SHARED overrides."""
+    override = os.environ.get("TOKENTRAY_SHARED")
+    candidates = [Path(override)] if override else []
+    candidates += [REPO.parent / "shared", REPO.parent.parent / "shared"]
+    for candidate in candidates:
+        if (candidate / "formats").is_dir():
+            return candidate
+    pytest.skip("../shared (the format fixtures) is not beside the project")
+
+
+@pytest.fixture
+def shared() -> Path:
+    return shared_dir()
+
+
+@pytest.fixture
+def claude_home(tmp_path: Path, shared: Path) -> Path:
+    """A writable copy of the Claude Code fixture folder."""
+    target = tmp_path / "claude"
+    shutil.copytree(shared / "formats" / "claude-code", target)
+    return target
+
+
+@pytest.fixture
+def codex_home(tmp_path: Path, shared: Path) -> Path:
+    target = tmp_path / "codex"
+    shutil.copytree(shared / "formats" / "codex", target)
+    return target
+
+
+def load_expected(shared: Path, agent: str) -> dict[str, Any]:
+    return json.loads((shared / "formats" / agent / "expected.json").read_text())
+
+
+EngineFactory = Callable[..., Engine]
+
+
+@pytest.fixture
+def make_engine(tmp_path: Path) -> Iterator[EngineFactory]:
+    """Engines on a store in tmp_path, reading only the folders given."""
+    engines: list[Engine] = []
+
+    def factory(
+        claude: Path | None = None,
+        codex: Path | None = None,
+        config: Path | None = None,
+        data_dir: Path | None = None,
+    ) -> Engine:
+        missing = tmp_path / "no-such-folder"
+        env = {
+            "CLAUDE_CONFIG_DIR": str(claude or missing),
+            "CODEX_HOME": str(codex or missing),
+        }
+        engine = open_engine(
+            data_dir or tmp_path / "data",
+            config or tmp_path / "no-config.toml",
+            env=env,
+            home=tmp_path / "home",
+        )
+        engines.append(engine)
+        return engine
+
+    yield factory
+    for engine in engines:
+        engine.store.close()

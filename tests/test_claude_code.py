@@ -1,0 +1,132 @@
+"""Claude Code: every trap of ../shared/formats/claude-code, against its expected.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from conftest import EngineFactory, load_expected
+from tokentray import aggregate
+
+UTC = ZoneInfo("UTC")
+MAIN = "projects/-home-dev-app/11111111-1111-4111-8111-111111111111.jsonl"
+PARTIAL = "projects/-home-dev-app/33333333-3333-4333-8333-333333333333.jsonl"
+
+
+def daily(engine, breakdown_tz=UTC):  # type: ignore[no-untyped-def]
+    report = aggregate.period_report(engine.store, "daily", breakdown_tz, aggregate.Filters())
+    return {row.period: row for row in report.rows}
+
+
+def test_daily_totals_match_expected(
+    make_engine: EngineFactory, claude_home: Path, shared: Path
+) -> None:
+    expected = load_expected(shared, "claude-code")
+    engine = make_engine(claude=claude_home)
+    scan = engine.ingestor.scan()
+
+    assert scan.skipped_lines == expected["skipped_lines"]
+    assert scan.pending_partial_lines == expected["pending_partial_lines"]
+    rows = daily(engine)
+    assert sorted(rows) == sorted(expected["days"])
+    for day, want in expected["days"].items():
+        got = rows[day].totals
+        assert got.input_tokens == want["input_tokens"], day
+        assert got.output_tokens == want["output_tokens"], day
+        assert got.cache_write_tokens == want["cache_write_tokens"], day
+        assert got.cache_read_tokens == want["cache_read_tokens"], day
+        assert got.cost_usd == pytest.approx(want["cost_usd"], abs=1e-9), day
+        assert sorted(got.unpriced_models) == sorted(want.get("unpriced_models", [])), day
+        for model, cost in want["by_model_cost_usd"].items():
+            assert rows[day].models[model].cost_usd == pytest.approx(cost, abs=1e-9), model
+
+
+def test_sessions_and_subagents(
+    make_engine: EngineFactory, claude_home: Path, shared: Path
+) -> None:
+    expected = load_expected(shared, "claude-code")
+    engine = make_engine(claude=claude_home)
+    engine.ingestor.scan()
+    report = aggregate.session_report(engine.store, UTC, aggregate.Filters())
+    assert len(report.rows) == expected["sessions"]
+    main = next(r for r in report.rows if r.period.startswith("1111"))
+    # The subagent transcript belongs to its parent session.
+    assert "claude-3-5-haiku-20241022" in main.models
+    assert main.extra["project"] == "/home/dev/app"
+
+
+def test_streaming_snapshot_keeps_final_usage(
+    make_engine: EngineFactory, claude_home: Path
+) -> None:
+    engine = make_engine(claude=claude_home)
+    engine.ingestor.scan()
+    rows = engine.store.query(
+        "SELECT output_tokens FROM events WHERE model = 'claude-sonnet-4-5-20250929' "
+        "AND cache_write_5m_tokens = 1000"
+    )
+    assert rows == [(420,)]
+
+
+def test_unknown_model_is_unpriced_not_zero(make_engine: EngineFactory, claude_home: Path) -> None:
+    engine = make_engine(claude=claude_home)
+    engine.ingestor.scan()
+    rows = engine.store.query(
+        "SELECT cost_usd, cost_status, output_tokens FROM events WHERE model = ?",
+        ("claude-experimental-x",),
+    )
+    assert rows == [(None, "unpriced", 200)]
+    assert engine.store.query("SELECT COUNT(*) FROM events WHERE model = '<synthetic>'") == [(0,)]
+
+
+def test_partial_line_counts_once_complete(
+    make_engine: EngineFactory, claude_home: Path, shared: Path
+) -> None:
+    expected = load_expected(shared, "claude-code")
+    engine = make_engine(claude=claude_home)
+    engine.ingestor.scan()
+    before = daily(engine)["2026-10-02"].totals.output_tokens
+
+    with open(claude_home / PARTIAL, "ab") as handle:
+        handle.write(b',"timestamp":"2026-10-02T11:00:05.000Z"}\n')
+    scan = engine.ingestor.scan()
+
+    assert scan.pending_partial_lines == 0
+    assert scan.events_stored == 1
+    after = daily(engine)["2026-10-02"].totals
+    assert after.output_tokens == before + 999
+    assert before == expected["days"]["2026-10-02"]["output_tokens"]
+
+
+def test_rescan_reads_nothing_new(make_engine: EngineFactory, claude_home: Path) -> None:
+    engine = make_engine(claude=claude_home)
+    first = engine.ingestor.scan()
+    second = engine.ingestor.scan()
+    assert first.bytes_read > 0
+    # Only the file with an incomplete last line is looked at again, and not re-read.
+    assert second.bytes_read == 0
+    assert second.events_stored == 0
+    assert second.pending_partial_lines == 1
+
+
+def test_streaming_lines_arriving_across_scans(make_engine: EngineFactory, tmp_path: Path) -> None:
+    """The agent appends snapshots of one response between two scans."""
+    home = tmp_path / "live"
+    log = home / "projects" / "-p" / "abc.jsonl"
+    log.parent.mkdir(parents=True)
+    engine = make_engine(claude=home)
+
+    def line(output: int) -> bytes:
+        return (
+            b'{"type":"assistant","cwd":"/p","timestamp":"2026-10-05T10:00:00Z",'
+            b'"requestId":"r1","message":{"id":"m1","model":"claude-sonnet-4-5-20250929",'
+            b'"usage":{"input_tokens":10,"output_tokens":' + str(output).encode() + b"}}}\n"
+        )
+
+    log.write_bytes(line(5))
+    engine.ingestor.scan()
+    with open(log, "ab") as handle:
+        handle.write(line(400) + line(250))
+    engine.ingestor.scan()
+    assert engine.store.query("SELECT COUNT(*), SUM(output_tokens) FROM events") == [(1, 400)]
