@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tokentray import __version__
 from tokentray.events import ScanReport
+from tokentray.store import StoreError
 
 if TYPE_CHECKING:
     from tokentray.engine import Engine
@@ -86,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args)
     except BrokenPipeError:
         return EXIT_OK
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, StoreError) as exc:
         print(f"tokentray: the usage store cannot be used: {exc}", file=sys.stderr)
         return EXIT_STORE
 

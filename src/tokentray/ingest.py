@@ -13,17 +13,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import multiprocessing
 import os
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
 from tokentray.events import LineError, Problem, ScanReport, UsageEvent
 from tokentray.pricing import Pricer
 from tokentray.sources.base import LineParser, Source
-from tokentray.store import Checkpoint, PricedEvent, Store
+from tokentray.store import Checkpoint, Store
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,9 @@ TAIL_BYTES = 256
 BATCH_EVENTS = 2_000
 BATCH_BYTES = 16 << 20
 MAX_REPORTED_PROBLEMS = 200
+PARALLEL_MIN_FILES = 8
+PARALLEL_MIN_BYTES = 48 << 20
+PARALLEL_MAX_FILE_BYTES = 256 << 20
 
 
 @dataclass(slots=True)
@@ -45,11 +50,57 @@ class _FileTask:
 
 @dataclass(slots=True)
 class _Batch:
-    """Events parsed since the last commit of one file."""
+    """What one transaction will store: events (one per key) and the checkpoints they reach.
 
-    priced: list[PricedEvent] = field(default_factory=list)
+    Streaming snapshots of one request arrive as several lines; only the copy
+    the store would keep (the largest, or a non-replayed one) is priced.
+    Small files share a transaction; a big file is committed in parts.
+    """
+
+    events: dict[str, UsageEvent] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    checkpoints: dict[str, Checkpoint] = field(default_factory=dict)
     bytes: int = 0
+
+    def add(self, event: UsageEvent) -> None:
+        held = self.events.get(event.key)
+        if held is None or supersedes(event, held):
+            self.events[event.key] = event
+
+    def merge(self, other: _Batch) -> None:
+        for event in other.events.values():
+            self.add(event)
+        self.problems += other.problems
+        self.checkpoints.update(other.checkpoints)
+        self.bytes += other.bytes
+
+    def full(self) -> bool:
+        return len(self.events) >= BATCH_EVENTS or self.bytes >= BATCH_BYTES
+
+    def close_file(
+        self, cp: Checkpoint, st: os.stat_result, parser: LineParser, handle: BinaryIO
+    ) -> None:
+        """Record how far this file is read, as of the events now in the batch."""
+        position = handle.tell()
+        cp.head_hash, cp.tail_hash = _fingerprints(handle, cp.offset)
+        handle.seek(position)
+        cp.size = max(st.st_size, cp.offset)
+        cp.mtime_ns = st.st_mtime_ns
+        cp.device, cp.inode = st.st_dev, st.st_ino
+        cp.parser_state = parser.state()
+        cp.status = "ok"
+        self.checkpoints[cp.path] = replace(cp)
+
+    def clear(self) -> None:
+        self.events.clear()
+        self.problems.clear()
+        self.checkpoints.clear()
+        self.bytes = 0
+
+
+def supersedes(new: UsageEvent, old: UsageEvent) -> bool:
+    """The store's rule for two copies of one request (see store._UPSERT)."""
+    return new.total_tokens > old.total_tokens or (old.replayed and not new.replayed)
 
 
 def _hash(data: bytes) -> bytes:
@@ -139,8 +190,20 @@ class Ingestor:
         # Older files first: a resumed session's copy of a request keeps the original session.
         tasks.sort(key=lambda t: (t.stat.st_mtime_ns, str(t.path)))
         checkpoints = self.store.checkpoints()
+        batch = _Batch()
+        work: list[tuple[_FileTask, Checkpoint | None]] = []
         for task in tasks:
-            report.merge(self._ingest_file(task, checkpoints.get(str(task.path))))
+            cp = checkpoints.get(str(task.path))
+            if cp is not None and _unchanged(cp, task.stat):
+                report.pending_partial_lines += int(cp.size > cp.offset)
+            else:
+                work.append((task, cp))
+        if _worth_parallel(work):
+            self._ingest_parallel(work, batch, report)
+        else:
+            for task, cp in work:
+                self._ingest_file(task, cp, batch, report)
+        self._commit(batch, report)
         if paths is None:
             seen = {str(t.path) for t in tasks}
             gone = [p for p, cp in checkpoints.items() if p not in seen and cp.status != "missing"]
@@ -151,112 +214,45 @@ class Ingestor:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _ingest_file(self, task: _FileTask, cp: Checkpoint | None) -> ScanReport:
-        report = ScanReport()
-        st = task.stat
-        if cp is not None and _unchanged(cp, st):
-            report.pending_partial_lines = int(cp.size > cp.offset)
-            return report
-        try:
-            with open(task.path, "rb") as handle:
-                return self._read_new_bytes(task, cp, handle)
-        except FileNotFoundError:
+    def _ingest_file(
+        self, task: _FileTask, cp: Checkpoint | None, batch: _Batch, report: ScanReport
+    ) -> None:
+        def flush() -> None:
+            self._commit(batch, report)
+
+        if read_file(task.source, task.root, task.path, cp, batch, report, flush):
             self.store.mark_missing([str(task.path)])
-        except OSError as exc:
-            report.unreadable.append(Problem(str(task.path), 0, f"cannot read: {exc.strerror}"))
-            log.warning("cannot read %s: %s", task.path, exc)
-        return report
+        if batch.full():
+            self._commit(batch, report)
 
-    def _read_new_bytes(
-        self, task: _FileTask, cp: Checkpoint | None, handle: BinaryIO
-    ) -> ScanReport:
-        report = ScanReport(files_read=1)
-        st = os.fstat(handle.fileno())
-        if cp is not None and _was_rewritten(cp, st, handle):
-            log.info("%s was truncated or rewritten: reading it again from the start", task.path)
-            report.files_reset = 1
-            cp = None
-        if cp is None:
-            cp = Checkpoint(
-                path=str(task.path),
-                source=task.source.name,
-                device=st.st_dev,
-                inode=st.st_ino,
-                size=0,
-                mtime_ns=0,
-                offset=0,
-                line_no=0,
-                head_hash=b"",
-                tail_hash=b"",
-                parser_state={},
-            )
-        parser = task.source.parser(task.path, task.root, cp.parser_state or None)
-        handle.seek(cp.offset)
-        batch = _Batch()
-        remainder = b""
-        while chunk := handle.read(CHUNK_BYTES):
-            report.bytes_read += len(chunk)
-            data = remainder + chunk if remainder else chunk
-            lines = data.split(b"\n")
-            remainder = lines.pop()
-            for line in lines:
-                cp.line_no += 1
-                cp.offset += len(line) + 1
-                batch.bytes += len(line) + 1
-                report.lines_read += 1
-                self._parse_line(parser, line, cp, batch, report)
-            if len(batch.priced) >= BATCH_EVENTS or batch.bytes >= BATCH_BYTES:
-                self._commit(cp, st, parser, batch, handle, report)
-                batch = _Batch()
-        report.pending_partial_lines = int(bool(remainder.strip()))
-        self._commit(cp, st, parser, batch, handle, report)
-        return report
-
-    def _parse_line(
-        self,
-        parser: LineParser,
-        line: bytes,
-        cp: Checkpoint,
-        batch: _Batch,
-        report: ScanReport,
+    def _ingest_parallel(
+        self, work: list[tuple[_FileTask, Checkpoint | None]], batch: _Batch, report: ScanReport
     ) -> None:
-        try:
-            events = parser.parse(line, cp.line_no)
-        except LineError as exc:
-            problem = Problem(cp.path, cp.line_no, str(exc))
-            batch.problems.append(problem)
-            cp.skipped += 1
-            report.skipped_lines += 1
-            if len(report.problems) < MAX_REPORTED_PROBLEMS:
-                report.problems.append(problem)
+        """Parse files in worker processes; this process prices and stores them in order."""
+        context = multiprocessing.get_context("spawn")  # fork is unsafe beside Qt's threads
+        workers = min(_worker_count(), len(work))
+        jobs = [(t.source.name, t.root, t.path, cp) for t, cp in work]
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            results = pool.map(_read_file_in_worker, jobs, chunksize=4)
+            for (task, _), (file_batch, file_report, missing) in zip(work, results, strict=True):
+                if missing:
+                    self.store.mark_missing([str(task.path)])
+                batch.merge(file_batch)
+                report.merge(file_report)
+                if batch.full():
+                    self._commit(batch, report)
+
+    def _commit(self, batch: _Batch, report: ScanReport) -> None:
+        """Store the batch and the checkpoints that cover it, in one transaction."""
+        if not batch.checkpoints:
             return
-        for event in events:
-            batch.priced.append(self.pricer.price(event))
-            cp.events += 1
-            cp.last_event_ms = max(cp.last_event_ms or 0, event.timestamp_ms)
-
-    def _commit(
-        self,
-        cp: Checkpoint,
-        st: os.stat_result,
-        parser: LineParser,
-        batch: _Batch,
-        handle: BinaryIO,
-        report: ScanReport,
-    ) -> None:
-        """Store a batch and the checkpoint that covers it, in one transaction."""
-        position = handle.tell()
-        cp.head_hash, cp.tail_hash = _fingerprints(handle, cp.offset)
-        handle.seek(position)
-        cp.size = max(st.st_size, cp.offset)
-        cp.mtime_ns = st.st_mtime_ns
-        cp.device, cp.inode = st.st_dev, st.st_ino
-        cp.parser_state = parser.state()
-        cp.status = "ok"
+        priced = [self.pricer.price(event) for event in batch.events.values()]
         with self.store.transaction():
-            report.events_stored += self.store.upsert_events(batch.priced)
+            report.events_stored += self.store.upsert_events(priced)
             self.store.add_problems(batch.problems)
-            self.store.save_checkpoint(cp)
+            for checkpoint in batch.checkpoints.values():
+                self.store.save_checkpoint(checkpoint)
+        batch.clear()
 
     # -- prices -----------------------------------------------------------------
 
@@ -301,6 +297,166 @@ class Ingestor:
         if updates:
             log.info("re-priced %d events", len(updates))
         return len(updates)
+
+
+def read_file(
+    source: Source,
+    root: Path,
+    path: Path,
+    cp: Checkpoint | None,
+    batch: _Batch,
+    report: ScanReport,
+    flush: Callable[[], None] | None,
+) -> bool:
+    """Read the new bytes of one file into ``batch``; True when the file is gone.
+
+    ``flush`` stores a full batch in the middle of a big file; without it
+    the whole rest of the file goes into the batch.
+    """
+    try:
+        with open(path, "rb") as handle:
+            _read_new_bytes(source, root, path, cp, handle, batch, report, flush)
+    except FileNotFoundError:
+        return True
+    except OSError as exc:
+        report.unreadable.append(Problem(str(path), 0, f"cannot read: {exc.strerror}"))
+        log.warning("cannot read %s: %s", path, exc)
+    return False
+
+
+def _read_new_bytes(
+    source: Source,
+    root: Path,
+    path: Path,
+    cp: Checkpoint | None,
+    handle: BinaryIO,
+    batch: _Batch,
+    report: ScanReport,
+    flush: Callable[[], None] | None,
+) -> None:
+    report.files_read += 1
+    st = os.fstat(handle.fileno())
+    if cp is not None and _was_rewritten(cp, st, handle):
+        log.info("%s was truncated or rewritten: reading it again from the start", path)
+        report.files_reset += 1
+        cp = None
+    if cp is None:
+        cp = Checkpoint(
+            path=str(path),
+            source=source.name,
+            device=st.st_dev,
+            inode=st.st_ino,
+            size=0,
+            mtime_ns=0,
+            offset=0,
+            line_no=0,
+            head_hash=b"",
+            tail_hash=b"",
+            parser_state={},
+        )
+    parser = source.parser(path, root, cp.parser_state or None)
+    handle.seek(cp.offset)
+    remainder = b""
+    while chunk := handle.read(CHUNK_BYTES):
+        report.bytes_read += len(chunk)
+        data = remainder + chunk if remainder else chunk
+        consumed = _read_lines(data, source.marks, parser, cp, batch, report)
+        remainder = data[consumed:]
+        batch.bytes += consumed
+        if flush is not None and batch.full():
+            batch.close_file(cp, st, parser, handle)
+            flush()
+    report.pending_partial_lines += int(bool(remainder.strip()))
+    batch.close_file(cp, st, parser, handle)
+
+
+def _read_lines(
+    data: bytes,
+    marks: tuple[bytes, ...],
+    parser: LineParser,
+    cp: Checkpoint,
+    batch: _Batch,
+    report: ScanReport,
+) -> int:
+    """Parse the complete lines of ``data``; returns how many bytes they take.
+
+    A line reaches the parser when it contains one of the source's marks, or
+    when it does not look like a JSON object (so that the parser reports
+    it). Lines are handed over as memoryviews: no copies.
+    """
+    view = memoryview(data)
+    position = 0
+    first_line = cp.line_no
+    find, rfind = data.find, data.rfind
+    while (newline := find(b"\n", position)) >= 0:
+        end = newline - 1 if newline > position and data[newline - 1] == 13 else newline
+        cp.line_no += 1
+        if end > position and (
+            data[position] != 123  # "{"
+            or data[end - 1] != 125  # "}"
+            or any(rfind(mark, position, end) >= 0 for mark in marks)
+        ):
+            _parse_line(parser, view[position:end], cp, batch, report)
+        position = newline + 1
+    report.lines_read += cp.line_no - first_line
+    cp.offset += position
+    return position
+
+
+def _parse_line(
+    parser: LineParser, line: memoryview, cp: Checkpoint, batch: _Batch, report: ScanReport
+) -> None:
+    try:
+        events = parser.parse(line, cp.line_no)
+    except LineError as exc:
+        problem = Problem(cp.path, cp.line_no, str(exc))
+        batch.problems.append(problem)
+        cp.skipped += 1
+        report.skipped_lines += 1
+        if len(report.problems) < MAX_REPORTED_PROBLEMS:
+            report.problems.append(problem)
+        return
+    for event in events:
+        batch.add(event)
+        cp.events += 1
+        cp.last_event_ms = max(cp.last_event_ms or 0, event.timestamp_ms)
+
+
+def _read_file_in_worker(
+    job: tuple[str, Path, Path, Checkpoint | None],
+) -> tuple[_Batch, ScanReport, bool]:
+    """Runs in a worker process: the whole rest of one file, parsed."""
+    from tokentray.sources import source_by_name  # noqa: PLC0415
+
+    source_name, root, path, cp = job
+    batch, report = _Batch(), ScanReport()
+    missing = read_file(source_by_name(source_name), root, path, cp, batch, report, None)
+    return batch, report, missing
+
+
+def _worker_count() -> int:
+    configured = os.environ.get("TOKENTRAY_WORKERS", "")
+    if configured.isdigit():
+        return int(configured)
+    return min(os.cpu_count() or 1, 4)
+
+
+def _worth_parallel(work: list[tuple[_FileTask, Checkpoint | None]]) -> bool:
+    """Worker processes pay off for a large backlog of many files (a first scan)."""
+    if _worker_count() < 2 or len(work) < PARALLEL_MIN_FILES:
+        return False
+    if any(t.stat.st_size > PARALLEL_MAX_FILE_BYTES for t, _ in work):
+        return False  # a huge file is streamed in this process, in bounded batches
+    if any(not _registered(t.source) for t, _ in work):
+        return False
+    backlog = sum(t.stat.st_size - (cp.offset if cp else 0) for t, cp in work)
+    return backlog >= PARALLEL_MIN_BYTES
+
+
+def _registered(source: Source) -> bool:
+    from tokentray.sources import ALL_SOURCES  # noqa: PLC0415
+
+    return type(source) in ALL_SOURCES
 
 
 def _unchanged(cp: Checkpoint, st: os.stat_result) -> bool:

@@ -107,7 +107,7 @@ class Pricer:
         self.config = config or PricingConfig()
         self.builtin = builtin_overrides()
         self.store = store
-        self._memory: dict[tuple[str, str, str], Rates | None] = {}
+        self._memory: dict[tuple[str, int, str], Rates | None] = {}
         self.fingerprint = self._fingerprint()
 
     def _fingerprint(self) -> str:
@@ -128,17 +128,18 @@ class Pricer:
         return PricedEvent(event, rates.cost(event), status)
 
     def rates(self, model: str, timestamp_ms: int, tier: str = "") -> Rates | None:
-        day = datetime.fromtimestamp(timestamp_ms / 1000, UTC).date().isoformat()
-        key = (model, day, tier)
-        if key in self._memory:
-            return self._memory[key]
-        found, cached = self._cached(key)
-        if found:
-            self._memory[key] = cached
-            return cached
-        rates = self._resolve(model, date.fromisoformat(day), tier)
-        self._memory[key] = rates
-        self._remember(key, rates)
+        memory_key = (model, timestamp_ms // 86_400_000, tier)
+        try:
+            return self._memory[memory_key]
+        except KeyError:
+            pass
+        day = datetime.fromtimestamp(timestamp_ms / 1000, UTC).date()
+        key = (model, day.isoformat(), tier)
+        found, rates = self._cached(key)
+        if not found:
+            rates = self._resolve(model, day, tier)
+            self._remember(key, rates)
+        self._memory[memory_key] = rates
         return rates
 
     def _cached(self, key: tuple[str, str, str]) -> tuple[bool, Rates | None]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import textwrap
 from pathlib import PurePath
 from typing import Any
 
@@ -140,7 +141,10 @@ def _footnotes(report: Report) -> list[str]:
         notes.append("  Add a price under [pricing.models] in the config file (see README).")
     if totals.estimated_requests:
         notes.append(f"~ {totals.estimated_requests} requests are priced from estimates.")
-    return ["", *notes]
+    return [
+        "",
+        *(wrapped for note in notes for wrapped in textwrap.wrap(note, 79, subsequent_indent="  ")),
+    ]
 
 
 def scan_summary(scan: ScanReport, verbose: bool) -> str:

@@ -112,6 +112,10 @@ WHERE excluded.total_tokens > events.total_tokens
 MAX_PROBLEMS = 5_000
 
 
+class StoreError(RuntimeError):
+    """The store cannot be used (for example, a newer tokentray wrote it)."""
+
+
 @dataclass(slots=True)
 class Checkpoint:
     """How far a file has been read, and how to recognise it is still the same file."""
@@ -174,7 +178,7 @@ class Store:
     def _migrate(self) -> None:
         current = self.schema_version
         if current > len(MIGRATIONS):
-            raise RuntimeError(
+            raise StoreError(
                 f"{self.path} was written by a newer tokentray (schema {current}); "
                 "upgrade tokentray or point --data-dir elsewhere"
             )

@@ -14,8 +14,22 @@ def available_sources() -> list[Source]:
     return [cls() for cls in ALL_SOURCES]
 
 
+def source_by_name(name: str) -> Source:
+    for cls in ALL_SOURCES:
+        if cls.name == name:
+            return cls()
+    raise KeyError(f"no source named {name!r}")
+
+
 def source_names() -> list[str]:
     return [cls.name for cls in ALL_SOURCES]
 
 
-__all__ = ["ALL_SOURCES", "LineParser", "Source", "available_sources", "source_names"]
+__all__ = [
+    "ALL_SOURCES",
+    "LineParser",
+    "Source",
+    "available_sources",
+    "source_by_name",
+    "source_names",
+]

@@ -15,6 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import orjson
+
 from tokentray.events import LineError, UsageEvent
 
 
@@ -27,8 +29,12 @@ class LineParser(Protocol):
     so that a later pass resumes exactly where this one stopped.
     """
 
-    def parse(self, line: bytes, line_no: int) -> list[UsageEvent]:
-        """Events on this line; raise LineError for a line that cannot be read."""
+    def parse(self, line: bytes | memoryview, line_no: int) -> list[UsageEvent]:
+        """Events on this line; raise LineError for a line that cannot be read.
+
+        The engine hands over only lines that contain one of the source's
+        ``marks`` or that do not look like a JSON object (to be reported).
+        """
         ...
 
     def state(self) -> dict[str, Any]: ...
@@ -39,6 +45,9 @@ class Source(ABC):
 
     name: str = ""
     display_name: str = ""
+    # A line that looks like a JSON object and contains none of these carries no usage
+    # and is skipped without parsing.
+    marks: tuple[bytes, ...] = ()
 
     @abstractmethod
     def roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
@@ -67,6 +76,17 @@ def env_paths(env: Mapping[str, str], variable: str) -> list[Path] | None:
     if not raw:
         return None
     return [Path(part.strip()).expanduser() for part in raw.split(",") if part.strip()]
+
+
+def load_object(line: bytes | memoryview) -> dict[str, Any]:
+    """One JSON object from a line; LineError when the line is not one."""
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise LineError(f"not JSON: {exc}") from exc
+    if not isinstance(record, dict):
+        raise LineError("not a JSON object")
+    return record
 
 
 def parse_timestamp_ms(value: object) -> int:

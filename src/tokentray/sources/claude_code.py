@@ -14,12 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from tokentray.events import LineError, UsageEvent
-from tokentray.sources.base import Source, as_count, env_paths, parse_timestamp_ms
+from tokentray.sources.base import Source, as_count, env_paths, load_object, parse_timestamp_ms
 
-_USAGE_MARK = b'"usage"'
 _INTERNAL_MODELS = frozenset({"<synthetic>"})
 
 
@@ -33,14 +30,9 @@ class ClaudeLineParser:
     def state(self) -> dict[str, Any]:
         return {}
 
-    def parse(self, line: bytes, line_no: int) -> list[UsageEvent]:
-        if _USAGE_MARK not in line:
-            return []
-        try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise LineError(f"not JSON: {exc}") from exc
-        if not isinstance(record, dict) or record.get("type") != "assistant":
+    def parse(self, line: bytes | memoryview, line_no: int) -> list[UsageEvent]:
+        record = load_object(line)
+        if record.get("type") != "assistant":
             return []
         message = record.get("message")
         if not isinstance(message, dict):
@@ -62,7 +54,7 @@ class ClaudeLineParser:
         message: dict[str, Any],
         usage: dict[str, Any],
         model: str,
-        line: bytes,
+        line: bytes | memoryview,
     ) -> UsageEvent:
         write_5m, write_1h = _cache_writes(usage)
         cwd = record.get("cwd")
@@ -97,7 +89,9 @@ def _cache_writes(usage: Mapping[str, Any]) -> tuple[int, int]:
     return max(five_min, total - one_hour), one_hour
 
 
-def _request_key(message: Mapping[str, Any], record: Mapping[str, Any], line: bytes) -> str:
+def _request_key(
+    message: Mapping[str, Any], record: Mapping[str, Any], line: bytes | memoryview
+) -> str:
     """The API message id identifies a response everywhere it is copied.
 
     ``requestId`` is not part of the key: ``/btw`` side chains replay a parent
@@ -116,6 +110,7 @@ def _request_key(message: Mapping[str, Any], record: Mapping[str, Any], line: by
 class ClaudeCodeSource(Source):
     name = "claude-code"
     display_name = "Claude Code"
+    marks = (b'"usage"',)
 
     def roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
         configured = env_paths(env, "CLAUDE_CONFIG_DIR")

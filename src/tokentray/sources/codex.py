@@ -19,13 +19,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import orjson
+from tokentray.events import UsageEvent
+from tokentray.sources.base import Source, as_count, env_paths, load_object, parse_timestamp_ms
 
-from tokentray.events import LineError, UsageEvent
-from tokentray.sources.base import Source, as_count, env_paths, parse_timestamp_ms
-
-# Lines the parser needs; everything else is skipped without JSON parsing.
-_MARKS = (b'"token_count"', b'"turn_context"', b'"session_meta"', b'"thread_settings_applied"')
 # Codex sessions that carry no model name were all gpt-5 era sessions.
 FALLBACK_MODEL = "gpt-5"
 # A replay burst: the parent's rows copied within this many ms of the fork.
@@ -74,20 +70,8 @@ class CodexLineParser:
             "previous": list(self.previous) if self.previous else None,
         }
 
-    def parse(self, line: bytes, line_no: int) -> list[UsageEvent]:
-        stripped = line.strip()
-        if not stripped:
-            return []
-        if not (stripped.startswith(b"{") and stripped.endswith(b"}")):
-            raise LineError("not a JSON object")
-        if not any(mark in line for mark in _MARKS):
-            return []
-        try:
-            record = orjson.loads(stripped)
-        except orjson.JSONDecodeError as exc:
-            raise LineError(f"not JSON: {exc}") from exc
-        if not isinstance(record, dict):
-            raise LineError("not a JSON object")
+    def parse(self, line: bytes | memoryview, line_no: int) -> list[UsageEvent]:
+        record = load_object(line)
         payload = record.get("payload")
         if not isinstance(payload, dict):
             return []
@@ -197,6 +181,8 @@ def _session_from_name(path: Path) -> str:
 class CodexSource(Source):
     name = "codex"
     display_name = "Codex"
+    # Lines the parser needs; everything else is skipped without JSON parsing.
+    marks = (b'"token_count"', b'"turn_context"', b'"session_meta"', b'"thread_settings_applied"')
 
     def roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
         homes = env_paths(env, "CODEX_HOME") or [home / ".codex"]

@@ -1,0 +1,210 @@
+"""Ingest benchmark, run by hand: `python bench/bench_engine.py [--size-mb 200] [--big-gb 1]`.
+
+Measures, on a generated corpus (2-10 KB lines, streaming duplicates, subagents,
+resumed sessions, Codex re-emits):
+
+1. cold scan of the corpus (a `tokentray scan` process), beside `ccusage claude daily
+   --json --offline` on the same Claude logs when ccusage is on PATH;
+2. in-process refresh after appending one line (the tray's path), beside a ccusage re-run;
+3. a `tokentray report daily --json` process after an append, on the full history and on an
+   almost empty one;
+4. peak memory of a scan of one single big file.
+
+Results are printed as a table and written to bench/out/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tokentray.engine import open_engine
+from tokentray.synthetic import generate_corpus, write_big_file
+
+OUT = Path(__file__).resolve().parent / "out"
+APPEND_LINE = (
+    b'{"type":"assistant","cwd":"/home/dev/bench","timestamp":"2026-11-01T10:00:00Z",'
+    b'"requestId":"req_bench_%d","message":{"id":"msg_bench_%d",'
+    b'"model":"claude-sonnet-4-5-20250929","usage":{"input_tokens":12,'
+    b'"cache_read_input_tokens":40000,"output_tokens":321}}}\n'
+)
+
+
+def _env(claude: Path, codex: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(CLAUDE_CONFIG_DIR=str(claude), CODEX_HOME=str(codex))
+    env["TOKENTRAY_CONFIG_DIR"] = str(OUT / "config")
+    return env
+
+
+def _timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (MB) of one process."""
+    wrapper = (
+        "import resource, runpy, sys, time; sys.argv = sys.argv[1:]; "
+        "t = time.perf_counter()\n"
+        "try: runpy.run_path(sys.argv[0], run_name='__main__')\n"
+        "except SystemExit: pass\n"
+        "print('BENCH', time.perf_counter() - t, "
+        "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)"
+    )
+    if cmd[0] == "tokentray":
+        script = shutil.which("tokentray") or str(Path(sys.executable).with_name("tokentray"))
+        started = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-c", wrapper, script, *cmd[1:]],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        wall = time.perf_counter() - started
+        line = [x for x in proc.stderr.splitlines() if x.startswith("BENCH")][-1]
+        return wall, int(line.split()[2]) // 1024
+    started = time.perf_counter()
+    subprocess.run(cmd, env=env, capture_output=True, check=False)
+    return time.perf_counter() - started, 0
+
+
+def _ccusage() -> str | None:
+    return shutil.which("ccusage") or (
+        str(OUT / "node" / "node_modules" / ".bin" / "ccusage")
+        if (OUT / "node" / "node_modules" / ".bin" / "ccusage").exists()
+        else None
+    )
+
+
+def _corpus(size_mb: int) -> Path:
+    root = OUT / f"corpus-{size_mb}mb"
+    marker = root / "expected.json"
+    if not marker.exists():
+        shutil.rmtree(root, ignore_errors=True)
+        print(f"generating a {size_mb} MB corpus in {root} …", flush=True)
+        expected = generate_corpus(root, size_mb * 1_000_000)
+        marker.write_text(json.dumps({"requests": expected.requests}))
+    return root
+
+
+def bench_cold(corpus: Path, results: dict[str, object]) -> None:
+    empty = OUT / "empty"
+    empty.mkdir(parents=True, exist_ok=True)
+    env_all = _env(corpus / "claude", corpus / "codex")
+    env_claude = _env(corpus / "claude", empty)
+    runs = []
+    for _ in range(3):
+        data = Path(tempfile.mkdtemp(dir=OUT))
+        runs.append(_timed(["tokentray", "--data-dir", str(data), "scan"], env_claude))
+        shutil.rmtree(data)
+    data = Path(tempfile.mkdtemp(dir=OUT))
+    all_sources = _timed(["tokentray", "--data-dir", str(data), "scan"], env_all)
+    shutil.rmtree(data)
+    results["cold_scan_claude_s"] = statistics.median(r[0] for r in runs)
+    results["cold_scan_claude_peak_mb"] = max(r[1] for r in runs)
+    results["cold_scan_all_sources_s"] = all_sources[0]
+    ccusage = _ccusage()
+    if ccusage:
+        cmd = [ccusage, "claude", "daily", "--json", "--offline"]
+        times = [_timed(cmd, env_claude)[0] for _ in range(3)]
+        results["ccusage_cold_s"] = statistics.median(times)
+
+
+def bench_refresh(corpus: Path, results: dict[str, object]) -> None:
+    data = Path(tempfile.mkdtemp(dir=OUT))
+    work = Path(tempfile.mkdtemp(dir=OUT)) / "claude"
+    shutil.copytree(corpus / "claude", work)
+    engine = open_engine(data, OUT / "config" / "config.toml", env=_env(work, OUT / "empty"))
+    engine.ingestor.scan()
+    target = next(iter(sorted((work / "projects").rglob("*.jsonl"))))
+    watched, full = [], []
+    for n in range(20):
+        with open(target, "ab") as handle:
+            handle.write(APPEND_LINE % (n, n))
+        started = time.perf_counter()
+        engine.ingestor.scan([target])
+        watched.append(time.perf_counter() - started)
+        with open(target, "ab") as handle:
+            handle.write(APPEND_LINE % (n + 1000, n + 1000))
+        started = time.perf_counter()
+        engine.ingestor.scan()
+        full.append(time.perf_counter() - started)
+    engine.store.close()
+    results["refresh_watched_path_ms"] = statistics.median(watched) * 1000
+    results["refresh_full_discovery_ms"] = statistics.median(full) * 1000
+    ccusage = _ccusage()
+    if ccusage:
+        cmd = [ccusage, "claude", "daily", "--json", "--offline"]
+        results["ccusage_rerun_s"] = _timed(cmd, _env(work, OUT / "empty"))[0]
+    _report_after_append(work, data, results)
+    shutil.rmtree(work.parent)
+    shutil.rmtree(data)
+
+
+def _report_after_append(work: Path, data: Path, results: dict[str, object]) -> None:
+    env = _env(work, OUT / "empty")
+    target = next(iter(sorted((work / "projects").rglob("*.jsonl"))))
+    big = []
+    for n in range(5):
+        with open(target, "ab") as handle:
+            handle.write(APPEND_LINE % (n + 2000, n + 2000))
+        big.append(_timed(["tokentray", "--data-dir", str(data), "report", "daily", "--json"], env))
+    small_root = Path(tempfile.mkdtemp(dir=OUT))
+    small_log = small_root / "projects" / "-p" / "s.jsonl"
+    small_log.parent.mkdir(parents=True)
+    small_data = small_root / "data"
+    small_env = _env(small_root, OUT / "empty")
+    small = []
+    for n in range(5):
+        with open(small_log, "ab") as handle:
+            handle.write(APPEND_LINE % (n, n))
+        cmd = ["tokentray", "--data-dir", str(small_data), "report", "daily", "--json"]
+        small.append(_timed(cmd, small_env))
+    shutil.rmtree(small_root)
+    results["report_after_append_full_history_s"] = statistics.median(t for t, _ in big[1:])
+    results["report_after_append_empty_history_s"] = statistics.median(t for t, _ in small[1:])
+
+
+def bench_big_file(gigabytes: float, results: dict[str, object]) -> None:
+    root = OUT / "big"
+    log = root / "projects" / "-big" / "big.jsonl"
+    size = int(gigabytes * 1_000_000_000)
+    if not log.exists() or log.stat().st_size < size:
+        print(f"writing a {gigabytes} GB transcript …", flush=True)
+        write_big_file(log, size)
+    data = Path(tempfile.mkdtemp(dir=OUT))
+    wall, peak = _timed(
+        ["tokentray", "--data-dir", str(data), "scan"], _env(root, OUT / "empty")
+    )
+    shutil.rmtree(data)
+    results["big_file_gb"] = round(log.stat().st_size / 1e9, 2)
+    results["big_file_scan_s"] = wall
+    results["big_file_peak_mb"] = peak
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size-mb", type=int, default=200)
+    parser.add_argument("--big-gb", type=float, default=1.0)
+    parser.add_argument("--skip-big", action="store_true")
+    args = parser.parse_args()
+    OUT.mkdir(exist_ok=True)
+    corpus = _corpus(args.size_mb)
+    results: dict[str, object] = {"corpus_mb": args.size_mb, "ccusage": _ccusage()}
+    bench_cold(corpus, results)
+    bench_refresh(corpus, results)
+    if not args.skip_big:
+        bench_big_file(args.big_gb, results)
+    (OUT / "results.json").write_text(json.dumps(results, indent=2))
+    for key, value in results.items():
+        shown = f"{value:.3f}" if isinstance(value, float) else value
+        print(f"{key:40} {shown}")
+
+
+if __name__ == "__main__":
+    main()

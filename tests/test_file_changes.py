@@ -1,0 +1,160 @@
+"""Files that change under the engine: appends, truncation, rewrites, moves, deletion."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import EngineFactory
+from tokentray import ingest
+from tokentray.synthetic import generate_corpus
+
+
+def _line(message_id: str, output: int, ts: str = "2026-10-05T10:00:00Z") -> bytes:
+    return (
+        b'{"type":"assistant","cwd":"/p","timestamp":"' + ts.encode() + b'",'
+        b'"message":{"id":"' + message_id.encode() + b'","model":"claude-sonnet-4-5-20250929",'
+        b'"usage":{"input_tokens":10,"output_tokens":' + str(output).encode() + b"}}}\n"
+    )
+
+
+def _totals(engine) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    (row,) = engine.store.query("SELECT COUNT(*), COALESCE(SUM(output_tokens), 0) FROM events")
+    return row
+
+
+def _log(tmp_path: Path) -> tuple[Path, Path]:
+    home = tmp_path / "claude"
+    log = home / "projects" / "-p" / "s1.jsonl"
+    log.parent.mkdir(parents=True)
+    return home, log
+
+
+def test_truncated_file_is_reread_without_double_counting(
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
+    home, log = _log(tmp_path)
+    log.write_bytes(_line("m1", 100) + _line("m2", 200) + _line("m3", 300))
+    engine = make_engine(claude=home)
+    engine.ingestor.scan()
+    assert _totals(engine) == (3, 600)
+
+    log.write_bytes(_line("m4", 40))  # truncated and restarted: shorter than the offset
+    scan = engine.ingestor.scan()
+    assert scan.files_reset == 1
+    assert _totals(engine) == (4, 640)  # m1..m3 are kept
+
+
+def test_rewritten_in_place_with_same_size(make_engine: EngineFactory, tmp_path: Path) -> None:
+    """A rewrite that keeps the size is caught by the fingerprints, not by size or mtime."""
+    home, log = _log(tmp_path)
+    log.write_bytes(_line("m1", 100) + _line("m2", 200))
+    engine = make_engine(claude=home)
+    engine.ingestor.scan()
+    stat = log.stat()
+
+    log.write_bytes(_line("m1", 100) + _line("m9", 200) + _line("m3", 300))
+    os.utime(log, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
+    scan = engine.ingestor.scan()
+    assert scan.files_reset == 1
+    assert _totals(engine) == (4, 800)
+
+
+def test_replaced_file_with_new_inode(make_engine: EngineFactory, tmp_path: Path) -> None:
+    home, log = _log(tmp_path)
+    log.write_bytes(_line("m1", 100))
+    engine = make_engine(claude=home)
+    engine.ingestor.scan()
+    replacement = log.with_suffix(".tmp")
+    replacement.write_bytes(_line("m1", 100) + _line("m2", 50))
+    replacement.replace(log)  # an atomic rewrite, as editors and some agents do
+    scan = engine.ingestor.scan()
+    assert scan.files_reset == 1
+    assert _totals(engine) == (2, 150)
+
+
+def test_moved_file_counts_once(make_engine: EngineFactory, tmp_path: Path) -> None:
+    home, log = _log(tmp_path)
+    log.write_bytes(_line("m1", 100) + _line("m2", 200))
+    engine = make_engine(claude=home)
+    engine.ingestor.scan()
+    moved = log.parent / "archive" / "s1.jsonl"
+    moved.parent.mkdir()
+    log.rename(moved)
+    scan = engine.ingestor.scan()
+    assert scan.files_missing == 1
+    assert _totals(engine) == (2, 300)
+
+
+def test_deleted_logs_keep_their_usage(make_engine: EngineFactory, tmp_path: Path) -> None:
+    home, log = _log(tmp_path)
+    log.write_bytes(_line("m1", 100))
+    engine = make_engine(claude=home)
+    engine.ingestor.scan()
+    shutil.rmtree(home / "projects")
+    scan = engine.ingestor.scan()
+    assert scan.files_missing == 1
+    assert _totals(engine) == (1, 100)
+    status = engine.store.query("SELECT status FROM files")
+    assert status == [("missing",)]
+
+
+def test_unreadable_file_is_reported_and_the_rest_ingested(
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
+    home, log = _log(tmp_path)
+    log.write_bytes(_line("m1", 100))
+    broken = log.parent / "broken.jsonl"
+    broken.symlink_to(broken)  # a link to itself: no one, not even root, can open it
+    engine = make_engine(claude=home)
+    scan = engine.ingestor.scan()
+    assert [p.path for p in scan.unreadable] == [str(broken)]
+    assert "cannot" in scan.unreadable[0].reason
+    assert _totals(engine) == (1, 100)
+
+
+def test_only_given_paths_are_read(make_engine: EngineFactory, tmp_path: Path) -> None:
+    """The watcher hands over the paths that changed; other files are not touched."""
+    home, log = _log(tmp_path)
+    other = log.parent / "s2.jsonl"
+    log.write_bytes(_line("m1", 100))
+    other.write_bytes(_line("m2", 200))
+    engine = make_engine(claude=home)
+    scan = engine.ingestor.scan([log])
+    assert scan.files_read == 1
+    assert _totals(engine) == (1, 100)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"], ids=["serial", "worker-processes"])
+def test_generated_corpus_totals(
+    make_engine: EngineFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: str
+) -> None:
+    """Streaming duplicates, subagents, resumed sessions and re-emitted counters, at scale."""
+    monkeypatch.setenv("TOKENTRAY_WORKERS", workers)
+    monkeypatch.setattr(ingest, "PARALLEL_MIN_BYTES", 1)
+    parallel_runs: list[int] = []
+    run_parallel = ingest.Ingestor._ingest_parallel
+
+    def spy(self, work, batch, report):  # type: ignore[no-untyped-def]
+        parallel_runs.append(len(work))
+        run_parallel(self, work, batch, report)
+
+    monkeypatch.setattr(ingest.Ingestor, "_ingest_parallel", spy)
+    expected = generate_corpus(tmp_path / "corpus", 3_000_000, seed=3)
+    engine = make_engine(claude=tmp_path / "corpus" / "claude", codex=tmp_path / "corpus" / "codex")
+    engine.ingestor.scan()
+    (row,) = engine.store.query(
+        "SELECT COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), "
+        "SUM(cache_write_5m_tokens + cache_write_1h_tokens) FROM events"
+    )
+    assert row == (
+        expected.requests,
+        expected.input_tokens,
+        expected.output_tokens,
+        expected.cache_read_tokens,
+        expected.cache_write_tokens,
+    )
+    assert bool(parallel_runs) == (workers == "2")

@@ -1,0 +1,140 @@
+"""Pricing: per-request tiers, unpriced models, overrides, aliases, re-pricing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from conftest import EngineFactory
+from tokentray.config import load_config
+from tokentray.events import UsageEvent
+from tokentray.pricing import Pricer, library_rates
+
+
+def _ms(day: str) -> int:
+    return int(datetime.fromisoformat(day + "T12:00:00").replace(tzinfo=UTC).timestamp() * 1000)
+
+
+def _event(model: str, day: str = "2026-10-01", **tokens: int) -> UsageEvent:
+    return UsageEvent(
+        source="test",
+        key=f"{model}-{day}-{sorted(tokens.items())}",
+        session_id="s",
+        project="/p",
+        model=model,
+        timestamp_ms=_ms(day),
+        **tokens,
+    )
+
+
+def test_long_context_tier_applies_per_request() -> None:
+    """Two 150k-token prompts are billed at base rates; summed, they would cross 200k."""
+    pricer = Pricer()
+    small = [_event("claude-sonnet-4-5-20250929", cache_read_tokens=150_000, output_tokens=1000)]
+    cost = sum(pricer.price(e).cost_usd or 0 for e in small * 2)
+    assert cost == pytest.approx(2 * (150_000 * 0.30 + 1000 * 15) / 1e6)
+
+    big = _event("claude-sonnet-4-5-20250929", cache_read_tokens=250_000, input_tokens=20)
+    # Over 200k: the whole request at the long-context rates (0.60 read, 6 input).
+    assert pricer.price(big).cost_usd == pytest.approx((250_000 * 0.60 + 20 * 6) / 1e6)
+
+
+def test_cache_write_ttls_are_priced_apart() -> None:
+    pricer = Pricer()
+    five = pricer.price(_event("claude-opus-4-1-20250805", cache_write_5m_tokens=1_000_000))
+    hour = pricer.price(_event("claude-opus-4-1-20250805", cache_write_1h_tokens=1_000_000))
+    assert (five.cost_usd, hour.cost_usd) == pytest.approx((18.75, 30.0))
+
+
+def test_unknown_model_is_unpriced() -> None:
+    priced = Pricer().price(_event("claude-experimental-x", input_tokens=100))
+    assert (priced.cost_usd, priced.cost_status) == (None, "unpriced")
+
+
+def _config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_user_override_prices_an_unknown_model(tmp_path: Path) -> None:
+    config = load_config(
+        _config(
+            tmp_path,
+            """
+[pricing.models."claude-experimental-x"]
+input = 2.0
+output = 10.0
+long_context_threshold = 100000
+long_context = { input = 4.0 }
+""",
+        )
+    )
+    assert config.error is None
+    pricer = Pricer(config.pricing)
+    short = pricer.price(_event("claude-experimental-x", input_tokens=1000, cache_read_tokens=1000))
+    # Cache reads default to 0.1 x input for a model the library does not know.
+    assert short.cost_usd == pytest.approx((1000 * 2.0 + 1000 * 0.2) / 1e6)
+    long = pricer.price(_event("claude-experimental-x", input_tokens=200_000, output_tokens=10))
+    assert long.cost_usd == pytest.approx((200_000 * 4.0 + 10 * 10.0) / 1e6)
+
+
+def test_alias_prices_a_proxy_name_as_a_known_model(tmp_path: Path) -> None:
+    config = load_config(
+        _config(tmp_path, '[pricing.aliases]\n"gateway/sonnet" = "claude-sonnet-4-5"\n')
+    )
+    priced = Pricer(config.pricing).price(_event("gateway/sonnet", output_tokens=1_000_000))
+    assert priced.cost_usd == pytest.approx(15.0)
+
+
+def test_broken_config_gives_defaults_and_a_message(tmp_path: Path) -> None:
+    path = _config(tmp_path, "[pricing.models.x]\ninput = -1\n")
+    config = load_config(path)
+    assert config.error is not None and "non-negative" in config.error
+    assert config.pricing.overrides == ()
+    assert path.read_text() == "[pricing.models.x]\ninput = -1\n"  # left as it was
+
+    assert load_config(_config(tmp_path, "not = [toml")).error is not None
+
+
+def test_builtin_override_codex_mini_latest() -> None:
+    """Not in genai-prices 0.2.3; OpenAI's model page: $1.50 in, $0.375 cached, $6 out."""
+    pricer = Pricer()
+    assert library_rates("codex-mini-latest", datetime(2026, 10, 1).date()) is None
+    priced = pricer.price(
+        _event("codex-mini-latest", input_tokens=1_000_000, cache_read_tokens=1_000_000)
+    )
+    assert priced.cost_usd == pytest.approx(1.50 + 0.375)
+
+
+def test_builtin_override_sonnet_5_5_cache_read_before_the_cut() -> None:
+    """Anthropic cut Sonnet 5.5 cache reads from $0.20 to $0.10 on 2026-10-07."""
+    pricer = Pricer()
+    before = pricer.price(_event("claude-sonnet-5-5", "2026-10-06", cache_read_tokens=1_000_000))
+    after = pricer.price(_event("claude-sonnet-5-5", "2026-10-07", cache_read_tokens=1_000_000))
+    assert (before.cost_usd, after.cost_usd) == pytest.approx((0.20, 0.10))
+
+
+def test_changed_prices_reprice_stored_usage(
+    make_engine: EngineFactory, claude_home: Path, tmp_path: Path
+) -> None:
+    engine = make_engine(claude=claude_home)
+    engine.ingestor.scan()
+    engine.store.close()
+    config = _config(tmp_path, '[pricing.models."claude-experimental-x"]\ninput = 1\noutput = 2\n')
+    engine = make_engine(claude=claude_home, config=config)
+    engine.ingestor.scan()
+    rows = engine.store.query(
+        "SELECT cost_usd, cost_status FROM events WHERE model = 'claude-experimental-x'"
+    )
+    assert rows == [(pytest.approx((100 * 1 + 200 * 2) / 1e6), "priced")]
+
+
+def test_rates_are_cached_in_the_store(make_engine: EngineFactory, claude_home: Path) -> None:
+    engine = make_engine(claude=claude_home)
+    engine.ingestor.scan()
+    cached = engine.store.query("SELECT model, rates IS NULL FROM price_cache ORDER BY model")
+    assert ("claude-experimental-x", 1) in cached
+    assert ("claude-sonnet-4-5-20250929", 0) in cached
