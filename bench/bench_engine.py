@@ -178,9 +178,7 @@ def bench_big_file(gigabytes: float, results: dict[str, object]) -> None:
         print(f"writing a {gigabytes} GB transcript …", flush=True)
         write_big_file(log, size)
     data = Path(tempfile.mkdtemp(dir=OUT))
-    wall, peak = _timed(
-        ["tokentray", "--data-dir", str(data), "scan"], _env(root, OUT / "empty")
-    )
+    wall, peak = _timed(["tokentray", "--data-dir", str(data), "scan"], _env(root, OUT / "empty"))
     shutil.rmtree(data)
     results["big_file_gb"] = round(log.stat().st_size / 1e9, 2)
     results["big_file_scan_s"] = wall

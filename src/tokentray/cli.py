@@ -170,6 +170,10 @@ def _report(engine: Engine, args: argparse.Namespace) -> int:
         print(report_json(report))
     elif args.csv:
         print(report_csv(report, args.breakdown), end="")
+    elif not report.rows:
+        print("No usage recorded for this selection. Folders looked at:")
+        for line in engine.source_status():
+            print(f"  {line}")
     else:
         print(report_table(report, args.breakdown))
     return _exit_for(scan)

@@ -234,6 +234,7 @@ class Ingestor:
         jobs = [(t.source.name, t.root, t.path, cp) for t, cp in work]
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             results = pool.map(_read_file_in_worker, jobs, chunksize=4)
+            self.pricer.prepare()  # load the price library while the workers parse
             for (task, _), (file_batch, file_report, missing) in zip(work, results, strict=True):
                 if missing:
                     self.store.mark_missing([str(task.path)])

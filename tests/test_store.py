@@ -1,0 +1,57 @@
+"""The store: schema versions and migrations, idempotent upserts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tokentray import store as store_module
+from tokentray.events import UsageEvent
+from tokentray.store import PricedEvent, Store
+
+
+def _event(key: str, output: int, replayed: bool = False, session: str = "s") -> PricedEvent:
+    event = UsageEvent(
+        source="test",
+        key=key,
+        session_id=session,
+        project="/p",
+        model="m",
+        timestamp_ms=1_790_000_000_000,
+        output_tokens=output,
+        replayed=replayed,
+    )
+    return PricedEvent(event, output / 1e6, "priced")
+
+
+def test_new_store_is_at_the_latest_schema_in_wal_mode(tmp_path: Path) -> None:
+    with Store(tmp_path / "usage.sqlite3") as store:
+        assert store.schema_version == len(store_module.MIGRATIONS)
+        assert store.query("PRAGMA journal_mode") == [("wal",)]
+
+
+def test_migrations_upgrade_an_existing_store_and_keep_its_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "usage.sqlite3"
+    with Store(path) as store, store.transaction():
+        store.upsert_events([_event("a", 10)])
+    upgraded = (*store_module.MIGRATIONS, "ALTER TABLE events ADD COLUMN note TEXT")
+    monkeypatch.setattr(store_module, "MIGRATIONS", upgraded)
+    with Store(path) as store:
+        assert store.schema_version == len(upgraded)
+        assert store.query("SELECT output_tokens, note FROM events") == [(10, None)]
+
+
+def test_upsert_keeps_the_largest_copy_and_prefers_an_original(tmp_path: Path) -> None:
+    with Store(tmp_path / "usage.sqlite3") as store, store.transaction():
+        store.upsert_events([_event("k", 5)])
+        store.upsert_events([_event("k", 400)])
+        store.upsert_events([_event("k", 250)])
+        store.upsert_events([_event("r", 7, replayed=True, session="child")])
+        store.upsert_events([_event("r", 7, session="parent")])
+        store.upsert_events([_event("r", 7, replayed=True, session="child")])
+    with Store(tmp_path / "usage.sqlite3") as store:
+        rows = store.query("SELECT output_tokens, session_id FROM events ORDER BY id")
+    assert rows == [(400, "s"), (7, "parent")]
