@@ -53,7 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", help="folder of the usage store (default: user data dir)")
     parser.add_argument("--config", type=Path, help="config file (default: user config dir)")
     parser.add_argument("-v", "--verbose", action="store_true", help="say more")
+    parser.add_argument(
+        "--demo", action="store_true", help="run the tray on synthetic agents (no real logs read)"
+    )
     commands = parser.add_subparsers(dest="command")
+
+    snapshot = commands.add_parser("snapshot", help="render the icon and windows to PNG files")
+    snapshot.add_argument("--out", type=Path, required=True, help="folder for the PNG files")
 
     scan = commands.add_parser("scan", help="ingest new agent log lines now")
     scan.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -95,11 +101,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     from tokentray.engine import open_engine  # noqa: PLC0415
 
-    command = args.command or "report"
-    if command == "report" and args.command is None:
-        args = build_parser().parse_args(
-            [*_global_args(args), "report", "daily", "--since", _days_ago(6)]
-        )
+    if args.command is None:
+        from tokentray.ui.app import run  # noqa: PLC0415 - Qt only for the tray
+
+        return run(args.data_dir, args.config, demo=args.demo)
+    if args.command == "snapshot":
+        from tokentray.ui.snapshot import render_all  # noqa: PLC0415
+
+        for path in render_all(args.out, args.data_dir, args.config):
+            print(path)
+        return EXIT_OK
+    command = args.command
     engine = open_engine(args.data_dir, args.config)
     if engine.config.error:
         print(f"tokentray: {engine.config.error}", file=sys.stderr)
@@ -115,18 +127,6 @@ def _run(args: argparse.Namespace) -> int:
         if command == "prices":
             return _prices(engine, args)
     return EXIT_USAGE
-
-
-def _global_args(args: argparse.Namespace) -> list[str]:
-    result = ["--data-dir", args.data_dir] if args.data_dir else []
-    result += ["--config", str(args.config)] if args.config else []
-    return result + (["--verbose"] if args.verbose else [])
-
-
-def _days_ago(days: int) -> str:
-    from datetime import timedelta  # noqa: PLC0415
-
-    return (date.today() - timedelta(days=days)).isoformat()
 
 
 def _exit_for(scan: ScanReport) -> int:

@@ -130,18 +130,26 @@ class Ingestor:
         pricer: Pricer,
         env: Mapping[str, str] | None = None,
         home: Path | None = None,
+        extra_roots: Mapping[str, list[Path]] | None = None,
     ) -> None:
         self.store = store
         self.sources = list(sources)
         self.pricer = pricer
         self.env = dict(os.environ if env is None else env)
         self.home = home or Path.home()
+        self.extra_roots = dict(extra_roots or {})
 
     # -- discovery --------------------------------------------------------------
 
     def roots(self) -> list[tuple[Source, Path]]:
-        """Every (source, folder) pair, existing or not."""
-        return [(s, root) for s in self.sources for root in s.roots(self.env, self.home)]
+        """Every (source, folder) pair, existing or not: the agents' own, then the user's."""
+        pairs: list[tuple[Source, Path]] = []
+        for source in self.sources:
+            roots = source.roots(self.env, self.home)
+            for folder in self.extra_roots.get(source.name, []):
+                roots += source.roots_for_folder(folder)
+            pairs += [(source, root) for root in dict.fromkeys(roots)]
+        return pairs
 
     def _discover(self, report: ScanReport) -> list[_FileTask]:
         tasks: list[_FileTask] = []

@@ -216,7 +216,7 @@ class CodexWriter:
             totals = [totals[0] + inp, totals[1] + cached, totals[2] + out, totals[3] + reasoning]
             moment += timedelta(seconds=rng.randint(5, 120))
             for _ in range(rng.randint(1, 2)):  # re-emitted with unchanged totals
-                lines.append(self._token_count(moment, totals, (inp, cached, out, reasoning)))
+                lines.append(self.token_count(moment, totals, (inp, cached, out, reasoning)))
             self.expected.add(inp - cached, out, cached, 0)
         data = b"\n".join(lines) + b"\n"
         folder.mkdir(parents=True, exist_ok=True)
@@ -226,9 +226,9 @@ class CodexWriter:
         return path
 
     def _line(self, moment: datetime, kind: str, payload: dict[str, Any]) -> bytes:
-        return orjson.dumps({"timestamp": _iso(moment), "type": kind, "payload": payload})
+        return _codex_line(moment, kind, payload)
 
-    def _token_count(
+    def token_count(
         self, moment: datetime, totals: list[int], last: tuple[int, int, int, int]
     ) -> bytes:
         def usage(v: tuple[int, ...] | list[int]) -> dict[str, int]:
@@ -245,20 +245,28 @@ class CodexWriter:
 
 
 def generate_corpus(
-    root: Path, target_bytes: int, seed: int = 7, start: datetime | None = None
+    root: Path,
+    target_bytes: int,
+    seed: int = 7,
+    start: datetime | None = None,
+    until: datetime | None = None,
+    gap_minutes: tuple[int, int] = (10, 240),
 ) -> Expected:
-    """Claude (``root/claude``) and Codex (``root/codex``) logs of about ``target_bytes``."""
+    """Claude (``root/claude``) and Codex (``root/codex``) logs of about ``target_bytes``.
+
+    Sessions start ``gap_minutes`` apart from ``start``; none starts after ``until``.
+    """
     rng = random.Random(seed)
     expected = Expected()
     claude = ClaudeWriter(root / "claude", rng, expected)
     codex = CodexWriter(root / "codex", rng, expected)
     moment = start or datetime(2026, 10, 1, 8, tzinfo=UTC)
-    while expected.bytes_written < target_bytes:
+    while expected.bytes_written < target_bytes and (until is None or moment < until):
         if rng.random() < 0.75:
             claude.session(moment, rng.randint(5, 60))
         else:
             codex.session(moment, rng.randint(5, 40))
-        moment += timedelta(minutes=rng.randint(10, 240))
+        moment += timedelta(minutes=rng.randint(*gap_minutes))
     return expected
 
 
@@ -289,3 +297,62 @@ def _stream(
         for line in writer.assistant_lines(session, "/home/dev/big", moment, CLAUDE_MODELS[0]):
             handle.write(line + b"\n")
             expected.bytes_written += len(line) + 1
+
+
+class LiveAgents:
+    """Agents at work, for the demo: a week of history, then new requests on every step."""
+
+    def __init__(self, root: Path, seed: int = 42, history_bytes: int = 30_000_000) -> None:
+        self.root = root
+        self.rng = random.Random(seed)
+        self.expected = Expected()
+        now = datetime.now(UTC)
+        generate_corpus(
+            root,
+            history_bytes,
+            seed=seed,
+            start=now - timedelta(days=7),
+            until=now - timedelta(hours=2),
+            gap_minutes=(90, 360),
+        )
+        self.claude = ClaudeWriter(root / "claude", self.rng, self.expected)
+        self.session = str(uuid.UUID(int=self.rng.getrandbits(128)))
+        self.cwd = "/home/dev/demo-app"
+        self.log = self.claude.projects / "-home-dev-demo-app" / f"{self.session}.jsonl"
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.codex_log = root / "codex" / "sessions" / now.strftime("%Y/%m/%d")
+        self.codex_log.mkdir(parents=True, exist_ok=True)
+        self.codex_log = self.codex_log / f"rollout-{now:%Y-%m-%dT%H-%M-%S}-{uuid.uuid4()}.jsonl"
+        self._codex_totals = [0, 0, 0, 0]
+        meta = {"id": self.codex_log.stem[-36:], "cwd": "/home/dev/demo-api"}
+        self._append(self.codex_log, [_codex_line(now, "session_meta", meta)])
+        context = {"cwd": "/home/dev/demo-api", "model": "gpt-5-codex"}
+        self._append(self.codex_log, [_codex_line(now, "turn_context", context)])
+
+    def env(self) -> dict[str, str]:
+        return {
+            "CLAUDE_CONFIG_DIR": str(self.root / "claude"),
+            "CODEX_HOME": str(self.root / "codex"),
+        }
+
+    def step(self) -> None:
+        """One new Claude response, and now and then a Codex turn."""
+        now = datetime.now(UTC)
+        model = self.rng.choice(CLAUDE_MODELS)
+        self._append(self.log, self.claude.assistant_lines(self.session, self.cwd, now, model))
+        if self.rng.random() < 0.3:
+            inp, out = self.rng.randint(2000, 30000), self.rng.randint(100, 2000)
+            cached = self.rng.randint(0, inp)
+            step = (inp, cached, out, out // 2)
+            self._codex_totals = [a + b for a, b in zip(self._codex_totals, step, strict=True)]
+            writer = CodexWriter(self.root / "codex", self.rng, self.expected)
+            self._append(self.codex_log, [writer.token_count(now, self._codex_totals, step)])
+
+    @staticmethod
+    def _append(path: Path, lines: list[bytes]) -> None:
+        with open(path, "ab") as handle:
+            handle.write(b"\n".join(lines) + b"\n")
+
+
+def _codex_line(moment: datetime, kind: str, payload: dict[str, Any]) -> bytes:
+    return orjson.dumps({"timestamp": _iso(moment), "type": kind, "payload": payload})

@@ -53,6 +53,10 @@ class Source(ABC):
     def roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
         """Folders this agent writes to (existing or not), in priority order."""
 
+    def roots_for_folder(self, folder: Path) -> list[Path]:
+        """The roots to read for a folder the user added by hand."""
+        return [folder]
+
     @abstractmethod
     def wants(self, path: Path) -> bool:
         """Whether a file below a root is a usage log of this agent."""

@@ -119,6 +119,12 @@ class ClaudeCodeSource(Source):
         xdg = env.get("XDG_CONFIG_HOME") or str(home / ".config")
         return [Path(xdg) / "claude" / "projects", home / ".claude" / "projects"]
 
+    def roots_for_folder(self, folder: Path) -> list[Path]:
+        """A Claude config folder holds its transcripts in ``projects``."""
+        if folder.name != "projects" and (folder / "projects").is_dir():
+            return [folder / "projects"]
+        return [folder]
+
     def wants(self, path: Path) -> bool:
         return path.suffix == ".jsonl"
 

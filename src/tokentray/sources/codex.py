@@ -191,6 +191,11 @@ class CodexSource(Source):
             roots += [codex_home / "sessions", codex_home / "archived_sessions"]
         return roots
 
+    def roots_for_folder(self, folder: Path) -> list[Path]:
+        """A Codex home holds ``sessions`` and ``archived_sessions``."""
+        inside = [folder / "sessions", folder / "archived_sessions"]
+        return [p for p in inside if p.is_dir()] or [folder]
+
     def wants(self, path: Path) -> bool:
         return path.suffix == ".jsonl" and path.name.startswith("rollout-")
 

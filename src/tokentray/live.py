@@ -1,0 +1,231 @@
+"""What the tray and the graph window show, computed from the store (no Qt).
+
+The GUI never queries SQLite while painting: a background worker calls these
+functions after each ingest and hands the results over.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from tokentray.store import Store
+
+BURN_WINDOW_MS = 15 * 60 * 1000
+WARNING_SHARE = 0.8
+SPLITS = {"source": "source", "model": "model", "project": "project"}
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSnapshot:
+    """Today at a glance; ``budget_state`` is normal, warning (>= 80%) or over."""
+
+    now_ms: int
+    today_cost_usd: float = 0.0
+    today_tokens: int = 0
+    today_requests: int = 0
+    unpriced_models: tuple[str, ...] = ()
+    estimated_requests: int = 0
+    burn_usd_per_hour: float = 0.0
+    burn_tokens_per_minute: float = 0.0
+    active_sessions: int = 0
+    top_project: str = ""
+    top_model: str = ""
+    last_event_ms: int | None = None
+    daily_budget_usd: float | None = None
+    budget_state: str = "normal"
+    sources_found: bool = True
+    stale: bool = False
+
+
+def local_day_start_ms(now_ms: int, tz: ZoneInfo) -> int:
+    now = datetime.fromtimestamp(now_ms / 1000, tz)
+    midnight = datetime(now.year, now.month, now.day, tzinfo=tz)
+    return int(midnight.timestamp() * 1000)
+
+
+def local_day_end_ms(now_ms: int, tz: ZoneInfo) -> int:
+    now = datetime.fromtimestamp(now_ms / 1000, tz)
+    tomorrow = (now + timedelta(days=1)).date()
+    return int(datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=tz).timestamp() * 1000)
+
+
+def budget_state(cost: float, budget: float | None) -> str:
+    if not budget or budget <= 0:
+        return "normal"
+    if cost >= budget:
+        return "over"
+    return "warning" if cost >= WARNING_SHARE * budget else "normal"
+
+
+def snapshot(
+    store: Store,
+    now_ms: int,
+    tz: ZoneInfo,
+    daily_budget_usd: float | None = None,
+    sources_found: bool = True,
+    stale: bool = False,
+) -> LiveSnapshot:
+    start = local_day_start_ms(now_ms, tz)
+    (today,) = store.query(
+        "SELECT COALESCE(SUM(cost_usd), 0), COALESCE(SUM(total_tokens), 0), COUNT(*), "
+        "COALESCE(SUM(cost_status = 'estimated'), 0) FROM events WHERE ts_ms >= ? AND ts_ms <= ?",
+        (start, now_ms),
+    )
+    unpriced = store.query(
+        "SELECT DISTINCT model FROM events WHERE ts_ms >= ? AND ts_ms <= ? "
+        "AND cost_status = 'unpriced' ORDER BY model",
+        (start, now_ms),
+    )
+    (burn,) = store.query(
+        "SELECT COALESCE(SUM(cost_usd), 0), COALESCE(SUM(total_tokens), 0), "
+        "COUNT(DISTINCT source || ':' || session_id) FROM events WHERE ts_ms > ? AND ts_ms <= ?",
+        (now_ms - BURN_WINDOW_MS, now_ms),
+    )
+    (last,) = store.query("SELECT MAX(ts_ms) FROM events")
+    minutes = BURN_WINDOW_MS / 60_000
+    return LiveSnapshot(
+        now_ms=now_ms,
+        today_cost_usd=today[0],
+        today_tokens=today[1],
+        today_requests=today[2],
+        estimated_requests=today[3],
+        unpriced_models=tuple(m for (m,) in unpriced),
+        burn_usd_per_hour=burn[0] / minutes * 60,
+        burn_tokens_per_minute=burn[1] / minutes,
+        active_sessions=burn[2],
+        top_project=_top(store, "project", start, now_ms),
+        top_model=_top(store, "model", start, now_ms),
+        last_event_ms=last[0],
+        daily_budget_usd=daily_budget_usd,
+        budget_state=budget_state(today[0], daily_budget_usd),
+        sources_found=sources_found,
+        stale=stale,
+    )
+
+
+def _top(store: Store, column: str, start: int, end: int) -> str:
+    rows = store.query(
+        f"SELECT {column} FROM events WHERE ts_ms >= ? AND ts_ms <= ? "
+        f"GROUP BY {column} ORDER BY SUM(COALESCE(cost_usd, 0)) DESC, SUM(total_tokens) DESC "
+        "LIMIT 1",
+        (start, end),
+    )
+    return str(rows[0][0]) if rows else ""
+
+
+@dataclass(slots=True)
+class Series:
+    """Tokens and cost per bucket, split by a column; buckets with no usage are left out."""
+
+    bucket_ms: int
+    start_ms: int
+    end_ms: int
+    tokens: dict[str, dict[int, int]] = field(default_factory=dict)
+    cost: dict[str, dict[int, float]] = field(default_factory=dict)
+    unpriced: set[str] = field(default_factory=set)
+
+    @property
+    def labels(self) -> list[str]:
+        totals = Counter({label: sum(v.values()) for label, v in self.tokens.items()})
+        return [label for label, _ in totals.most_common()]
+
+
+def series(store: Store, start_ms: int, end_ms: int, bucket_ms: int, split: str) -> Series:
+    """Usage between ``start_ms`` and ``end_ms`` in buckets of ``bucket_ms``."""
+    column = SPLITS[split]
+    result = Series(bucket_ms, start_ms, end_ms)
+    rows = store.query(
+        f"SELECT ts_ms / ? AS b, {column}, SUM(total_tokens), SUM(COALESCE(cost_usd, 0)), "
+        "SUM(cost_status = 'unpriced') FROM events WHERE ts_ms >= ? AND ts_ms < ? "
+        f"GROUP BY b, {column}",
+        (bucket_ms, start_ms, end_ms),
+    )
+    for bucket, label, tokens, cost, unpriced in rows:
+        name = str(label) or "(unknown)"
+        result.tokens.setdefault(name, {})[bucket * bucket_ms] = tokens
+        result.cost.setdefault(name, {})[bucket * bucket_ms] = cost
+        if unpriced:
+            result.unpriced.add(name)
+    return result
+
+
+def cumulative_cost(store: Store, start_ms: int, end_ms: int) -> list[tuple[int, float]]:
+    """(time, spend so far) at each request in the window, for the spend chart."""
+    rows = store.query(
+        "SELECT ts_ms, SUM(COALESCE(cost_usd, 0)) FROM events WHERE ts_ms >= ? AND ts_ms < ? "
+        "GROUP BY ts_ms ORDER BY ts_ms",
+        (start_ms, end_ms),
+    )
+    total = 0.0
+    points = []
+    for ts, cost in rows:
+        total += cost
+        points.append((ts, total))
+    return points
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    source: str
+    session_id: str
+    project: str
+    model: str
+    first_ms: int
+    last_ms: int
+    tokens: int
+    cost_usd: float
+    unpriced: bool
+    usd_per_hour_now: float
+
+
+def recent_sessions(store: Store, since_ms: int, now_ms: int, limit: int = 200) -> list[SessionRow]:
+    """Sessions active since ``since_ms``, most recently active first."""
+    rows = store.query(
+        "SELECT source, session_id, MAX(project), MIN(ts_ms), MAX(ts_ms), SUM(total_tokens), "
+        "SUM(COALESCE(cost_usd, 0)), SUM(cost_status = 'unpriced'), "
+        "SUM(CASE WHEN ts_ms > ? THEN COALESCE(cost_usd, 0) ELSE 0 END) "
+        "FROM events GROUP BY source, session_id HAVING MAX(ts_ms) >= ? "
+        "ORDER BY MAX(ts_ms) DESC LIMIT ?",
+        (now_ms - BURN_WINDOW_MS, since_ms, limit),
+    )
+    result = []
+    for source, session, project, first, last, tokens, cost, unpriced, recent in rows:
+        (model,) = store.query(
+            "SELECT model FROM events WHERE source = ? AND session_id = ? GROUP BY model "
+            "ORDER BY SUM(total_tokens) DESC LIMIT 1",
+            (source, session),
+        )[0]
+        result.append(
+            SessionRow(
+                source=source,
+                session_id=session,
+                project=project,
+                model=model,
+                first_ms=first,
+                last_ms=last,
+                tokens=tokens,
+                cost_usd=cost,
+                unpriced=bool(unpriced),
+                usd_per_hour_now=recent / (BURN_WINDOW_MS / 3_600_000),
+            )
+        )
+    return result
+
+
+def session_timeline(store: Store, source: str, session_id: str) -> list[tuple[int, int, float]]:
+    """(time, tokens so far, spend so far) at each request of one session."""
+    rows = store.query(
+        "SELECT ts_ms, total_tokens, COALESCE(cost_usd, 0) FROM events "
+        "WHERE source = ? AND session_id = ? ORDER BY ts_ms",
+        (source, session_id),
+    )
+    tokens, cost = 0, 0.0
+    points = []
+    for ts, t, c in rows:
+        tokens += t
+        cost += c
+        points.append((ts, tokens, cost))
+    return points

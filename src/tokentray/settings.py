@@ -1,0 +1,135 @@
+"""The app's own settings, kept in the same ``config.toml`` as the price overrides.
+
+Loaded and validated as one typed object. A file that cannot be used gives a
+clear message and the defaults; it is never overwritten: the next save moves
+it aside as ``config.toml.broken-<time>`` first. Saving writes a temporary
+file and renames it, so a crash never leaves half a file; tomlkit keeps the
+rest of the file (``[pricing]``, the user's comments) exactly as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+
+from tokentray.config import config_path
+from tokentray.sources import source_names
+
+log = logging.getLogger(__name__)
+
+ICON_MODES = ("spend", "burn")
+
+
+class SettingsError(ValueError):
+    """A value in the settings file that cannot be used; the message says which and why."""
+
+
+@dataclass(slots=True)
+class Settings:
+    daily_budget_usd: float = 20.0
+    icon_shows: str = "spend"  # "spend": today's spend; "burn": spend per hour now
+    disabled_sources: list[str] = field(default_factory=list)
+    custom_folders: list[tuple[str, str]] = field(default_factory=list)  # (source, folder)
+    path: Path | None = None
+    error: str | None = None
+
+    def validate(self) -> None:
+        if not isinstance(self.daily_budget_usd, int | float) or self.daily_budget_usd < 0:
+            raise SettingsError("budget.daily_usd must be a number of dollars, 0 or more")
+        if self.icon_shows not in ICON_MODES:
+            raise SettingsError(f"tray.icon_shows must be one of {', '.join(ICON_MODES)}")
+        known = set(source_names())
+        for name in self.disabled_sources:
+            if name not in known:
+                raise SettingsError(f"sources.disabled names an unknown agent {name!r}")
+        for source, folder in self.custom_folders:
+            if source not in known:
+                raise SettingsError(f"sources.folders names an unknown agent {source!r}")
+            if not folder:
+                raise SettingsError("sources.folders has an entry without a path")
+
+    def extra_roots(self) -> dict[str, list[Path]]:
+        roots: dict[str, list[Path]] = {}
+        for source, folder in self.custom_folders:
+            roots.setdefault(source, []).append(Path(folder).expanduser())
+        return roots
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    path = path or config_path()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Settings(path=path)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return _broken(path, str(exc))
+    try:
+        settings = _from_toml(raw)
+        settings.validate()
+    except (SettingsError, TypeError, ValueError) as exc:
+        return _broken(path, str(exc))
+    settings.path = path
+    return settings
+
+
+def _broken(path: Path, reason: str) -> Settings:
+    message = (
+        f"settings file {path} is not usable ({reason}); using the defaults. "
+        "The file is kept: saving preferences moves it aside first."
+    )
+    log.warning("%s", message)
+    return Settings(path=path, error=message)
+
+
+def _from_toml(raw: dict[str, Any]) -> Settings:
+    budget = raw.get("budget", {})
+    tray = raw.get("tray", {})
+    sources = raw.get("sources", {})
+    if not all(isinstance(t, dict) for t in (budget, tray, sources)):
+        raise SettingsError("[budget], [tray] and [sources] must be tables")
+    folders = sources.get("folders", [])
+    if not isinstance(folders, list) or not all(isinstance(f, dict) for f in folders):
+        raise SettingsError("[[sources.folders]] entries must be tables with source and path")
+    disabled = sources.get("disabled", [])
+    if not isinstance(disabled, list):
+        raise SettingsError("sources.disabled must be a list of agent names")
+    return Settings(
+        daily_budget_usd=budget.get("daily_usd", 20.0),
+        icon_shows=tray.get("icon_shows", "spend"),
+        disabled_sources=[str(d) for d in disabled],
+        custom_folders=[(str(f.get("source", "")), str(f.get("path", ""))) for f in folders],
+    )
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> Path:
+    """Validate and write atomically; a broken file in the way is moved aside, not lost."""
+    settings.validate()
+    path = path or settings.path or config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if settings.error and path.exists():
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        aside = path.with_name(f"{path.name}.broken-{stamp}")
+        path.replace(aside)
+        log.warning("moved the unusable settings file to %s", aside)
+    try:
+        document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        document = tomlkit.document()
+    document["budget"] = {"daily_usd": float(settings.daily_budget_usd)}
+    document["tray"] = {"icon_shows": settings.icon_shows}
+    folders = tomlkit.aot()
+    for source, folder in settings.custom_folders:
+        folders.append(tomlkit.item({"source": source, "path": folder}))
+    document["sources"] = {"disabled": list(settings.disabled_sources), "folders": folders}
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    temporary.write_text(tomlkit.dumps(document), encoding="utf-8")
+    temporary.replace(path)
+    settings.path, settings.error = path, None
+    return path

@@ -1,0 +1,249 @@
+"""The tray application: one instance per user and data folder, engine on its own thread."""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal
+from PySide6.QtNetwork import QLocalServer, QLocalSocket
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from tokentray import __version__
+from tokentray.engine import Engine, FolderStatus, local_zone, open_engine
+from tokentray.live import LiveSnapshot
+from tokentray.paths import data_dir as default_data_dir
+from tokentray.settings import Settings, load_settings
+from tokentray.ui.tray import TrayController
+from tokentray.ui.worker import EngineWorker, GraphData
+
+if TYPE_CHECKING:
+    from tokentray.ui.graph_window import GraphWindow
+    from tokentray.ui.preferences import PreferencesDialog
+
+log = logging.getLogger(__name__)
+
+
+def instance_name(data_dir: Path) -> str:
+    digest = hashlib.sha1(str(data_dir.resolve()).encode()).hexdigest()[:10]
+    return f"tokentray-{getpass.getuser()}-{digest}"
+
+
+def hand_over_to_running_instance(name: str) -> bool:
+    """True when another tokentray already runs: it was asked to show its graph window."""
+    socket = QLocalSocket()
+    socket.connectToServer(name)
+    if not socket.waitForConnected(500):
+        return False
+    socket.write(b"show\n")
+    socket.flush()
+    socket.waitForBytesWritten(1000)
+    socket.disconnectFromServer()
+    return True
+
+
+class TrayApp(QObject):
+    """Wires the tray, the windows and the engine worker together (GUI thread)."""
+
+    refreshRequested = Signal()
+    graphRequested = Signal(object)  # GraphSpec | None
+    settingsChanged = Signal(object)  # Settings
+    sessionRequested = Signal(str, str)
+    stopRequested = Signal()
+
+    def __init__(
+        self,
+        data_dir: Path,
+        config_file: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        super().__init__()
+        self.data_dir = data_dir
+        self.settings = settings or load_settings(config_file)
+        self.last_snapshot: LiveSnapshot | None = None
+        self.graph_window: GraphWindow | None = None  # created on first use: loads pyqtgraph
+        self.preferences: PreferencesDialog | None = None
+        self.folders: list[FolderStatus] = []
+        self.problems: list[str] = []
+        self.server: QLocalServer | None = None
+
+        def opener(settings: Settings) -> Engine:
+            return open_engine(data_dir, config_file, env=env, settings=settings)
+
+        self.engine_thread = QThread()
+        self.engine_thread.setObjectName("tokentray-engine")
+        self.worker = EngineWorker(opener, self.settings, local_zone())
+        self.worker.moveToThread(self.engine_thread)
+        self.engine_thread.started.connect(self.worker.start)
+        self.refreshRequested.connect(self.worker.refresh)
+        self.graphRequested.connect(self.worker.request_graph)
+        self.settingsChanged.connect(self.worker.apply_settings)
+        self.sessionRequested.connect(self.worker.request_session)
+        self.stopRequested.connect(self.worker.stop, Qt.ConnectionType.BlockingQueuedConnection)
+
+        self.tray = TrayController(data_dir, self.settings.icon_shows)
+        self.tray.openGraphs.connect(self.show_graphs)
+        self.tray.openPreferences.connect(self.show_preferences)
+        self.tray.refreshNow.connect(self.refreshRequested.emit)
+        self.tray.pauseAlerts.connect(self.pause_alerts)
+        self.tray.showAbout.connect(self.show_about)
+        self.tray.quitRequested.connect(QApplication.quit)
+        self.worker.snapshotReady.connect(self._on_snapshot)
+        self.worker.graphReady.connect(self._on_graph)
+        self.worker.foldersReady.connect(self._on_folders)
+        self.worker.sessionReady.connect(self._on_session)
+        self.worker.problem.connect(self._on_problem)
+        if self.settings.error:
+            self._on_problem(self.settings.error)
+
+    def start(self) -> None:
+        self.engine_thread.start()
+
+    def stop(self) -> None:
+        if self.engine_thread.isRunning():
+            self.stopRequested.emit()
+            self.engine_thread.quit()
+            self.engine_thread.wait(10_000)
+        self.tray.hide()
+        if self.server is not None:
+            self.server.close()
+
+    def listen(self, name: str) -> None:
+        """Answer later launches: they ask this instance to show its graph window."""
+        QLocalServer.removeServer(name)  # a stale socket left by a crash
+        self.server = QLocalServer(self)
+        if not self.server.listen(name):
+            log.warning("single-instance socket: %s", self.server.errorString())
+            return
+        self.server.newConnection.connect(self._on_connection)
+
+    def _on_connection(self) -> None:
+        assert self.server is not None
+        while (socket := self.server.nextPendingConnection()) is not None:
+            socket.readyRead.connect(lambda s=socket: self._on_message(s))
+
+    def _on_message(self, socket: QLocalSocket) -> None:
+        if bytes(socket.readAll().data()).strip() == b"show":
+            self.show_graphs()
+
+    # -- from the worker ---------------------------------------------------------------
+
+    def _on_snapshot(self, snap: LiveSnapshot) -> None:
+        self.last_snapshot = snap
+        self.tray.show_snapshot(snap)
+
+    def _on_graph(self, data: GraphData) -> None:
+        if self.graph_window is not None:
+            self.graph_window.show_data(data)
+
+    def _on_folders(self, folders: list[FolderStatus]) -> None:
+        self.folders = folders
+        if self.preferences is not None:
+            self.preferences.show_folders(folders)
+
+    def _on_session(self, payload: tuple[str, str, list[tuple[int, int, float]]]) -> None:
+        from tokentray.ui.graph_window import SessionDialog  # noqa: PLC0415
+
+        source, session_id, timeline = payload
+        dialog = SessionDialog(source, session_id, timeline)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        self._session_dialog = dialog
+
+    def _on_problem(self, message: str) -> None:
+        """Said once, in the tray's balloon or the log; the app carries on."""
+        if message in self.problems:
+            return
+        self.problems.append(message)
+        log.warning("%s", message)
+        if self.tray.tray is not None and self.tray.tray.supportsMessages():
+            self.tray.tray.showMessage("tokentray", message)
+
+    # -- user actions ----------------------------------------------------------------
+
+    def show_graphs(self) -> None:
+        if self.graph_window is None:
+            from tokentray.ui.graph_window import GraphWindow  # noqa: PLC0415
+
+            self.graph_window = GraphWindow()
+            self.graph_window.specChanged.connect(self.graphRequested.emit)
+            self.graph_window.sessionRequested.connect(self.sessionRequested.emit)
+        self.graphRequested.emit(self.graph_window.spec)
+        self.graph_window.show()
+        self.graph_window.raise_()
+        self.graph_window.activateWindow()
+
+    def show_preferences(self) -> None:
+        from tokentray.ui.preferences import PreferencesDialog  # noqa: PLC0415
+
+        self.preferences = PreferencesDialog(self.settings)
+        self.preferences.show_folders(self.folders)
+        self.preferences.settingsSaved.connect(self._apply_settings)
+        self.preferences.show()
+        self.preferences.raise_()
+
+    def _apply_settings(self, settings: Settings) -> None:
+        self.settings = settings
+        self.tray.set_icon_mode(settings.icon_shows)
+        self.settingsChanged.emit(settings)
+
+    def pause_alerts(self, how: str) -> None:
+        now = datetime.now()
+        if how == "1h":
+            until = now + timedelta(hours=1)
+        else:
+            until = datetime.combine(now.date() + timedelta(days=1), datetime.min.time())
+        self.tray.paused_until = until
+        if self.last_snapshot is not None:
+            self.tray.show_snapshot(self.last_snapshot)
+
+    def show_about(self) -> None:
+        QMessageBox.about(
+            None,
+            "About tokentray",
+            f"tokentray {__version__}\n\nSee what your AI coding agents burn, as it happens.\n"
+            f"Usage store: {self.data_dir}",
+        )
+
+
+def run(data_dir: str | None, config_file: Path | None, demo: bool = False) -> int:
+    """``tokentray`` with no command: start the tray, or wake the one already running."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("tokentray")
+    app.setQuitOnLastWindowClosed(False)
+    env: dict[str, str] | None = None
+    agents = None
+    if demo:
+        from tokentray.synthetic import LiveAgents  # noqa: PLC0415
+
+        root = Path(tempfile.mkdtemp(prefix="tokentray-demo-"))
+        agents = LiveAgents(root)
+        env = {**os.environ, **agents.env()}
+        data_dir = str(root / "data")
+        config_file = root / "config.toml"
+    folder = default_data_dir(data_dir)
+    name = instance_name(folder)
+    if not demo and hand_over_to_running_instance(name):
+        log.info("tokentray is already running: showing its graph window")
+        return 0
+    tray_app = TrayApp(folder, config_file, env=env)
+    if not demo:
+        tray_app.listen(name)
+    timer = QTimer()
+    if agents is not None:
+        timer.timeout.connect(agents.step)
+        timer.start(1500)
+        QTimer.singleShot(800, tray_app.show_graphs)
+    app.aboutToQuit.connect(tray_app.stop)
+    tray_app.start()
+    return int(app.exec())

@@ -1,0 +1,251 @@
+"""Preferences: one page per section, so later sections (alerts, keys) slot in."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QMessageBox,
+    QPushButton,
+    QRadioButton,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from tokentray.engine import FolderStatus
+from tokentray.settings import Settings, SettingsError, save_settings
+from tokentray.sources import ALL_SOURCES
+
+log = logging.getLogger(__name__)
+FOLDER_COLUMNS = ("Agent", "Folder", "Status", "Files", "Usage lines", "Last event", "Skipped")
+
+
+class Page(QWidget):
+    title = ""
+
+    def load(self, settings: Settings) -> None:
+        raise NotImplementedError
+
+    def store(self, settings: Settings) -> None:
+        raise NotImplementedError
+
+
+class SourcesPage(Page):
+    title = "Sources"
+
+    def __init__(self) -> None:
+        super().__init__()
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Read usage from:"))
+        row = QHBoxLayout()
+        self.enabled: dict[str, QCheckBox] = {}
+        for cls in ALL_SOURCES:
+            box = QCheckBox(cls.display_name)
+            self.enabled[cls.name] = box
+            row.addWidget(box)
+        row.addStretch(1)
+        layout.addLayout(row)
+        self.table = QTableWidget(0, len(FOLDER_COLUMNS))
+        self.table.setHorizontalHeaderLabels(FOLDER_COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(QLabel("Your own folders (for logs kept somewhere else):"))
+        self.custom = QListWidget()
+        self.custom.setMaximumHeight(90)
+        layout.addWidget(self.custom)
+        buttons = QHBoxLayout()
+        self.agent = QComboBox()
+        for cls in ALL_SOURCES:
+            self.agent.addItem(cls.display_name, cls.name)
+        add = QPushButton("Add folder…")
+        add.clicked.connect(self._choose_folder)
+        remove = QPushButton("Remove")
+        remove.clicked.connect(self._remove_folder)
+        buttons.addWidget(self.agent)
+        buttons.addWidget(add)
+        buttons.addWidget(remove)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
+        self._folders: list[tuple[str, str]] = []
+
+    def load(self, settings: Settings) -> None:
+        for name, box in self.enabled.items():
+            box.setChecked(name not in settings.disabled_sources)
+        self._folders = list(settings.custom_folders)
+        self._show_folders()
+
+    def store(self, settings: Settings) -> None:
+        settings.disabled_sources = [n for n, box in self.enabled.items() if not box.isChecked()]
+        settings.custom_folders = list(self._folders)
+
+    def add_folder(self, source: str, folder: str) -> None:
+        if (source, folder) not in self._folders:
+            self._folders.append((source, folder))
+            self._show_folders()
+
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder with agent logs", str(Path.home()))
+        if folder:
+            self.add_folder(str(self.agent.currentData()), folder)
+
+    def _remove_folder(self) -> None:
+        row = self.custom.currentRow()
+        if 0 <= row < len(self._folders):
+            del self._folders[row]
+            self._show_folders()
+
+    def _show_folders(self) -> None:
+        names = {cls.name: cls.display_name for cls in ALL_SOURCES}
+        self.custom.clear()
+        for source, folder in self._folders:
+            self.custom.addItem(f"{names.get(source, source)}: {folder}")
+
+    def show_status(self, folders: list[FolderStatus]) -> None:
+        self.table.setRowCount(len(folders))
+        for index, status in enumerate(folders):
+            last = (
+                datetime.fromtimestamp(status.last_event_ms / 1000).strftime("%Y-%m-%d %H:%M")
+                if status.last_event_ms
+                else "—"
+            )
+            cells = (
+                status.display_name,
+                str(status.root),
+                "found" if status.found else "not found",
+                str(status.files),
+                str(status.events),
+                last,
+                str(status.skipped),
+            )
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if column == 1:
+                    item.setToolTip(text)
+                if column == 6 and status.skipped:
+                    item.setToolTip("Unreadable lines were skipped; `tokentray scan -v` names them")
+                self.table.setItem(index, column, item)
+
+
+class BudgetPage(Page):
+    title = "Budget"
+
+    def __init__(self) -> None:
+        super().__init__()
+        form = QFormLayout(self)
+        self.budget = QDoubleSpinBox()
+        self.budget.setRange(0, 1_000_000)
+        self.budget.setDecimals(2)
+        self.budget.setPrefix("$ ")
+        self.budget.setSpecialValueText("no budget")
+        form.addRow("Daily budget", self.budget)
+        form.addRow(
+            "",
+            QLabel("The tray icon turns amber at 80% of it and red when it is spent."),
+        )
+        self.show_spend = QRadioButton("Today's spend")
+        self.show_burn = QRadioButton("Spend per hour now (last 15 minutes)")
+        group = QButtonGroup(self)
+        group.addButton(self.show_spend)
+        group.addButton(self.show_burn)
+        column = QVBoxLayout()
+        column.addWidget(self.show_spend)
+        column.addWidget(self.show_burn)
+        form.addRow("The icon shows", column)
+
+    def load(self, settings: Settings) -> None:
+        self.budget.setValue(settings.daily_budget_usd)
+        (self.show_burn if settings.icon_shows == "burn" else self.show_spend).setChecked(True)
+
+    def store(self, settings: Settings) -> None:
+        settings.daily_budget_usd = self.budget.value()
+        settings.icon_shows = "burn" if self.show_burn.isChecked() else "spend"
+
+
+class PreferencesDialog(QDialog):
+    settingsSaved = Signal(object)  # Settings
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.setWindowTitle("tokentray preferences")
+        self.resize(860, 520)
+        self.settings = settings
+        self.pages: list[Page] = [SourcesPage(), BudgetPage()]
+        self.sections = QListWidget()
+        self.sections.setMaximumWidth(150)
+        self.stack = QStackedWidget()
+        for page in self.pages:
+            self.sections.addItem(page.title)
+            self.stack.addWidget(page)
+            page.load(settings)
+        self.sections.currentRowChanged.connect(self.stack.setCurrentIndex)
+        self.sections.setCurrentRow(0)
+        body = QHBoxLayout()
+        body.addWidget(self.sections)
+        body.addWidget(self.stack, 1)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        if settings.error:
+            warning = QLabel(settings.error)
+            warning.setWordWrap(True)
+            warning.setStyleSheet("color: #b00020;")
+            layout.addWidget(warning)
+        layout.addLayout(body, 1)
+        layout.addWidget(buttons)
+        self.sections.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    @property
+    def sources_page(self) -> SourcesPage:
+        page = self.pages[0]
+        assert isinstance(page, SourcesPage)
+        return page
+
+    @property
+    def budget_page(self) -> BudgetPage:
+        page = self.pages[1]
+        assert isinstance(page, BudgetPage)
+        return page
+
+    def show_folders(self, folders: list[FolderStatus]) -> None:
+        self.sources_page.show_status(folders)
+
+    def accept(self) -> None:
+        edited = replace(self.settings)
+        for page in self.pages:
+            page.store(edited)
+        try:
+            save_settings(edited)
+        except (SettingsError, OSError) as exc:
+            QMessageBox.warning(self, "tokentray", f"The settings were not saved: {exc}")
+            return
+        self.settings = edited
+        self.settingsSaved.emit(edited)
+        super().accept()

@@ -1,0 +1,180 @@
+"""The tray icon, its tooltip and menu; a small summary window where there is no tray."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QIcon
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QSystemTrayIcon,
+    QVBoxLayout,
+    QWidget,
+)
+
+from tokentray.live import LiveSnapshot
+from tokentray.reporting import compact
+from tokentray.ui.icon import icon_state, make_icon, render, short_money
+
+log = logging.getLogger(__name__)
+
+NO_TRAY_HELP = (
+    "No system tray was found, so tokentray shows a small summary window instead. "
+    "On GNOME, install the 'AppIndicator and KStatusNotifierItem Support' extension "
+    "(package gnome-shell-extension-appindicator) and log in again to get the tray icon."
+)
+
+
+def money(usd: float) -> str:
+    return f"${usd:,.2f}" if usd < 1000 else f"${usd:,.0f}"
+
+
+def tooltip(snap: LiveSnapshot, paused_until: datetime | None = None) -> str:
+    """Five short lines at most: a long tooltip hides the icon on Windows."""
+    budget = ""
+    if snap.daily_budget_usd:
+        budget = (
+            f" · {snap.today_cost_usd / snap.daily_budget_usd:.0%} of ${snap.daily_budget_usd:g}"
+        )
+    lines = [f"Today {money(snap.today_cost_usd)} · {compact(snap.today_tokens)} tokens{budget}"]
+    lines.append(
+        f"Now {money(snap.burn_usd_per_hour)}/h · {compact(snap.burn_tokens_per_minute)} tok/min"
+        f" · {snap.active_sessions} active"
+    )
+    if snap.top_project or snap.top_model:
+        project = Path(snap.top_project).name or snap.top_project
+        lines.append(f"Top: {project} · {snap.top_model}")
+    notes = []
+    if snap.unpriced_models:
+        notes.append(f"unpriced: {', '.join(snap.unpriced_models[:2])}")
+    if not snap.sources_found:
+        notes.append("no agent logs found")
+    elif snap.stale:
+        notes.append("not updating")
+    if paused_until is not None:
+        notes.append(f"alerts paused until {paused_until:%H:%M}")
+    updated = datetime.fromtimestamp(snap.now_ms / 1000).strftime("%H:%M:%S")
+    lines.append(f"Updated {updated}" + (f" · {'; '.join(notes)}" if notes else ""))
+    return "\n".join(lines)
+
+
+class SummaryWindow(QWidget):
+    """Stands in for the tray icon on desktops without one: small and always on top."""
+
+    def __init__(self, menu: QMenu) -> None:
+        super().__init__(None, Qt.WindowType.Tool | Qt.WindowType.WindowStaysOnTopHint)
+        self.setWindowTitle("tokentray")
+        self.badge = QLabel()
+        self.text = QLabel("Reading agent logs…")
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        more = QPushButton("Menu")
+        more.setMenu(menu)
+        top = QHBoxLayout()
+        top.addWidget(self.badge, 0, Qt.AlignmentFlag.AlignTop)
+        top.addWidget(self.text, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(more, 0, Qt.AlignmentFlag.AlignRight)
+
+    def show_snapshot(self, snap: LiveSnapshot, mode: str, text: str) -> None:
+        self.badge.setPixmap(
+            render(short_money(_figure(snap, mode)), icon_state(snap), 40, mode == "burn")
+        )
+        self.text.setText(text)
+        self.adjustSize()
+
+
+def _figure(snap: LiveSnapshot, mode: str) -> float:
+    return snap.burn_usd_per_hour if mode == "burn" else snap.today_cost_usd
+
+
+class TrayController(QObject):
+    """Shows snapshots; menu actions are signals the application connects."""
+
+    openGraphs = Signal()
+    openPreferences = Signal()
+    refreshNow = Signal()
+    pauseAlerts = Signal(str)  # "1h" or "tomorrow"
+    showAbout = Signal()
+    quitRequested = Signal()
+
+    def __init__(self, data_dir: Path, icon_mode: str = "spend") -> None:
+        super().__init__()
+        self.icon_mode = icon_mode
+        self.data_dir = data_dir
+        self.paused_until: datetime | None = None
+        self.last_snapshot: LiveSnapshot | None = None
+        self.menu = self._build_menu()
+        self.tray: QSystemTrayIcon | None = None
+        self.window: SummaryWindow | None = None
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            self.tray = QSystemTrayIcon(QIcon(render("…", "stale", 32)))
+            self.tray.setContextMenu(self.menu)
+            self.tray.setToolTip("tokentray: reading agent logs…")
+            self.tray.activated.connect(self._activated)
+            self.tray.show()
+        else:
+            log.warning("%s", NO_TRAY_HELP)
+            self.window = SummaryWindow(self.menu)
+            self.window.text.setText(NO_TRAY_HELP)
+            self.window.text.setWordWrap(True)
+            self.window.show()
+
+    def _build_menu(self) -> QMenu:
+        menu = QMenu()
+        self.actions: dict[str, QAction] = {}
+
+        def add(key: str, text: str, handler: object) -> None:
+            action = menu.addAction(text)
+            action.triggered.connect(handler)
+            self.actions[key] = action
+
+        add("graphs", "Open graphs", self.openGraphs.emit)
+        pause = menu.addMenu("Pause alerts")
+        for key, text in (("1h", "For 1 hour"), ("tomorrow", "Until tomorrow")):
+            action = pause.addAction(text)
+            action.triggered.connect(lambda _=False, k=key: self.pauseAlerts.emit(k))
+            self.actions[f"pause-{key}"] = action
+        add("refresh", "Refresh now", self.refreshNow.emit)
+        menu.addSeparator()
+        add("preferences", "Preferences…", self.openPreferences.emit)
+        add("data", "Open data folder", self._open_data_folder)
+        add("about", "About tokentray", self.showAbout.emit)
+        menu.addSeparator()
+        add("quit", "Quit", self.quitRequested.emit)
+        return menu
+
+    def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason == QSystemTrayIcon.ActivationReason.Trigger:
+            self.openGraphs.emit()
+
+    def _open_data_folder(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.data_dir)))
+
+    def show_snapshot(self, snap: LiveSnapshot) -> None:
+        self.last_snapshot = snap
+        text = tooltip(snap, self.paused_until)
+        if self.tray is not None:
+            self.tray.setIcon(make_icon(snap, self.icon_mode))
+            self.tray.setToolTip(text)
+        if self.window is not None:
+            self.window.text.setWordWrap(False)
+            self.window.show_snapshot(snap, self.icon_mode, text)
+
+    def set_icon_mode(self, mode: str) -> None:
+        self.icon_mode = mode
+        if self.last_snapshot is not None:
+            self.show_snapshot(self.last_snapshot)
+
+    def hide(self) -> None:
+        if self.tray is not None:
+            self.tray.hide()
+        if self.window is not None:
+            self.window.close()
