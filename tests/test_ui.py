@@ -144,17 +144,15 @@ def test_appended_line_reaches_tooltip_and_graph_through_the_watcher(
     app, log = live_app
     app.show_graphs()
     qtbot.waitUntil(lambda: app.graph_window.data is not None)
-    before = sum(sum(v.values()) for v in app.graph_window.data.series.tokens.values())
+
+    def plotted() -> float:
+        return sum(float(v.sum()) for v in app.graph_window.data.series.tokens.values())
+
+    before = plotted()
     with open(log, "ab") as handle:  # the agent writes while the watcher runs
         handle.write(_line("m1", 700))
     qtbot.waitUntil(lambda: app.last_snapshot.today_requests == 2, timeout=5000)
-    qtbot.waitUntil(
-        lambda: (
-            sum(sum(v.values()) for v in app.graph_window.data.series.tokens.values())
-            == before + 10 + 5000 + 700
-        ),
-        timeout=5000,
-    )
+    qtbot.waitUntil(lambda: plotted() == before + 10 + 5000 + 700, timeout=5000)
     shown = app.tray.window.text.text() if app.tray.window else app.tray.tray.toolTip()
     assert "Today" in shown
     image = app.graph_window.grab().toImage()

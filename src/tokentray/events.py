@@ -87,6 +87,8 @@ class ScanReport:
     events_stored: int = 0
     skipped_lines: int = 0
     pending_partial_lines: int = 0
+    changed_from_ms: int | None = None  # the time span of the events stored, if any
+    changed_to_ms: int | None = None
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
     unreadable: list[Problem] = field(default_factory=list)
@@ -102,5 +104,14 @@ class ScanReport:
         self.events_stored += other.events_stored
         self.skipped_lines += other.skipped_lines
         self.pending_partial_lines += other.pending_partial_lines
+        self.note_changes(other.changed_from_ms, other.changed_to_ms)
         self.problems.extend(other.problems)
         self.unreadable.extend(other.unreadable)
+
+    def note_changes(self, first_ms: int | None, last_ms: int | None) -> None:
+        if first_ms is None or last_ms is None:
+            return
+        if self.changed_from_ms is None or first_ms < self.changed_from_ms:
+            self.changed_from_ms = first_ms
+        if self.changed_to_ms is None or last_ms > self.changed_to_ms:
+            self.changed_to_ms = last_ms

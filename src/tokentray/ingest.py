@@ -256,6 +256,9 @@ class Ingestor:
         if not batch.checkpoints:
             return
         priced = [self.pricer.price(event) for event in batch.events.values()]
+        if batch.events:
+            stamps = [event.timestamp_ms for event in batch.events.values()]
+            report.note_changes(min(stamps), max(stamps))
         with self.store.transaction():
             report.events_stored += self.store.upsert_events(priced)
             self.store.add_problems(batch.problems)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from tokentray.store import Store
@@ -71,18 +72,19 @@ def snapshot(
     start = local_day_start_ms(now_ms, tz)
     (today,) = store.query(
         "SELECT COALESCE(SUM(cost_usd), 0), COALESCE(SUM(total_tokens), 0), COUNT(*), "
-        "COALESCE(SUM(cost_status = 'estimated'), 0) FROM events WHERE ts_ms >= ? AND ts_ms <= ?",
-        (start, now_ms),
+        "COALESCE(SUM(cost_status = 'estimated'), 0) FROM events WHERE ts_ms >= ?",
+        (start,),
     )
     unpriced = store.query(
-        "SELECT DISTINCT model FROM events WHERE ts_ms >= ? AND ts_ms <= ? "
-        "AND cost_status = 'unpriced' ORDER BY model",
-        (start, now_ms),
+        "SELECT DISTINCT model FROM events WHERE ts_ms >= ? AND cost_status = 'unpriced' "
+        "ORDER BY model",
+        (start,),
     )
+    # No upper bound: an agent's clock a little ahead of ours still counts as now.
     (burn,) = store.query(
         "SELECT COALESCE(SUM(cost_usd), 0), COALESCE(SUM(total_tokens), 0), "
-        "COUNT(DISTINCT source || ':' || session_id) FROM events WHERE ts_ms > ? AND ts_ms <= ?",
-        (now_ms - BURN_WINDOW_MS, now_ms),
+        "COUNT(DISTINCT source || ':' || session_id) FROM events WHERE ts_ms > ?",
+        (now_ms - BURN_WINDOW_MS,),
     )
     (last,) = store.query("SELECT MAX(ts_ms) FROM events")
     minutes = BURN_WINDOW_MS / 60_000
@@ -96,8 +98,8 @@ def snapshot(
         burn_usd_per_hour=burn[0] / minutes * 60,
         burn_tokens_per_minute=burn[1] / minutes,
         active_sessions=burn[2],
-        top_project=_top(store, "project", start, now_ms),
-        top_model=_top(store, "model", start, now_ms),
+        top_project=_top(store, "project", start),
+        top_model=_top(store, "model", start),
         last_event_ms=last[0],
         daily_budget_usd=daily_budget_usd,
         budget_state=budget_state(today[0], daily_budget_usd),
@@ -106,12 +108,12 @@ def snapshot(
     )
 
 
-def _top(store: Store, column: str, start: int, end: int) -> str:
+def _top(store: Store, column: str, start: int) -> str:
     rows = store.query(
-        f"SELECT {column} FROM events WHERE ts_ms >= ? AND ts_ms <= ? "
+        f"SELECT {column} FROM events WHERE ts_ms >= ? "
         f"GROUP BY {column} ORDER BY SUM(COALESCE(cost_usd, 0)) DESC, SUM(total_tokens) DESC "
         "LIMIT 1",
-        (start, end),
+        (start,),
     )
     return str(rows[0][0]) if rows else ""
 
@@ -184,35 +186,35 @@ class SessionRow:
 def recent_sessions(store: Store, since_ms: int, now_ms: int, limit: int = 200) -> list[SessionRow]:
     """Sessions active since ``since_ms``, most recently active first."""
     rows = store.query(
-        "SELECT source, session_id, MAX(project), MIN(ts_ms), MAX(ts_ms), SUM(total_tokens), "
-        "SUM(COALESCE(cost_usd, 0)), SUM(cost_status = 'unpriced'), "
+        "SELECT source, session_id, model, MAX(project), MIN(ts_ms), MAX(ts_ms), "
+        "SUM(total_tokens), SUM(COALESCE(cost_usd, 0)), SUM(cost_status = 'unpriced'), "
         "SUM(CASE WHEN ts_ms > ? THEN COALESCE(cost_usd, 0) ELSE 0 END) "
-        "FROM events GROUP BY source, session_id HAVING MAX(ts_ms) >= ? "
-        "ORDER BY MAX(ts_ms) DESC LIMIT ?",
-        (now_ms - BURN_WINDOW_MS, since_ms, limit),
+        # Without the hint SQLite walks the session index over all history to group.
+        "FROM events INDEXED BY events_ts WHERE ts_ms >= ? GROUP BY source, session_id, model",
+        (now_ms - BURN_WINDOW_MS, since_ms),
     )
+    sessions: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
+    for row in rows:
+        sessions.setdefault((row[0], row[1]), []).append(row)
     result = []
-    for source, session, project, first, last, tokens, cost, unpriced, recent in rows:
-        (model,) = store.query(
-            "SELECT model FROM events WHERE source = ? AND session_id = ? GROUP BY model "
-            "ORDER BY SUM(total_tokens) DESC LIMIT 1",
-            (source, session),
-        )[0]
+    for (source, session), parts in sessions.items():
+        main = max(parts, key=lambda p: p[6])  # the model that did most of the work
         result.append(
             SessionRow(
                 source=source,
                 session_id=session,
-                project=project,
-                model=model,
-                first_ms=first,
-                last_ms=last,
-                tokens=tokens,
-                cost_usd=cost,
-                unpriced=bool(unpriced),
-                usd_per_hour_now=recent / (BURN_WINDOW_MS / 3_600_000),
+                project=str(main[3]),
+                model=str(main[2]),
+                first_ms=min(p[4] for p in parts),
+                last_ms=max(p[5] for p in parts),
+                tokens=sum(p[6] for p in parts),
+                cost_usd=sum(p[7] for p in parts),
+                unpriced=any(p[8] for p in parts),
+                usd_per_hour_now=sum(p[9] for p in parts) / (BURN_WINDOW_MS / 3_600_000),
             )
         )
-    return result
+    result.sort(key=lambda r: r.last_ms, reverse=True)
+    return result[:limit]
 
 
 def session_timeline(store: Store, source: str, session_id: str) -> list[tuple[int, int, float]]:

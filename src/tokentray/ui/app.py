@@ -6,6 +6,7 @@ import getpass
 import hashlib
 import logging
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -245,5 +246,7 @@ def run(data_dir: str | None, config_file: Path | None, demo: bool = False) -> i
         timer.start(1500)
         QTimer.singleShot(800, tray_app.show_graphs)
     app.aboutToQuit.connect(tray_app.stop)
+    if demo:  # the demo's logs and store go with it
+        app.aboutToQuit.connect(lambda: shutil.rmtree(folder.parent, ignore_errors=True))
     tray_app.start()
     return int(app.exec())

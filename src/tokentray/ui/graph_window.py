@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -23,8 +24,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
+    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -38,19 +38,27 @@ MAX_LINES = 8  # more labels than this are summed into "other"
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 UNPRICED_MARK = " *"
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+DISPLAY = Qt.ItemDataRole.DisplayRole
+NO_INDEX = QModelIndex()
 SESSION_COLUMNS = ("Source", "Project", "Model", "Started", "Duration", "Tokens", "Cost", "$/h now")
 
 pg.setConfigOptions(antialias=True, background="w", foreground="#333333")
 
 
-def dense(values: dict[int, int] | dict[int, float], start_ms: int, count: int, bucket_ms: int):  # type: ignore[no-untyped-def]
-    """Per-bucket values as an array over the whole window (zeros where nothing happened)."""
-    array = np.zeros(count, dtype=np.float64)
-    for ts, value in values.items():
-        index = (ts - start_ms) // bucket_ms
-        if 0 <= index < count:
-            array[index] += value
-    return array
+class CompactAxis(pg.AxisItem):  # type: ignore[misc]
+    """Tick labels like 250k and 3.5M instead of 3.5e+06."""
+
+    def __init__(self, orientation: str, prefix: str = "") -> None:
+        super().__init__(orientation)
+        self.prefix = prefix
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        if self.prefix:
+            return [
+                f"{self.prefix}{v:,.2f}" if spacing < 1 else f"{self.prefix}{v:,.0f}"
+                for v in values
+            ]
+        return [compact(v) for v in values]
 
 
 class GraphWindow(QWidget):
@@ -66,6 +74,11 @@ class GraphWindow(QWidget):
         self._curves: dict[str, pg.PlotDataItem] = {}
         self._x = np.zeros(0)
         self._y: dict[str, np.ndarray] = {}
+        self._base: dict[str, np.ndarray] = {}
+        self._base_start_ms = self._base_bucket_ms = self._display_ms = 0
+        self._base_end_s = 0.0
+        self._unpriced: set[str] = set()
+        self._drawn_spec: GraphSpec | None = None
         layout = QVBoxLayout(self)
         layout.addLayout(self._controls())
         splitter = QSplitter(Qt.Orientation.Vertical)
@@ -99,10 +112,13 @@ class GraphWindow(QWidget):
         return row
 
     def _burn_plot(self) -> pg.PlotWidget:
-        self.burn = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem()})
+        self.burn = pg.PlotWidget(
+            axisItems={"bottom": pg.DateAxisItem(), "left": CompactAxis("left")}
+        )
         self.burn.setLabel("left", "tokens per minute")
         self.burn.showGrid(x=True, y=True, alpha=0.2)
         self.burn.setClipToView(True)
+        self.burn.sigXRangeChanged.connect(self._on_zoom)
         self.burn.setDownsampling(auto=True, mode="peak")
         self.legend = self.burn.addLegend(offset=(10, 5))
         self.hover_line = pg.InfiniteLine(
@@ -118,8 +134,10 @@ class GraphWindow(QWidget):
         return self.burn
 
     def _spend_plot(self) -> pg.PlotWidget:
-        self.spend = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem()})
-        self.spend.setLabel("left", "spend today (USD)")
+        self.spend = pg.PlotWidget(
+            axisItems={"bottom": pg.DateAxisItem(), "left": CompactAxis("left", prefix="$")}
+        )
+        self.spend.setLabel("left", "spend today")
         self.spend.showGrid(x=True, y=True, alpha=0.2)
         self.spend_curve = self.spend.plot(pen=pg.mkPen("#1f8a5b", width=2), name="spend")
         self.forecast = self.spend.plot(
@@ -134,17 +152,18 @@ class GraphWindow(QWidget):
         self.spend.addItem(self.budget_line)
         return self.spend
 
-    def _sessions_table(self) -> QTableWidget:
-        self.sessions = QTableWidget(0, len(SESSION_COLUMNS))
-        self.sessions.setHorizontalHeaderLabels(SESSION_COLUMNS)
+    def _sessions_table(self) -> QTableView:
+        self.sessions_model = SessionTableModel()
+        self.sessions = QTableView()
+        self.sessions.setModel(self.sessions_model)
         self.sessions.verticalHeader().setVisible(False)
         self.sessions.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.sessions.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.sessions.setAlternatingRowColors(True)
         header = self.sessions.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.sessions.cellDoubleClicked.connect(self._session_clicked)
-        self._session_rows: list[SessionRow] = []
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(False)
+        self.sessions.doubleClicked.connect(self._session_clicked)
         return self.sessions
 
     # -- interaction -------------------------------------------------------------------
@@ -162,9 +181,10 @@ class GraphWindow(QWidget):
         self.spec = GraphSpec(range_key or self.spec.range_key, split or self.spec.split)
         self.specChanged.emit(self.spec)
 
-    def _session_clicked(self, row: int, _column: int) -> None:
-        if 0 <= row < len(self._session_rows):
-            session = self._session_rows[row]
+    def _session_clicked(self, index: QModelIndex) -> None:
+        rows = self.sessions_model.rows
+        if index.isValid() and 0 <= index.row() < len(rows):
+            session = rows[index.row()]
             self.sessionRequested.emit(session.source, session.session_id)
 
     def _hover(self, event: tuple[object, ...]) -> None:
@@ -199,37 +219,68 @@ class GraphWindow(QWidget):
         )
 
     def _draw_burn(self, data: GraphData) -> None:
+        """Keep the data at its own resolution; what is drawn depends on the zoom."""
         series = data.series
-        bucket = series.bucket_ms
-        count = max(1, (series.end_ms - series.start_ms) // bucket)
-        self._x = (series.start_ms + np.arange(count, dtype=np.float64) * bucket) / 1000.0
+        bucket, count = series.bucket_ms, series.count
         labels = series.labels
         shown, rest = labels[:MAX_LINES], labels[MAX_LINES:]
-        scale = 60_000 / bucket  # plotted as tokens per minute
-        self._y = {
-            label: dense(series.tokens[label], series.start_ms, count, bucket) * scale
-            for label in shown
-        }
+        base = {label: series.tokens[label] for label in shown}
         if rest:
-            other = np.zeros(count)
-            for label in rest:
-                other += dense(series.tokens[label], series.start_ms, count, bucket) * scale
-            self._y["other"] = other
-        self.burn.setLabel("left", "tokens per minute" + (" (hourly mean)" if scale < 1 else ""))
+            base["other"] = sum((series.tokens[label] for label in rest), np.zeros(count))
+        previous_end = self._base_end_s
+        self._base = base
+        self._base_start_ms, self._base_bucket_ms = series.start_ms, bucket
+        self._base_end_s = (series.start_ms + count * bucket) / 1000
+        self._unpriced = set(series.unpriced)
+        first_draw = self._drawn_spec != data.spec
+        if first_draw:
+            self._drawn_spec = data.spec
+            self._display_ms = 0
+            self.burn.setXRange(series.start_ms / 1000, self._base_end_s, padding=0.01)
+        else:
+            low, high = self.burn.viewRange()[0]
+            if previous_end and abs(high - previous_end) < (high - low) * 0.05:
+                shift = self._base_end_s - previous_end  # following "now": keep following
+                self.burn.setXRange(low + shift, high + shift, padding=0)
+        self._rebin(force=True)
+
+    def _on_zoom(self) -> None:
+        self._rebin(force=False)
+
+    def _rebin(self, force: bool) -> None:
+        """Tokens per minute, hour or day, by how much time the view spans."""
+        if not self._base:
+            return
+        low, high = self.burn.viewRange()[0]
+        span_s = max(high - low, 1.0)
+        display = (
+            60_000 if span_s <= 6 * 3600 else 3_600_000 if span_s <= 10 * 86400 else 86_400_000
+        )
+        display = max(display, self._base_bucket_ms)
+        if display == self._display_ms and not force:
+            return
+        self._display_ms = display
+        factor = display // self._base_bucket_ms
+        lead = (self._base_start_ms % display) // self._base_bucket_ms  # align to whole units
+        start_ms = self._base_start_ms - lead * self._base_bucket_ms
+        self._y = {label: _regroup(y, factor, lead) for label, y in self._base.items()}
+        groups = len(next(iter(self._y.values())))
+        self._x = (start_ms + np.arange(groups, dtype=np.float64) * display) / 1000.0
+        unit = {60_000: "minute", 3_600_000: "hour", 86_400_000: "day"}[display]
+        self.burn.setLabel("left", f"tokens per {unit}")
         for label in list(self._curves):
             if label not in self._y:
                 self.burn.removeItem(self._curves.pop(label))
         self.legend.clear()
         for index, (label, y) in enumerate(self._y.items()):
-            name = label + (UNPRICED_MARK if label in series.unpriced else "")
+            name = label + (UNPRICED_MARK if label in self._unpriced else "")
             curve = self._curves.get(label)
             if curve is None:
-                curve = self.burn.plot(stepMode=None)
+                curve = self.burn.plot()
                 self._curves[label] = curve
             curve.setPen(pg.mkPen(PALETTE[index % len(PALETTE)], width=1.5))
             curve.setData(self._x, y)
             self.legend.addItem(curve, _short_label(name))
-        self.burn.setXRange(self._x[0], self._x[-1] + bucket / 1000, padding=0.01)
 
     def _draw_spend(self, data: GraphData) -> None:
         points = data.cumulative
@@ -251,32 +302,82 @@ class GraphWindow(QWidget):
         self.spend.setYRange(0, max(projected, budget, total, 0.01) * 1.1, padding=0)
 
     def _fill_sessions(self, rows: list[SessionRow]) -> None:
-        self._session_rows = rows
-        self.sessions.setRowCount(len(rows))
-        for index, row in enumerate(rows):
-            minutes = (row.last_ms - row.first_ms) / 60_000
-            cost = money(row.cost_usd) + (UNPRICED_MARK if row.unpriced else "")
-            cells = (
-                row.source,
-                Path(row.project).name or row.project,
-                row.model,
-                datetime.fromtimestamp(row.first_ms / 1000).strftime("%m-%d %H:%M"),
-                f"{minutes / 60:.1f} h" if minutes >= 90 else f"{minutes:.0f} min",
-                compact(row.tokens),
-                cost,
-                money(row.usd_per_hour_now) if row.usd_per_hour_now else "",
-            )
-            for column, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if column >= 5:
-                    item.setTextAlignment(
-                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-                    )
-                if column == 6 and row.unpriced:
-                    item.setToolTip("* part of this session's models have no known price")
-                if column == 1:
-                    item.setToolTip(row.project)
-                self.sessions.setItem(index, column, item)
+        first = not self.sessions_model.rows
+        self.sessions_model.set_rows(rows)
+        if first and rows:  # size the columns once; later the user's widths are kept
+            self.sessions.resizeColumnsToContents()
+            self.sessions.setColumnWidth(1, max(self.sessions.columnWidth(1), 180))
+
+
+class SessionTableModel(QAbstractTableModel):
+    """Active and recent sessions; a model, so a refresh is one reset, not a cell per call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[SessionRow] = []
+        self._cells: list[tuple[str, ...]] = []
+
+    def set_rows(self, rows: list[SessionRow]) -> None:
+        self.beginResetModel()
+        self.rows = rows
+        self._cells = [_session_cells(row) for row in rows]
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = NO_INDEX) -> int:
+        return 0 if parent.isValid() else len(self._cells)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = NO_INDEX) -> int:
+        return 0 if parent.isValid() else len(SESSION_COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = DISPLAY) -> Any:
+        if role == DISPLAY and orientation == Qt.Orientation.Horizontal:
+            return SESSION_COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = DISPLAY) -> Any:
+        row, column = index.row(), index.column()
+        if role == DISPLAY:
+            return self._cells[row][column]
+        if role == Qt.ItemDataRole.TextAlignmentRole and column >= 5:
+            return int(RIGHT.value)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column == 1:
+                return self.rows[row].project
+            if column == 6 and self.rows[row].unpriced:
+                return "* some of this session's models have no known price: not in the cost"
+        return None
+
+
+def _session_cells(row: SessionRow) -> tuple[str, ...]:
+    minutes = (row.last_ms - row.first_ms) / 60_000
+    return (
+        row.source,
+        Path(row.project).name or row.project,
+        row.model,
+        datetime.fromtimestamp(row.first_ms / 1000).strftime("%m-%d %H:%M"),
+        f"{minutes / 60:.1f} h" if minutes >= 90 else f"{minutes:.0f} min",
+        compact(row.tokens),
+        money(row.cost_usd) + (UNPRICED_MARK if row.unpriced else ""),
+        money(row.usd_per_hour_now) if row.usd_per_hour_now else "",
+    )
+
+
+def _regroup(values: np.ndarray, factor: int, lead: int) -> np.ndarray:
+    """Sum consecutive buckets in groups of ``factor``, after ``lead`` empty ones."""
+    if factor <= 1:
+        return values
+    padded = np.concatenate([np.zeros(lead), values])
+    tail = (-len(padded)) % factor
+    padded = np.concatenate([padded, np.zeros(tail)])
+    grouped: np.ndarray = padded.reshape(-1, factor).sum(axis=1)
+    return grouped
+
+
+def _display_bucket_ms(span_s: float) -> int:
+    """Minutes for up to 6 hours in view, hours for up to 10 days, days beyond."""
+    if span_s <= 6 * 3600:
+        return 60_000
+    return 3_600_000 if span_s <= 10 * 86400 else 86_400_000
 
 
 def _short_label(label: str) -> str:

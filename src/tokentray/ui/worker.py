@@ -23,6 +23,7 @@ from watchdog.observers import Observer
 from tokentray import live
 from tokentray.engine import Engine, FolderStatus
 from tokentray.settings import Settings
+from tokentray.ui.series_cache import BurnSeries, SeriesCache
 
 log = logging.getLogger(__name__)
 
@@ -50,36 +51,38 @@ class GraphSpec:
 class GraphData:
     spec: GraphSpec
     snapshot: live.LiveSnapshot
-    series: live.Series
+    series: BurnSeries
     cumulative: list[tuple[int, float]]
     day_start_ms: int
     day_end_ms: int
     sessions: list[live.SessionRow] = field(default_factory=list)
 
 
+RECENT_SESSIONS_MS = 24 * 3_600_000
+
+
 def compute_graph(
-    engine: Engine, spec: GraphSpec, tz: ZoneInfo, snap: live.LiveSnapshot
+    engine: Engine,
+    spec: GraphSpec,
+    tz: ZoneInfo,
+    snap: live.LiveSnapshot,
+    cache: SeriesCache | None = None,
+    changed: tuple[int, int] | None = None,
 ) -> GraphData:
-    """Everything the graph window draws, read from the store in one go."""
+    """Everything the graph window draws; with a cache, only what changed is re-read."""
     store = engine.store
     now = snap.now_ms
-    span = RANGES_MS[spec.range_key]
-    if span:
-        start = now - span
-    else:
-        (first,) = store.query("SELECT MIN(ts_ms) FROM events")[0]
-        start = first if first is not None else now - 86_400_000
-    bucket = 60_000 if now - start <= RANGES_MS["30d"] else 3_600_000
-    start -= start % bucket
+    cache = cache or SeriesCache()
+    series = cache.get(store, RANGES_MS[spec.range_key], spec.split, now, changed)
     day_start = live.local_day_start_ms(now, tz)
     return GraphData(
         spec=spec,
         snapshot=snap,
-        series=live.series(store, start, now + bucket, bucket, spec.split),
-        cumulative=live.cumulative_cost(store, day_start, now + 1),
+        series=series,
+        cumulative=live.cumulative_cost(store, day_start, now + 60_000),
         day_start_ms=day_start,
         day_end_ms=live.local_day_end_ms(now, tz),
-        sessions=live.recent_sessions(store, max(start, now - 7 * 86_400_000), now),
+        sessions=live.recent_sessions(store, now - RECENT_SESSIONS_MS, now),
     )
 
 
@@ -119,6 +122,7 @@ class EngineWorker(QObject):
         self._dirty: set[Path] = set()
         self._lock = threading.Lock()
         self._graph_spec: GraphSpec | None = None
+        self._series_cache = SeriesCache()
         self._last_ok = 0.0
         self._failed = False
         self._debounce: QTimer | None = None
@@ -157,6 +161,7 @@ class EngineWorker(QObject):
     @Slot(object)
     def apply_settings(self, settings: Settings) -> None:
         self._settings = settings
+        self._series_cache = SeriesCache()
         self._stop_observer()
         if self._engine is not None:
             self._engine.store.close()
@@ -235,6 +240,7 @@ class EngineWorker(QObject):
     def _scan(self, paths: list[Path] | None) -> None:
         if self._engine is None:
             return
+        changed: tuple[int, int] | None = None
         try:
             report = self._engine.ingestor.scan(paths)
         except Exception as exc:  # a broken disk or store must not take the tray down
@@ -246,9 +252,11 @@ class EngineWorker(QObject):
             self._last_ok = time.time()
             for item in report.unreadable:
                 self.problem.emit(f"Cannot read {item.path}: {item.reason}")
+            if report.changed_from_ms is not None and report.changed_to_ms is not None:
+                changed = (report.changed_from_ms, report.changed_to_ms)
         self._emit_snapshot()
         if self._graph_spec is not None:
-            self._emit_graph()
+            self._emit_graph(changed)
 
     @Slot()
     def _tick(self) -> None:
@@ -293,18 +301,19 @@ class EngineWorker(QObject):
         if spec is not None:
             self._emit_graph()
 
-    def _emit_graph(self) -> None:
+    def _emit_graph(self, changed: tuple[int, int] | None = None) -> None:
         if self._engine is None or self._graph_spec is None:
             return
         try:
-            self.graphReady.emit(self.graph_data(self._graph_spec))
+            self.graphReady.emit(self.graph_data(self._graph_spec, changed))
         except Exception as exc:
             log.exception("graph data failed")
             self.problem.emit(f"Preparing the graphs failed: {exc}")
 
-    def graph_data(self, spec: GraphSpec) -> GraphData:
+    def graph_data(self, spec: GraphSpec, changed: tuple[int, int] | None = None) -> GraphData:
         assert self._engine is not None
-        return compute_graph(self._engine, spec, self._tz, self._current_snapshot())
+        snap = self._current_snapshot()
+        return compute_graph(self._engine, spec, self._tz, snap, self._series_cache, changed)
 
     @Slot(str, str)
     def request_session(self, source: str, session_id: str) -> None:
