@@ -33,13 +33,21 @@ def _log(tmp_path: Path) -> tuple[Path, Path]:
     return home, log
 
 
+def _scanned(make_engine: EngineFactory, tmp_path: Path, *lines: bytes):  # type: ignore[no-untyped-def]
+    """An engine that has read one log holding ``lines``, and that log."""
+    home, log = _log(tmp_path)
+    log.write_bytes(b"".join(lines))
+    engine = make_engine(claude=home)
+    engine.ingestor.scan()
+    return engine, log
+
+
 def test_truncated_file_is_reread_without_double_counting(
     make_engine: EngineFactory, tmp_path: Path
 ) -> None:
-    home, log = _log(tmp_path)
-    log.write_bytes(_line("m1", 100) + _line("m2", 200) + _line("m3", 300))
-    engine = make_engine(claude=home)
-    engine.ingestor.scan()
+    engine, log = _scanned(
+        make_engine, tmp_path, _line("m1", 100) + _line("m2", 200) + _line("m3", 300)
+    )
     assert _totals(engine) == (3, 600)
 
     log.write_bytes(_line("m4", 40))  # truncated and restarted: shorter than the offset
@@ -50,10 +58,7 @@ def test_truncated_file_is_reread_without_double_counting(
 
 def test_rewritten_in_place_with_same_size(make_engine: EngineFactory, tmp_path: Path) -> None:
     """A rewrite that keeps the size is caught by the fingerprints, not by size or mtime."""
-    home, log = _log(tmp_path)
-    log.write_bytes(_line("m1", 100) + _line("m2", 200))
-    engine = make_engine(claude=home)
-    engine.ingestor.scan()
+    engine, log = _scanned(make_engine, tmp_path, _line("m1", 100), _line("m2", 200))
     stat = log.stat()
 
     log.write_bytes(_line("m1", 100) + _line("m9", 200) + _line("m3", 300))
@@ -64,10 +69,7 @@ def test_rewritten_in_place_with_same_size(make_engine: EngineFactory, tmp_path:
 
 
 def test_replaced_file_with_new_inode(make_engine: EngineFactory, tmp_path: Path) -> None:
-    home, log = _log(tmp_path)
-    log.write_bytes(_line("m1", 100))
-    engine = make_engine(claude=home)
-    engine.ingestor.scan()
+    engine, log = _scanned(make_engine, tmp_path, _line("m1", 100))
     replacement = log.with_suffix(".tmp")
     replacement.write_bytes(_line("m1", 100) + _line("m2", 50))
     replacement.replace(log)  # an atomic rewrite, as editors and some agents do
@@ -77,10 +79,7 @@ def test_replaced_file_with_new_inode(make_engine: EngineFactory, tmp_path: Path
 
 
 def test_moved_file_counts_once(make_engine: EngineFactory, tmp_path: Path) -> None:
-    home, log = _log(tmp_path)
-    log.write_bytes(_line("m1", 100) + _line("m2", 200))
-    engine = make_engine(claude=home)
-    engine.ingestor.scan()
+    engine, log = _scanned(make_engine, tmp_path, _line("m1", 100), _line("m2", 200))
     moved = log.parent / "archive" / "s1.jsonl"
     moved.parent.mkdir()
     log.rename(moved)
@@ -90,11 +89,8 @@ def test_moved_file_counts_once(make_engine: EngineFactory, tmp_path: Path) -> N
 
 
 def test_deleted_logs_keep_their_usage(make_engine: EngineFactory, tmp_path: Path) -> None:
-    home, log = _log(tmp_path)
-    log.write_bytes(_line("m1", 100))
-    engine = make_engine(claude=home)
-    engine.ingestor.scan()
-    shutil.rmtree(home / "projects")
+    engine, log = _scanned(make_engine, tmp_path, _line("m1", 100))
+    shutil.rmtree(log.parent.parent)
     scan = engine.ingestor.scan()
     assert scan.files_missing == 1
     assert _totals(engine) == (1, 100)

@@ -66,16 +66,23 @@ def config_path() -> Path:
     return config_dir() / "config.toml"
 
 
+def read_toml(path: Path) -> dict[str, Any] | None:
+    """The parsed file; None when it does not exist; ConfigError when it cannot be read."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(str(exc)) from exc
+
+
 def load_config(path: Path | None = None) -> Config:
     """Read the config file; a missing file gives defaults, a broken one defaults plus an error."""
     path = path or config_path()
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return Config(path=path)
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        return _broken(path, str(exc))
-    try:
+        raw = read_toml(path)
+        if raw is None:
+            return Config(path=path)
         pricing = parse_pricing(raw.get("pricing", {}), source="user override")
     except ConfigError as exc:
         return _broken(path, str(exc))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 
 import tomlkit
 
-from tokentray.config import config_path
+from tokentray.config import ConfigError, config_path, read_toml
 from tokentray.sources import source_names
 
 log = logging.getLogger(__name__)
@@ -65,15 +64,12 @@ class Settings:
 def load_settings(path: Path | None = None) -> Settings:
     path = path or config_path()
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return Settings(path=path)
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        return _broken(path, str(exc))
-    try:
+        raw = read_toml(path)
+        if raw is None:
+            return Settings(path=path)
         settings = _from_toml(raw)
         settings.validate()
-    except (SettingsError, TypeError, ValueError) as exc:
+    except (ConfigError, SettingsError, TypeError, ValueError) as exc:
         return _broken(path, str(exc))
     settings.path = path
     return settings

@@ -162,7 +162,7 @@ class GraphWindow(QWidget):
         self.sessions.setAlternatingRowColors(True)
         header = self.sessions.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(False)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)  # the project
         self.sessions.doubleClicked.connect(self._session_clicked)
         return self.sessions
 
@@ -306,7 +306,6 @@ class GraphWindow(QWidget):
         self.sessions_model.set_rows(rows)
         if first and rows:  # size the columns once; later the user's widths are kept
             self.sessions.resizeColumnsToContents()
-            self.sessions.setColumnWidth(1, max(self.sessions.columnWidth(1), 180))
 
 
 class SessionTableModel(QAbstractTableModel):
