@@ -187,3 +187,28 @@ def test_report_process_does_not_import_qt_or_prices(agents: Path) -> None:
         [sys.executable, "-c", probe], env=env, check=True, capture_output=True, text=True
     )
     assert result.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_folders_and_agents_from_preferences_apply(
+    agents: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, shared: Path
+) -> None:
+    """Codex disabled, and a second Claude folder added by hand."""
+    extra = tmp_path / "elsewhere"
+    (extra / "projects" / "-x").mkdir(parents=True)
+    (extra / "projects" / "-x" / "s.jsonl").write_text(
+        '{"type":"assistant","cwd":"/x","timestamp":"2026-10-03T10:00:00Z",'
+        '"message":{"id":"extra-1","model":"claude-sonnet-4-5-20250929",'
+        '"usage":{"input_tokens":1,"output_tokens":1000}}}\n'
+    )
+    config = tmp_path / "prefs.toml"
+    config.write_text(
+        '[sources]\ndisabled = ["codex"]\n'
+        f'[[sources.folders]]\nsource = "claude-code"\npath = "{extra}"\n'
+    )
+    code, out, _ = run(
+        capsys, "--data-dir", str(agents), "--config", str(config), "report", "daily", "--json"
+    )
+    assert code == 0
+    rows = {r["period"]: r for r in json.loads(out)["rows"]}
+    assert rows["2026-10-03"]["output_tokens"] == 1000
+    assert not any("gpt-5-codex" in r["models"] for r in rows.values())

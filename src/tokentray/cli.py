@@ -111,8 +111,11 @@ def _run(args: argparse.Namespace) -> int:
         for path in render_all(args.out, args.data_dir, args.config):
             print(path)
         return EXIT_OK
+    from tokentray.settings import load_settings  # noqa: PLC0415
+
     command = args.command
-    engine = open_engine(args.data_dir, args.config)
+    # The agents and folders chosen in Preferences apply to the command line too.
+    engine = open_engine(args.data_dir, args.config, settings=load_settings(args.config))
     if engine.config.error:
         print(f"tokentray: {engine.config.error}", file=sys.stderr)
     with engine.store:
