@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("tokentray")
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_UNREADABLE, EXIT_STORE = 0, 1, 2, 3, 4
-REPORT_KINDS = ("daily", "weekly", "monthly", "session", "blocks")
+REPORT_KINDS = ("daily", "weekly", "monthly", "session", "blocks", "reconcile")
 
 
 def _date(text: str) -> date:
@@ -77,6 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--no-scan", action="store_true", help="do not ingest new data first")
 
     commands.add_parser("reprice", help="re-price every stored event with current prices")
+
+    from tokentray.providers import provider_names  # noqa: PLC0415
+
+    keys = commands.add_parser("keys", help="provider API keys in the OS keyring")
+    keys.add_argument("action", choices=("set", "delete", "status"))
+    keys.add_argument("provider", nargs="?", choices=provider_names())
+    providers = commands.add_parser("providers", help="fetch usage from provider APIs")
+    providers.add_argument("action", choices=("poll", "test", "status"))
+    providers.add_argument("provider", nargs="?", choices=provider_names())
+    providers.add_argument("--json", action="store_true", help="JSON output")
     prices = commands.add_parser("prices", help="show the rates used for models")
     prices.add_argument("models", nargs="+")
     prices.add_argument("--date", type=_date, help="price date (default: today)")
@@ -129,6 +139,10 @@ def _run(args: argparse.Namespace) -> int:
             return EXIT_OK
         if command == "prices":
             return _prices(engine, args)
+        if command in ("keys", "providers"):
+            from tokentray import provider_cli  # noqa: PLC0415
+
+            return provider_cli.run(engine, args)
     return EXIT_USAGE
 
 
@@ -160,6 +174,10 @@ def _report(engine: Engine, args: argparse.Namespace) -> int:
     scan = ScanReport() if args.no_scan else engine.ingestor.scan()
     if scan.skipped_lines or scan.unreadable:
         print(scan_summary(scan, args.verbose), file=sys.stderr)
+    if args.kind == "reconcile":
+        from tokentray.provider_cli import reconcile_report  # noqa: PLC0415
+
+        return reconcile_report(engine, args) or _exit_for(scan)
     tz = args.tz or local_zone()
     source = args.source or ("claude-code" if args.kind == "blocks" else None)
     filters = aggregate.Filters(since=args.since, until=args.until, source=source)

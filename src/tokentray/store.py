@@ -85,6 +85,32 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (model, day, tier, fingerprint)
     );
     """,
+    """
+    CREATE TABLE provider_rows (
+        provider TEXT NOT NULL,
+        day TEXT NOT NULL,
+        model TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL,
+        cache_write_5m_tokens INTEGER NOT NULL,
+        cache_write_1h_tokens INTEGER NOT NULL,
+        cost_usd REAL,
+        fetched_ms INTEGER NOT NULL,
+        PRIMARY KEY (provider, day, model, kind)
+    );
+    CREATE TABLE provider_state (
+        provider TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        message TEXT NOT NULL,
+        last_ok_ms INTEGER,
+        next_poll_ms INTEGER NOT NULL,
+        failures INTEGER NOT NULL,
+        key_fingerprint TEXT NOT NULL,
+        info TEXT NOT NULL
+    );
+    """,
 )
 
 EVENT_COLUMNS = (

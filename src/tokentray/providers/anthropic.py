@@ -1,0 +1,101 @@
+"""Anthropic Admin API: the messages usage report and the cost report (amounts in cents)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from tokentray.providers.base import FetchResult, Provider, ProviderRow, as_int, day_start, iso_day
+from tokentray.providers.http import ApiClient, ProviderError
+
+ADMIN_PREFIX = "sk-ant-admin"
+
+
+class AnthropicProvider(Provider):
+    name = "anthropic"
+    display_name = "Anthropic"
+    env_var = "TOKENTRAY_ANTHROPIC_ADMIN_KEY"
+    base_url = "https://api.anthropic.com"
+    key_help = (
+        "This needs an Admin API key (sk-ant-admin…), not an ordinary API key: an organisation "
+        "admin creates one in the Claude Console under Settings → Admin keys."
+    )
+
+    def key_problem(self, key: str) -> str | None:
+        if key.startswith(ADMIN_PREFIX):
+            return None
+        return self.key_help
+
+    def headers(self, key: str) -> dict[str, str]:
+        return {"x-api-key": key, "anthropic-version": "2023-06-01"}
+
+    def fetch(self, client: ApiClient, first_day: str, last_day: str) -> FetchResult:
+        window = {
+            "starting_at": _rfc3339(first_day),
+            "ending_at": _rfc3339((day_start(last_day) + timedelta(days=1)).date().isoformat()),
+            "bucket_width": "1d",
+            "limit": 31,
+        }
+        rows = self._usage(client, window) + self._cost(client, window)
+        return FetchResult(rows)
+
+    def _usage(self, client: ApiClient, window: dict[str, Any]) -> list[ProviderRow]:
+        rows = []
+        params = {**window, "group_by[]": "model"}
+        for page in client.pages("/v1/organizations/usage_report/messages", params):
+            for bucket in _buckets(page):
+                day = iso_day(bucket["starting_at"])
+                for result in _results(bucket):
+                    creation = result.get("cache_creation") or {}
+                    rows.append(
+                        ProviderRow(
+                            provider=self.name,
+                            day=day,
+                            model=str(result.get("model") or "(unknown)"),
+                            kind="usage",
+                            input_tokens=as_int(result.get("uncached_input_tokens")),
+                            output_tokens=as_int(result.get("output_tokens")),
+                            cache_read_tokens=as_int(result.get("cache_read_input_tokens")),
+                            cache_write_5m_tokens=as_int(creation.get("ephemeral_5m_input_tokens")),
+                            cache_write_1h_tokens=as_int(creation.get("ephemeral_1h_input_tokens")),
+                        )
+                    )
+        return rows
+
+    def _cost(self, client: ApiClient, window: dict[str, Any]) -> list[ProviderRow]:
+        cents: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+        params = {**window, "group_by[]": "description"}
+        for page in client.pages("/v1/organizations/cost_report", params):
+            for bucket in _buckets(page):
+                day = iso_day(bucket["starting_at"])
+                for result in _results(bucket):
+                    try:
+                        amount = Decimal(str(result.get("amount", "0")))
+                    except InvalidOperation:
+                        raise ProviderError(
+                            "malformed", f"cost_report: amount {result.get('amount')!r}"
+                        ) from None
+                    model = str(result.get("model") or result.get("cost_type") or "(other)")
+                    cents[(day, model)] += amount
+        return [
+            ProviderRow(self.name, day, model, "cost", cost_usd=float(amount / 100))
+            for (day, model), amount in sorted(cents.items())
+        ]
+
+
+def _rfc3339(day: str) -> str:
+    return f"{day}T00:00:00Z"
+
+
+def _buckets(page: dict[str, Any]) -> list[dict[str, Any]]:
+    data = page.get("data")
+    if not isinstance(data, list):
+        raise ProviderError("malformed", "usage report without a data list")
+    return [b for b in data if isinstance(b, dict) and "starting_at" in b]
+
+
+def _results(bucket: dict[str, Any]) -> list[dict[str, Any]]:
+    results = bucket.get("results") or []
+    return [r for r in results if isinstance(r, dict)]

@@ -1,0 +1,188 @@
+"""Fetch provider usage on a schedule that respects each API, and store it.
+
+- at most once a minute per provider (every 5 minutes normally); on 429 wait as long
+  as Retry-After says, on 5xx, timeouts and garbage back off exponentially up to an hour;
+- on 401/403 stop and say "key rejected" until the key changes;
+- the first fetch backfills 31 days; later ones re-fetch from the day before the last
+  success (the provider's recent buckets still change) to today, and replace those days.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import orjson
+
+from tokentray.providers.base import Provider, ProviderRow
+from tokentray.providers.http import ApiClient, ProviderError
+from tokentray.providers.keys import KeyStore, fingerprint
+from tokentray.store import Store
+
+log = logging.getLogger(__name__)
+
+INTERVAL_S = 300
+MIN_INTERVAL_S = 60
+MAX_BACKOFF_S = 3600
+BACKFILL_DAYS = 31
+NEVER = 2**62
+
+
+@dataclass(slots=True)
+class ProviderState:
+    provider: str
+    status: str = "no key"  # ok, no key, wrong key type, key rejected, rate-limited, error
+    message: str = ""
+    last_ok_ms: int | None = None
+    next_poll_ms: int = 0
+    failures: int = 0
+    key_fingerprint: str = ""
+    info: dict[str, object] | None = None
+
+
+class ProviderPoller:
+    def __init__(
+        self,
+        store: Store,
+        providers: list[Provider],
+        keys: KeyStore,
+        base_urls: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+        timeout: float = 20.0,
+    ) -> None:
+        self.store = store
+        self.providers = providers
+        self.keys = keys
+        self.base_urls = dict(base_urls or {})
+        self.clock = clock
+        self.timeout = timeout
+
+    def poll_due(self) -> list[ProviderState]:
+        """Poll every provider whose time has come; returns every provider's state."""
+        return [self.poll(p) for p in self.providers]
+
+    def poll(self, provider: Provider, force: bool = False) -> ProviderState:
+        now_ms = int(self.clock() * 1000)
+        state = self.state(provider.name)
+        try:
+            key, _where = self.keys.get(provider)
+        except ProviderError as exc:
+            return self._save(state, "error", exc.message, next_ms=now_ms + INTERVAL_S * 1000)
+        if key is None:
+            return self._save(state, "no key", f"No {provider.display_name} key set.", NEVER)
+        changed_key = fingerprint(key) != state.key_fingerprint
+        state.key_fingerprint = fingerprint(key)
+        if not force and not changed_key and now_ms < state.next_poll_ms:
+            return state
+        problem = provider.key_problem(key)
+        if problem:
+            return self._save(state, "wrong key type", problem, NEVER)
+        return self._fetch(provider, key, state, now_ms)
+
+    def _fetch(
+        self, provider: Provider, key: str, state: ProviderState, now_ms: int
+    ) -> ProviderState:
+        today = datetime.fromtimestamp(now_ms / 1000, UTC).date()
+        if state.last_ok_ms is None:
+            first = today - timedelta(days=BACKFILL_DAYS - 1)
+        else:
+            last_ok = datetime.fromtimestamp(state.last_ok_ms / 1000, UTC).date()
+            first = min(last_ok, today) - timedelta(days=1)
+        base_url = self.base_urls.get(provider.name, provider.base_url)
+        try:
+            with ApiClient(base_url, provider.headers(key), key, self.timeout) as client:
+                result = provider.fetch(client, first.isoformat(), today.isoformat())
+        except ProviderError as exc:
+            return self._failed(provider, state, exc, now_ms)
+        self._store_rows(provider.name, first.isoformat(), today.isoformat(), result.rows, now_ms)
+        state.failures = 0
+        state.last_ok_ms = now_ms
+        state.info = result.info or None
+        message = f"{len(result.rows)} rows for {first} … {today}"
+        return self._save(state, "ok", message, now_ms + INTERVAL_S * 1000)
+
+    def _failed(
+        self, provider: Provider, state: ProviderState, error: ProviderError, now_ms: int
+    ) -> ProviderState:
+        log.warning("%s: %s", provider.display_name, error.message)
+        if error.kind == "auth":
+            message = f"Key rejected: {error.message}. {provider.key_help}"
+            return self._save(state, "key rejected", message, NEVER)
+        state.failures += 1
+        backoff = min(MIN_INTERVAL_S * 2 ** (state.failures - 1), MAX_BACKOFF_S)
+        if error.kind == "rate_limited":
+            wait = max(error.retry_after or backoff, MIN_INTERVAL_S)
+            return self._save(state, "rate-limited", error.message, now_ms + int(wait * 1000))
+        return self._save(state, "error", error.message, now_ms + int(backoff * 1000))
+
+    def _store_rows(
+        self, provider: str, first: str, last: str, rows: list[ProviderRow], now_ms: int
+    ) -> None:
+        """The provider's figures for these days replace what was stored for them."""
+        with self.store.transaction():
+            self.store.db.execute(
+                "DELETE FROM provider_rows WHERE provider = ? AND day BETWEEN ? AND ?",
+                (provider, first, last),
+            )
+            self.store.db.executemany(
+                "INSERT INTO provider_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (provider, day, model, kind) DO UPDATE SET "
+                "input_tokens = input_tokens + excluded.input_tokens, "
+                "output_tokens = output_tokens + excluded.output_tokens, "
+                "cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens, "
+                "cache_write_5m_tokens = cache_write_5m_tokens + excluded.cache_write_5m_tokens, "
+                "cache_write_1h_tokens = cache_write_1h_tokens + excluded.cache_write_1h_tokens, "
+                "cost_usd = COALESCE(cost_usd, 0) + COALESCE(excluded.cost_usd, 0)",
+                [
+                    (
+                        r.provider,
+                        r.day,
+                        r.model,
+                        r.kind,
+                        r.input_tokens,
+                        r.output_tokens,
+                        r.cache_read_tokens,
+                        r.cache_write_5m_tokens,
+                        r.cache_write_1h_tokens,
+                        r.cost_usd,
+                        now_ms,
+                    )
+                    for r in rows
+                    if first <= r.day <= last
+                ],
+            )
+
+    # -- state -------------------------------------------------------------------
+
+    def state(self, provider: str) -> ProviderState:
+        rows = self.store.query(
+            "SELECT status, message, last_ok_ms, next_poll_ms, failures, key_fingerprint, info "
+            "FROM provider_state WHERE provider = ?",
+            (provider,),
+        )
+        if not rows:
+            return ProviderState(provider)
+        status, message, last_ok, next_poll, failures, key_fp, info = rows[0]
+        return ProviderState(
+            provider, status, message, last_ok, next_poll, failures, key_fp, orjson.loads(info)
+        )
+
+    def _save(self, state: ProviderState, status: str, message: str, next_ms: int) -> ProviderState:
+        state.status, state.message, state.next_poll_ms = status, message, next_ms
+        self.store.db.execute(
+            "INSERT OR REPLACE INTO provider_state VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                state.provider,
+                status,
+                message,
+                state.last_ok_ms,
+                next_ms,
+                state.failures,
+                state.key_fingerprint,
+                orjson.dumps(state.info).decode(),
+            ),
+        )
+        return state
