@@ -10,9 +10,9 @@ from pathlib import Path
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from keyring.backends import fail
 
+from conftest import MemoryKeyring
 from provider_server import FakeProviders, Reply
 from tokentray.providers import http as provider_http
 from tokentray.providers.anthropic import AnthropicProvider
@@ -25,37 +25,6 @@ from tokentray.store import Store
 
 ADMIN_KEY = "sk-ant-admin01-" + "s3cr3t" * 8
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
-
-
-class MemoryKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        self.items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.items.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.items[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.items.pop((service, username), None)
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeProviders]:
-    with FakeProviders() as server:
-        yield server
 
 
 @pytest.fixture

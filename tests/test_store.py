@@ -55,3 +55,33 @@ def test_upsert_keeps_the_largest_copy_and_prefers_an_original(tmp_path: Path) -
     with Store(tmp_path / "usage.sqlite3") as store:
         rows = store.query("SELECT output_tokens, session_id FROM events ORDER BY id")
     assert rows == [(400, "s"), (7, "parent")]
+
+
+def test_a_new_store_opened_by_two_threads_at_once(tmp_path: Path) -> None:
+    """The tray's engine and provider threads open the same new store together."""
+    import threading
+
+    for attempt in range(5):
+        path = tmp_path / f"usage-{attempt}.sqlite3"
+        errors: list[BaseException] = []
+        barrier = threading.Barrier(3)
+
+        def open_store(
+            path: Path = path,
+            barrier: threading.Barrier = barrier,
+            errors: list[BaseException] = errors,
+        ) -> None:
+            barrier.wait()
+            try:
+                Store(path).close()
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_store) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        with Store(path) as store:
+            assert store.schema_version == len(store_module.MIGRATIONS)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,6 +39,8 @@ class LiveSnapshot:
     budget_state: str = "normal"
     sources_found: bool = True
     stale: bool = False
+    local_cost_usd: float = 0.0  # today's spend from local logs alone
+    billed_today_usd: float | None = None  # providers' own figure for today (UTC), if fetched
 
 
 def local_day_start_ms(now_ms: int, tz: ZoneInfo) -> int:
@@ -68,7 +70,10 @@ def snapshot(
     daily_budget_usd: float | None = None,
     sources_found: bool = True,
     stale: bool = False,
+    count_billed: bool = False,
 ) -> LiveSnapshot:
+    """Today at a glance; with ``count_billed`` today's spend is the higher of the local
+    logs and what the providers billed today (they see other machines and keys too)."""
     start = local_day_start_ms(now_ms, tz)
     (today,) = store.query(
         "SELECT COALESCE(SUM(cost_usd), 0), COALESCE(SUM(total_tokens), 0), COUNT(*), "
@@ -87,10 +92,14 @@ def snapshot(
         (now_ms - BURN_WINDOW_MS,),
     )
     (last,) = store.query("SELECT MAX(ts_ms) FROM events")
+    billed = billed_today(store, now_ms)
+    spent = max(today[0], billed) if count_billed and billed is not None else today[0]
     minutes = BURN_WINDOW_MS / 60_000
     return LiveSnapshot(
         now_ms=now_ms,
-        today_cost_usd=today[0],
+        today_cost_usd=spent,
+        local_cost_usd=today[0],
+        billed_today_usd=billed,
         today_tokens=today[1],
         today_requests=today[2],
         estimated_requests=today[3],
@@ -102,10 +111,19 @@ def snapshot(
         top_model=_top(store, "model", start),
         last_event_ms=last[0],
         daily_budget_usd=daily_budget_usd,
-        budget_state=budget_state(today[0], daily_budget_usd),
+        budget_state=budget_state(spent, daily_budget_usd),
         sources_found=sources_found,
         stale=stale,
     )
+
+
+def billed_today(store: Store, now_ms: int) -> float | None:
+    """What the providers report as spent on the current UTC day, or None if nothing fetched."""
+    day = datetime.fromtimestamp(now_ms / 1000, UTC).date().isoformat()
+    (row,) = store.query(
+        "SELECT SUM(cost_usd), COUNT(*) FROM provider_rows WHERE kind = 'cost' AND day = ?", (day,)
+    )
+    return float(row[0] or 0.0) if row[1] else None
 
 
 def _top(store: Store, column: str, start: int) -> str:

@@ -34,6 +34,7 @@ class SettingsError(ValueError):
 class Settings:
     daily_budget_usd: float = 20.0
     icon_shows: str = "spend"  # "spend": today's spend; "burn": spend per hour now
+    budget_counts_billed: bool = False  # today's spend = max(local logs, provider-billed)
     disabled_sources: list[str] = field(default_factory=list)
     custom_folders: list[tuple[str, str]] = field(default_factory=list)  # (source, folder)
     path: Path | None = None
@@ -98,6 +99,7 @@ def _from_toml(raw: dict[str, Any]) -> Settings:
         raise SettingsError("sources.disabled must be a list of agent names")
     return Settings(
         daily_budget_usd=budget.get("daily_usd", 20.0),
+        budget_counts_billed=bool(budget.get("count_billed", False)),
         icon_shows=tray.get("icon_shows", "spend"),
         disabled_sources=[str(d) for d in disabled],
         custom_folders=[(str(f.get("source", "")), str(f.get("path", ""))) for f in folders],
@@ -118,7 +120,10 @@ def save_settings(settings: Settings, path: Path | None = None) -> Path:
         document = tomlkit.parse(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         document = tomlkit.document()
-    document["budget"] = {"daily_usd": float(settings.daily_budget_usd)}
+    document["budget"] = {
+        "daily_usd": float(settings.daily_budget_usd),
+        "count_billed": settings.budget_counts_billed,
+    }
     document["tray"] = {"icon_shows": settings.icon_shows}
     folders = tomlkit.aot()
     for source, folder in settings.custom_folders:

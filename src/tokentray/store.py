@@ -181,7 +181,7 @@ class Store:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode = WAL")
+        self._use_wal()
         self.db.execute("PRAGMA synchronous = NORMAL")
         self.db.execute("PRAGMA foreign_keys = ON")
         self._migrate()
@@ -195,6 +195,18 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _use_wal(self) -> None:
+        """WAL mode (it stays set in the file); switching to it can meet a busy database,
+        and SQLite does not wait for that on its own."""
+        for attempt in range(100):
+            try:
+                self.db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 99:
+                    raise
+                time.sleep(0.05)
+
     # -- schema -----------------------------------------------------------------
 
     @property
@@ -202,18 +214,22 @@ class Store:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     def _migrate(self) -> None:
-        current = self.schema_version
-        if current > len(MIGRATIONS):
-            raise StoreError(
-                f"{self.path} was written by a newer tokentray (schema {current}); "
-                "upgrade tokentray or point --data-dir elsewhere"
-            )
-        for version in range(current, len(MIGRATIONS)):
+        """Apply missing migrations, each under the write lock (two processes or threads
+        may open a new store at the same moment: the second finds the work done)."""
+        while True:
             with self.transaction():
-                for statement in _statements(MIGRATIONS[version]):
+                current = self.schema_version
+                if current > len(MIGRATIONS):
+                    raise StoreError(
+                        f"{self.path} was written by a newer tokentray (schema {current}); "
+                        "upgrade tokentray or point --data-dir elsewhere"
+                    )
+                if current == len(MIGRATIONS):
+                    return
+                for statement in _statements(MIGRATIONS[current]):
                     self.db.execute(statement)
-                self.db.execute(f"PRAGMA user_version = {version + 1}")
-            log.info("store schema migrated to version %d", version + 1)
+                self.db.execute(f"PRAGMA user_version = {current + 1}")
+            log.info("store schema migrated to version %d", current + 1)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

@@ -22,7 +22,11 @@ from tokentray import __version__
 from tokentray.engine import Engine, FolderStatus, local_zone, open_engine
 from tokentray.live import LiveSnapshot
 from tokentray.paths import data_dir as default_data_dir
+from tokentray.paths import database_path
+from tokentray.providers.poll import ProviderState
+from tokentray.reconcile import ReconcileRow
 from tokentray.settings import Settings, load_settings
+from tokentray.ui.provider_worker import ProviderWorker
 from tokentray.ui.tray import TrayController
 from tokentray.ui.worker import EngineWorker, GraphData
 
@@ -59,6 +63,10 @@ class TrayApp(QObject):
     settingsChanged = Signal(object)  # Settings
     sessionRequested = Signal(str, str)
     stopRequested = Signal()
+    stopProvidersRequested = Signal()
+    keySaveRequested = Signal(str, str)
+    keyTestRequested = Signal(str)
+    reconcileRequested = Signal()
 
     def __init__(
         self,
@@ -91,6 +99,21 @@ class TrayApp(QObject):
         self.sessionRequested.connect(self.worker.request_session)
         self.stopRequested.connect(self.worker.stop, Qt.ConnectionType.BlockingQueuedConnection)
 
+        self.provider_thread = QThread()
+        self.provider_thread.setObjectName("tokentray-providers")
+        self.providers = ProviderWorker(database_path(data_dir), env)
+        self.providers.moveToThread(self.provider_thread)
+        self.provider_thread.started.connect(self.providers.start)
+        self.keySaveRequested.connect(self.providers.set_key)
+        self.keyTestRequested.connect(self.providers.test)
+        self.reconcileRequested.connect(self.providers.refresh_reconcile)
+        self.stopProvidersRequested.connect(
+            self.providers.stop, Qt.ConnectionType.BlockingQueuedConnection
+        )
+        self.provider_states: list[ProviderState] = []
+        self.provider_keys: dict[str, str] = {}
+        self.reconcile_rows: list[ReconcileRow] = []
+
         self.tray = TrayController(data_dir, self.settings.icon_shows)
         self.tray.openGraphs.connect(self.show_graphs)
         self.tray.openPreferences.connect(self.show_preferences)
@@ -103,17 +126,27 @@ class TrayApp(QObject):
         self.worker.foldersReady.connect(self._on_folders)
         self.worker.sessionReady.connect(self._on_session)
         self.worker.problem.connect(self._on_problem)
+        self.providers.statesReady.connect(self._on_provider_states)
+        self.providers.keysReady.connect(self._on_provider_keys)
+        self.providers.testDone.connect(self._on_key_tested)
+        self.providers.reconcileReady.connect(self._on_reconcile)
+        self.providers.problem.connect(self._on_problem)
         if self.settings.error:
             self._on_problem(self.settings.error)
 
     def start(self) -> None:
         self.engine_thread.start()
+        self.provider_thread.start()
 
     def stop(self) -> None:
+        # A blocking signal to a thread that is not running would never return.
         if self.engine_thread.isRunning():
             self.stopRequested.emit()
-            self.engine_thread.quit()
-            self.engine_thread.wait(10_000)
+        if self.provider_thread.isRunning():
+            self.stopProvidersRequested.emit()
+        for thread in (self.engine_thread, self.provider_thread):
+            thread.quit()
+            thread.wait(30_000)
         self.tray.hide()
         if self.server is not None:
             self.server.close()
@@ -160,6 +193,29 @@ class TrayApp(QObject):
         dialog.show()
         self._session_dialog = dialog
 
+    def _on_provider_states(self, states: list[ProviderState]) -> None:
+        self.provider_states = states
+        self.tray.provider_states = states
+        if self.last_snapshot is not None:
+            self.tray.show_snapshot(self.last_snapshot)
+        if self.preferences is not None:
+            for state in states:
+                self.preferences.keys_page.show_state(state)
+
+    def _on_provider_keys(self, where: dict[str, str]) -> None:
+        self.provider_keys = where
+        if self.preferences is not None:
+            self.preferences.keys_page.show_keys(where)
+
+    def _on_key_tested(self, name: str, state: ProviderState) -> None:
+        if self.preferences is not None:
+            self.preferences.keys_page.show_state(state)
+
+    def _on_reconcile(self, rows: list[ReconcileRow]) -> None:
+        self.reconcile_rows = rows
+        if self.graph_window is not None:
+            self.graph_window.show_reconcile(rows)
+
     def _on_problem(self, message: str) -> None:
         """Said once, in the tray's balloon or the log; the app carries on."""
         if message in self.problems:
@@ -178,7 +234,9 @@ class TrayApp(QObject):
             self.graph_window = GraphWindow()
             self.graph_window.specChanged.connect(self.graphRequested.emit)
             self.graph_window.sessionRequested.connect(self.sessionRequested.emit)
+            self.graph_window.show_reconcile(self.reconcile_rows)
         self.graphRequested.emit(self.graph_window.spec)
+        self.reconcileRequested.emit()
         self.graph_window.show()
         self.graph_window.raise_()
         self.graph_window.activateWindow()
@@ -189,6 +247,12 @@ class TrayApp(QObject):
         self.preferences = PreferencesDialog(self.settings)
         self.preferences.show_folders(self.folders)
         self.preferences.settingsSaved.connect(self._apply_settings)
+        keys = self.preferences.keys_page
+        keys.saveKey.connect(self.keySaveRequested.emit)
+        keys.testKey.connect(self.keyTestRequested.emit)
+        keys.show_keys(self.provider_keys)
+        for state in self.provider_states:
+            keys.show_state(state)
         self.preferences.show()
         self.preferences.raise_()
 

@@ -25,11 +25,15 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from tokentray.live import SessionRow
+from tokentray.reconcile import ReconcileRow
 from tokentray.reporting import compact
 from tokentray.ui.tray import money
 from tokentray.ui.worker import RANGES_MS, GraphData, GraphSpec
@@ -79,7 +83,8 @@ class GraphWindow(QWidget):
         self._base_end_s = 0.0
         self._unpriced: set[str] = set()
         self._drawn_spec: GraphSpec | None = None
-        layout = QVBoxLayout(self)
+        burn = QWidget()
+        layout = QVBoxLayout(burn)
         layout.addLayout(self._controls())
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self._burn_plot())
@@ -87,6 +92,11 @@ class GraphWindow(QWidget):
         splitter.addWidget(self._sessions_table())
         splitter.setSizes([330, 200, 230])
         layout.addWidget(splitter, 1)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(burn, "Token burn")
+        self.billed = BilledView()
+        self.tabs.addTab(self.billed, "Billed vs local")
+        QVBoxLayout(self).addWidget(self.tabs)
 
     # -- building -------------------------------------------------------------------
 
@@ -203,6 +213,9 @@ class GraphWindow(QWidget):
 
     # -- data ----------------------------------------------------------------------------
 
+    def show_reconcile(self, rows: list[ReconcileRow]) -> None:
+        self.billed.show_rows(rows)
+
     def show_data(self, data: GraphData) -> None:
         """Draw prepared data; cheap enough to run on every update."""
         if data.spec != self.spec:
@@ -306,6 +319,95 @@ class GraphWindow(QWidget):
         self.sessions_model.set_rows(rows)
         if first and rows:  # size the columns once; later the user's widths are kept
             self.sessions.resizeColumnsToContents()
+
+
+RECONCILE_COLUMNS = ("Day (UTC)", "Provider", "Local", "Billed", "Local $", "Billed $", "Why")
+
+
+class BilledView(QWidget):
+    """Per day and provider: the local logs' estimate beside what the provider billed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.note = QLabel(
+            "Add an admin key under Preferences → Provider keys to compare what your agents "
+            "logged here with what the provider billed (all machines and keys)."
+        )
+        self.note.setWordWrap(True)
+        self.plot = pg.PlotWidget(axisItems={"left": CompactAxis("left", prefix="$")})
+        self.plot.showGrid(y=True, alpha=0.2)
+        self.plot.setLabel("left", "spend per day")
+        self.plot.addLegend(offset=(10, 5))
+        self.table = QTableWidget(0, len(RECONCILE_COLUMNS))
+        self.table.setHorizontalHeaderLabels(RECONCILE_COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.plot)
+        splitter.addWidget(self.table)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.note)
+        layout.addWidget(splitter, 1)
+
+    def show_rows(self, rows: list[ReconcileRow]) -> None:
+        recent = [r for r in rows if r.billed_cost_usd is not None or r.billed_tokens is not None]
+        self.note.setVisible(not recent)
+        recent = recent[-60:]
+        days = sorted({r.day for r in recent})
+        index = {day: i for i, day in enumerate(days)}
+        self.plot.clear()
+        providers = sorted({r.provider for r in recent})
+        width = 0.8 / max(1, 2 * len(providers))
+        for p, provider in enumerate(providers):
+            mine = [r for r in recent if r.provider == provider]
+            xs = np.array([index[r.day] for r in mine], dtype=np.float64)
+            offset = -0.4 + width * (2 * p + 0.5)
+            local = np.array([r.local_cost_usd for r in mine])
+            billed = np.array([r.billed_cost_usd or 0.0 for r in mine])
+            colour = PALETTE[p % len(PALETTE)]
+            self.plot.addItem(
+                pg.BarGraphItem(
+                    x=xs + offset,
+                    height=local,
+                    width=width,
+                    brush=pg.mkBrush(colour + "80"),
+                    name=f"{provider} local",
+                )
+            )
+            self.plot.addItem(
+                pg.BarGraphItem(
+                    x=xs + offset + width,
+                    height=billed,
+                    width=width,
+                    brush=pg.mkBrush(colour),
+                    name=f"{provider} billed",
+                )
+            )
+        axis = self.plot.getAxis("bottom")
+        step = max(1, len(days) // 10)
+        axis.setTicks([[(i, day[5:]) for i, day in enumerate(days) if i % step == 0]])
+        self._fill(list(reversed(recent)))
+
+    def _fill(self, rows: list[ReconcileRow]) -> None:
+        self.table.setRowCount(len(rows))
+        for index, row in enumerate(rows):
+            cells = (
+                row.day,
+                row.provider,
+                compact(row.local_tokens),
+                "—" if row.billed_tokens is None else compact(row.billed_tokens),
+                money(row.local_cost_usd),
+                "—" if row.billed_cost_usd is None else money(row.billed_cost_usd),
+                "; ".join(row.reasons),
+            )
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if column == 6:
+                    item.setToolTip(text)
+                self.table.setItem(index, column, item)
+        self.table.resizeColumnsToContents()
 
 
 class SessionTableModel(QAbstractTableModel):

@@ -18,9 +18,11 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QListWidget,
     QMessageBox,
     QPushButton,
@@ -33,6 +35,8 @@ from PySide6.QtWidgets import (
 )
 
 from tokentray.engine import FolderStatus
+from tokentray.providers import ALL_PROVIDERS
+from tokentray.providers.poll import ProviderState
 from tokentray.settings import Settings, SettingsError, save_settings
 from tokentray.sources import ALL_SOURCES
 
@@ -176,14 +180,108 @@ class BudgetPage(Page):
         column.addWidget(self.show_spend)
         column.addWidget(self.show_burn)
         form.addRow("The icon shows", column)
+        self.count_billed = QCheckBox(
+            "Count what the providers billed today when it is more than the local logs show"
+        )
+        form.addRow("", self.count_billed)
 
     def load(self, settings: Settings) -> None:
         self.budget.setValue(settings.daily_budget_usd)
         (self.show_burn if settings.icon_shows == "burn" else self.show_spend).setChecked(True)
+        self.count_billed.setChecked(settings.budget_counts_billed)
 
     def store(self, settings: Settings) -> None:
         settings.daily_budget_usd = self.budget.value()
         settings.icon_shows = "burn" if self.show_burn.isChecked() else "spend"
+        settings.budget_counts_billed = self.count_billed.isChecked()
+
+
+class KeysPage(Page):
+    """Provider keys: kept in the OS keyring, never shown again once saved."""
+
+    title = "Provider keys"
+    saveKey = Signal(str, str)  # provider, key ("" removes it)
+    testKey = Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        layout = QVBoxLayout(self)
+        intro = QLabel(
+            "With a provider's admin key, tokentray also shows what the provider billed, "
+            "across every machine and key, beside what this machine's agents logged. Keys "
+            "are kept in your system keyring, never in a file."
+        )
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
+        self.status: dict[str, QLabel] = {}
+        self.fields: dict[str, QLineEdit] = {}
+        for cls in ALL_PROVIDERS:
+            provider = cls()
+            box = QGroupBox(provider.display_name)
+            form = QVBoxLayout(box)
+            help_text = QLabel(provider.key_help)
+            help_text.setWordWrap(True)
+            help_text.setStyleSheet("color: #555555;")
+            field = QLineEdit()
+            field.setEchoMode(QLineEdit.EchoMode.Password)
+            field.setPlaceholderText("paste a key")
+            row = QHBoxLayout()
+            row.addWidget(field, 1)
+            for text, handler in (
+                ("Save key", lambda _=False, n=provider.name: self._save(n)),
+                ("Remove", lambda _=False, n=provider.name: self.saveKey.emit(n, "")),
+                ("Test connection", lambda _=False, n=provider.name: self._test(n)),
+            ):
+                button = QPushButton(text)
+                button.clicked.connect(handler)
+                row.addWidget(button)
+            status = QLabel("…")
+            status.setWordWrap(True)
+            status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            form.addWidget(help_text)
+            form.addLayout(row)
+            form.addWidget(status)
+            layout.addWidget(box)
+            self.status[provider.name] = status
+            self.fields[provider.name] = field
+        layout.addStretch(1)
+
+    def load(self, settings: Settings) -> None:
+        pass  # keys live in the keyring, not in the settings file
+
+    def store(self, settings: Settings) -> None:
+        pass
+
+    def _save(self, name: str) -> None:
+        key = self.fields[name].text().strip()
+        self.fields[name].clear()
+        if key:
+            self.status[name].setText("Saving and testing…")
+            self.saveKey.emit(name, key)
+
+    def _test(self, name: str) -> None:
+        self.status[name].setText("Testing…")
+        self.testKey.emit(name)
+
+    def show_keys(self, where: dict[str, str]) -> None:
+        for name, field in self.fields.items():
+            source = where.get(name, "")
+            field.setPlaceholderText(
+                f"a key is set ({source}); paste another to replace it" if source else "paste a key"
+            )
+
+    def show_state(self, state: ProviderState) -> None:
+        label = self.status.get(state.provider)
+        if label is None:
+            return
+        when = ""
+        if state.last_ok_ms:
+            when = f" · as of {datetime.fromtimestamp(state.last_ok_ms / 1000):%Y-%m-%d %H:%M}"
+        colour = "#1f8a5b" if state.status == "ok" else "#b00020"
+        if state.status == "no key":
+            colour = "#555555"
+        label.setText(f"{state.status}{when} — {state.message}")
+        label.setStyleSheet(f"color: {colour};")
 
 
 class PreferencesDialog(QDialog):
@@ -194,7 +292,7 @@ class PreferencesDialog(QDialog):
         self.setWindowTitle("tokentray preferences")
         self.resize(860, 520)
         self.settings = settings
-        self.pages: list[Page] = [SourcesPage(), BudgetPage()]
+        self.pages: list[Page] = [SourcesPage(), BudgetPage(), KeysPage()]
         self.sections = QListWidget()
         self.sections.setMaximumWidth(150)
         self.stack = QStackedWidget()
@@ -226,6 +324,12 @@ class PreferencesDialog(QDialog):
     def sources_page(self) -> SourcesPage:
         page = self.pages[0]
         assert isinstance(page, SourcesPage)
+        return page
+
+    @property
+    def keys_page(self) -> KeysPage:
+        page = self.pages[2]
+        assert isinstance(page, KeysPage)
         return page
 
     @property

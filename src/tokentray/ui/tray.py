@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import sys
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -19,6 +21,8 @@ from PySide6.QtWidgets import (
 )
 
 from tokentray.live import LiveSnapshot
+from tokentray.providers import provider_by_name
+from tokentray.providers.poll import ProviderState
 from tokentray.reporting import compact
 from tokentray.ui.icon import icon_state, make_icon, render, short_money
 
@@ -35,14 +39,21 @@ def money(usd: float) -> str:
     return f"${usd:,.2f}" if usd < 1000 else f"${usd:,.0f}"
 
 
-def tooltip(snap: LiveSnapshot, paused_until: datetime | None = None) -> str:
-    """Five short lines at most: a long tooltip hides the icon on Windows."""
+def tooltip(
+    snap: LiveSnapshot,
+    paused_until: datetime | None = None,
+    providers: Sequence[ProviderState] = (),
+) -> str:
+    """Six short lines at most; on Windows, whose tray cuts tooltips at 127 characters,
+    only the first two."""
     budget = ""
     if snap.daily_budget_usd:
         budget = (
             f" · {snap.today_cost_usd / snap.daily_budget_usd:.0%} of ${snap.daily_budget_usd:g}"
         )
     lines = [f"Today {money(snap.today_cost_usd)} · {compact(snap.today_tokens)} tokens{budget}"]
+    if snap.billed_today_usd is not None:
+        lines[0] += f" (billed {money(snap.billed_today_usd)})"
     lines.append(
         f"Now {money(snap.burn_usd_per_hour)}/h · {compact(snap.burn_tokens_per_minute)} tok/min"
         f" · {snap.active_sessions} active"
@@ -59,9 +70,21 @@ def tooltip(snap: LiveSnapshot, paused_until: datetime | None = None) -> str:
         notes.append("not updating")
     if paused_until is not None:
         notes.append(f"alerts paused until {paused_until:%H:%M}")
+    billed = [p for p in providers if p.status != "no key"]
+    if billed:
+        lines.append("Billed: " + " · ".join(_provider_note(p) for p in billed))
     updated = datetime.fromtimestamp(snap.now_ms / 1000).strftime("%H:%M:%S")
     lines.append(f"Updated {updated}" + (f" · {'; '.join(notes)}" if notes else ""))
+    if sys.platform == "win32":
+        lines = lines[:2]
     return "\n".join(lines)
+
+
+def _provider_note(state: ProviderState) -> str:
+    name = provider_by_name(state.provider).display_name
+    if state.status == "ok" and state.last_ok_ms:
+        return f"{name} ok {datetime.fromtimestamp(state.last_ok_ms / 1000):%H:%M}"
+    return f"{name} {state.status}"
 
 
 class SummaryWindow(QWidget):
@@ -109,6 +132,7 @@ class TrayController(QObject):
         self.icon_mode = icon_mode
         self.data_dir = data_dir
         self.paused_until: datetime | None = None
+        self.provider_states: list[ProviderState] = []
         self.last_snapshot: LiveSnapshot | None = None
         self.menu = self._build_menu()
         self.tray: QSystemTrayIcon | None = None
@@ -160,7 +184,7 @@ class TrayController(QObject):
 
     def show_snapshot(self, snap: LiveSnapshot) -> None:
         self.last_snapshot = snap
-        text = tooltip(snap, self.paused_until)
+        text = tooltip(snap, self.paused_until, self.provider_states)
         if self.tray is not None:
             self.tray.setIcon(make_icon(snap, self.icon_mode))
             self.tray.setToolTip(text)

@@ -280,6 +280,7 @@ class EngineWorker(QObject):
             self._settings.daily_budget_usd or None,
             sources_found=found,
             stale=stale,
+            count_billed=self._settings.budget_counts_billed,
         )
 
     def _emit_snapshot(self) -> None:

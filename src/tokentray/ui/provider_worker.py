@@ -1,0 +1,138 @@
+"""Provider polling on its own thread: HTTP waits never hold up ingest or the GUI.
+
+Every minute it asks the poller which providers are due (the poller keeps each
+provider's own schedule and back-off); keys are read, stored and tested here
+too, since a keyring call can block on D-Bus.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal, Slot
+
+from tokentray.providers import ALL_PROVIDERS, provider_by_name
+from tokentray.providers.http import ProviderError
+from tokentray.providers.keys import NO_KEYRING_HELP, KeyStore
+from tokentray.providers.poll import ProviderPoller, ProviderState
+from tokentray.reconcile import ReconcileRow, reconcile
+from tokentray.store import Store
+
+log = logging.getLogger(__name__)
+
+POLL_TICK_MS = 60_000
+
+
+class ProviderWorker(QObject):
+    statesReady = Signal(object)  # list[ProviderState]
+    keysReady = Signal(object)  # dict[str, str]: provider -> where its key is ("" = none)
+    testDone = Signal(str, object)  # provider, ProviderState
+    reconcileReady = Signal(object)  # list[ReconcileRow]
+    problem = Signal(str)
+
+    def __init__(self, database: Path, env: Mapping[str, str] | None = None) -> None:
+        super().__init__()
+        self._database = database
+        self._env = dict(os.environ if env is None else env)
+        self._store: Store | None = None
+        self._poller: ProviderPoller | None = None
+        self._timer: QTimer | None = None
+
+    @Slot()
+    def start(self) -> None:
+        try:
+            self._store = Store(self._database)
+        except Exception as exc:  # the tray stays up; the message says why
+            log.exception("provider store")
+            self.problem.emit(f"Provider usage cannot be stored: {exc}")
+            return
+        bases = {
+            cls.name: self._env[f"TOKENTRAY_{cls.name.upper()}_BASE_URL"]
+            for cls in ALL_PROVIDERS
+            if self._env.get(f"TOKENTRAY_{cls.name.upper()}_BASE_URL")
+        }
+        providers = [cls() for cls in ALL_PROVIDERS]
+        self._poller = ProviderPoller(self._store, providers, KeyStore(self._env), bases)
+        self._timer = QTimer(self)
+        self._timer.setInterval(POLL_TICK_MS)
+        self._timer.timeout.connect(self.poll_due)
+        self._timer.start()
+        self.poll_due()
+        self.report_keys()
+
+    @Slot()
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        application = QCoreApplication.instance()
+        if application is not None:
+            self.moveToThread(application.thread())
+
+    @Slot()
+    def poll_due(self) -> None:
+        if self._poller is None:
+            return
+        try:
+            states = self._poller.poll_due()
+        except Exception as exc:
+            log.exception("provider polling failed")
+            self.problem.emit(f"Fetching provider usage failed: {exc}")
+            return
+        self.statesReady.emit(states)
+        self._emit_reconcile()
+
+    def _emit_reconcile(self) -> None:
+        if self._store is not None:
+            rows: list[ReconcileRow] = reconcile(self._store)
+            self.reconcileReady.emit(rows)
+
+    @Slot()
+    def refresh_reconcile(self) -> None:
+        self._emit_reconcile()
+
+    @Slot()
+    def report_keys(self) -> None:
+        keys = KeyStore(self._env)
+        where: dict[str, str] = {}
+        failed: list[str] = []
+        for cls in ALL_PROVIDERS:
+            try:
+                where[cls.name] = keys.get(cls())[1]
+            except ProviderError:
+                where[cls.name] = ""
+                failed.append(cls.env_var)
+        if failed:  # said once, naming every variable that can stand in for the keyring
+            self.problem.emit(NO_KEYRING_HELP.format(env=", ".join(failed)))
+        self.keysReady.emit(where)
+
+    @Slot(str, str)
+    def set_key(self, name: str, key: str) -> None:
+        """Store (or, with an empty key, remove) a key, then test it at once."""
+        provider = provider_by_name(name)
+        keys = KeyStore(self._env)
+        try:
+            if key:
+                keys.set(provider, key)
+            else:
+                keys.delete(provider)
+        except ProviderError as exc:
+            self.testDone.emit(name, ProviderState(name, "error", exc.message))
+            return
+        self.report_keys()
+        if key:
+            self.test(name)
+
+    @Slot(str)
+    def test(self, name: str) -> None:
+        if self._poller is None:
+            return
+        state = self._poller.poll(provider_by_name(name), force=True)
+        self.testDone.emit(name, state)
+        self.statesReady.emit([self._poller.state(cls.name) for cls in ALL_PROVIDERS])
+        self._emit_reconcile()
