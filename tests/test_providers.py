@@ -99,8 +99,36 @@ def test_anthropic_pages_and_cents(
         Reply(body=_usage_page("2026-11-20", "claude-sonnet-4-5-20250929", 100, None)),
     )
     fake.route("/v1/organizations/cost_report", Reply(body=COST_PAGE))
+    analytics = {
+        "data": [
+            {
+                "date": "2026-11-19T00:00:00Z",
+                "actor": {"type": "user_actor", "email_address": "dev@example.com"},
+                "model_breakdown": [
+                    {
+                        "model": "claude-sonnet-4-5-20250929",
+                        "tokens": {
+                            "input": 52,
+                            "output": 18,
+                            "cache_read": 1450,
+                            "cache_creation": 96,
+                        },
+                        "estimated_cost": {"amount": 123, "currency": "USD"},
+                    }
+                ],
+            }
+        ],
+        "has_more": False,
+        "next_page": None,
+    }
+    fake.route("/v1/organizations/usage_report/claude_code", Reply(body=analytics))
     state = _poller(store, fake, AnthropicProvider(), Clock()).poll(AnthropicProvider())
     assert state.status == "ok", state.message
+    days = [
+        r.query["starting_at"][0]
+        for r in fake.requests("/v1/organizations/usage_report/claude_code")
+    ]
+    assert len(days) == 31 and days[-1] == "2026-11-20"  # one UTC day per call
     usage = fake.requests("/v1/organizations/usage_report/messages")
     assert [r.query.get("page") for r in usage] == [None, ["page_2"]]
     assert usage[0].headers["x-api-key"] == ADMIN_KEY
@@ -115,6 +143,27 @@ def test_anthropic_pages_and_cents(
     # Amounts are cents in decimal strings: 123.6 + 132.75 cents = $2.5635.
     assert costs[("2026-11-19", "claude-sonnet-4-5-20250929")] == pytest.approx(2.5635)
     assert costs[("2026-11-19", "web_search")] == pytest.approx(0.03)
+    estimate = store.query(
+        "SELECT SUM(input_tokens), SUM(cache_write_5m_tokens), SUM(cost_usd) FROM provider_rows "
+        "WHERE kind = 'claude_code'"
+    )
+    # The fake answers every day alike: 31 days of 52 input, 96 cache writes, 123 cents.
+    assert estimate == [(31 * 52, 31 * 96, pytest.approx(31 * 1.23))]
+
+
+def test_missing_claude_code_analytics_is_not_an_error(
+    store: Store, fake: FakeProviders, memory_keyring: MemoryKeyring
+) -> None:
+    memory_keyring.set_password("tokentray", "anthropic", ADMIN_KEY)
+    fake.route(
+        "/v1/organizations/usage_report/messages",
+        Reply(body=_usage_page("2026-11-20", "m", 5, None)),
+    )
+    fake.route("/v1/organizations/cost_report", Reply(body={"data": [], "has_more": False}))
+    # /usage_report/claude_code is not routed: the fake answers 404.
+    state = _poller(store, fake, AnthropicProvider(), Clock()).poll(AnthropicProvider())
+    assert state.status == "ok"
+    assert state.info is not None and "unavailable" in str(state.info["claude_code"])
 
 
 def test_ordinary_key_is_refused_before_any_request(
@@ -127,7 +176,9 @@ def test_ordinary_key_is_refused_before_any_request(
     assert fake.seen == []
 
 
+@pytest.mark.parametrize("status", [401, 403])
 def test_rejected_key_stops_polling_and_never_leaks(
+    status: int,
     store: Store,
     fake: FakeProviders,
     memory_keyring: MemoryKeyring,
@@ -136,7 +187,7 @@ def test_rejected_key_stops_polling_and_never_leaks(
 ) -> None:
     memory_keyring.set_password("tokentray", "anthropic", ADMIN_KEY)
     echo = {"error": {"type": "authentication_error", "message": f"invalid x-api-key {ADMIN_KEY}"}}
-    fake.route("/v1/organizations/usage_report/messages", Reply(401, echo))
+    fake.route("/v1/organizations/usage_report/messages", Reply(status, echo))
     clock = Clock()
     poller = _poller(store, fake, AnthropicProvider(), clock)
     with caplog.at_level(logging.DEBUG):

@@ -22,6 +22,7 @@ class ReconcileRow:
     local_cost_usd: float = 0.0
     billed_tokens: int | None = None
     billed_cost_usd: float | None = None
+    claude_code_estimate_usd: float | None = None  # Anthropic's Claude Code analytics, all users
     reasons: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -40,6 +41,9 @@ class ReconcileRow:
             "cost_difference_usd": None
             if self.billed_cost_usd is None
             else round(self.billed_cost_usd - self.local_cost_usd, 6),
+            "claude_code_estimate_usd": None
+            if self.claude_code_estimate_usd is None
+            else round(self.claude_code_estimate_usd, 6),
             "reasons": self.reasons,
         }
 
@@ -64,8 +68,10 @@ def reconcile(
         row = rows.setdefault((day, provider), ReconcileRow(day, provider))
         if kind == "usage":
             row.billed_tokens = tokens
-        else:
+        elif kind == "cost":
             row.billed_cost_usd = cost
+        elif kind == "claude_code":
+            row.claude_code_estimate_usd = cost
     today = datetime.now(UTC).date().isoformat()
     selected = [
         r

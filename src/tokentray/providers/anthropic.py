@@ -39,7 +39,15 @@ class AnthropicProvider(Provider):
             "limit": 31,
         }
         rows = self._usage(client, window) + self._cost(client, window)
-        return FetchResult(rows)
+        info: dict[str, Any] = {}
+        try:
+            rows += self._claude_code(client, first_day, last_day)
+        except ProviderError as exc:
+            if exc.kind in ("auth", "rate_limited"):
+                raise
+            # Optional: organisations without Claude Code analytics still get the rest.
+            info["claude_code"] = f"Claude Code analytics unavailable: {exc.message}"
+        return FetchResult(rows, info)
 
     def _usage(self, client: ApiClient, window: dict[str, Any]) -> list[ProviderRow]:
         rows = []
@@ -83,6 +91,51 @@ class AnthropicProvider(Provider):
             ProviderRow(self.name, day, model, "cost", cost_usd=float(amount / 100))
             for (day, model), amount in sorted(cents.items())
         ]
+
+    def _claude_code(self, client: ApiClient, first_day: str, last_day: str) -> list[ProviderRow]:
+        """Claude Code analytics: one UTC day per call, per user; summed per day and model.
+
+        Its costs are Anthropic's estimates (in cents), kept apart as kind ``claude_code``.
+        """
+        totals: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 5)
+        day = day_start(first_day)
+        while day <= day_start(last_day):
+            params = {"starting_at": day.date().isoformat(), "limit": 1000}
+            for page in client.pages("/v1/organizations/usage_report/claude_code", params):
+                for part in _model_breakdowns(page):
+                    key = (day.date().isoformat(), str(part.get("model") or "(unknown)"))
+                    tokens = part.get("tokens") or {}
+                    cost = (part.get("estimated_cost") or {}).get("amount")
+                    fields = ("input", "output", "cache_read", "cache_creation")
+                    for i, value in enumerate([*(tokens.get(f) for f in fields), cost]):
+                        if isinstance(value, int | float) and not isinstance(value, bool):
+                            totals[key][i] += Decimal(str(value))
+            day += timedelta(days=1)
+        return [
+            ProviderRow(
+                self.name,
+                day_key,
+                model,
+                "claude_code",
+                input_tokens=int(v[0]),
+                output_tokens=int(v[1]),
+                cache_read_tokens=int(v[2]),
+                cache_write_5m_tokens=int(v[3]),  # the report does not split 5m and 1h
+                cost_usd=float(v[4] / 100),
+            )
+            for (day_key, model), v in sorted(totals.items())
+        ]
+
+
+def _model_breakdowns(page: dict[str, Any]) -> list[dict[str, Any]]:
+    records = page.get("data")
+    if not isinstance(records, list):
+        raise ProviderError("malformed", "claude_code report without a data list")
+    parts: list[dict[str, Any]] = []
+    for record in records:
+        if isinstance(record, dict):
+            parts += [p for p in record.get("model_breakdown") or [] if isinstance(p, dict)]
+    return parts
 
 
 def _rfc3339(day: str) -> str:
