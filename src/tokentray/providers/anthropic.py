@@ -7,10 +7,17 @@ from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from tokentray.providers.base import FetchResult, Provider, ProviderRow, as_int, day_start, iso_day
+from tokentray.providers.base import (
+    FetchResult,
+    Provider,
+    ProviderRow,
+    as_int,
+    buckets,
+    day_start,
+    iso_day,
+    results,
+)
 from tokentray.providers.http import ApiClient, ProviderError
-
-ADMIN_PREFIX = "sk-ant-admin"
 
 
 class AnthropicProvider(Provider):
@@ -18,15 +25,11 @@ class AnthropicProvider(Provider):
     display_name = "Anthropic"
     env_var = "TOKENTRAY_ANTHROPIC_ADMIN_KEY"
     base_url = "https://api.anthropic.com"
+    key_prefix = "sk-ant-admin"
     key_help = (
         "This needs an Admin API key (sk-ant-admin…), not an ordinary API key: an organisation "
         "admin creates one in the Claude Console under Settings → Admin keys."
     )
-
-    def key_problem(self, key: str) -> str | None:
-        if key.startswith(ADMIN_PREFIX):
-            return None
-        return self.key_help
 
     def headers(self, key: str) -> dict[str, str]:
         return {"x-api-key": key, "anthropic-version": "2023-06-01"}
@@ -53,9 +56,9 @@ class AnthropicProvider(Provider):
         rows = []
         params = {**window, "group_by[]": "model"}
         for page in client.pages("/v1/organizations/usage_report/messages", params):
-            for bucket in _buckets(page):
+            for bucket in buckets(page, "starting_at"):
                 day = iso_day(bucket["starting_at"])
-                for result in _results(bucket):
+                for result in results(bucket):
                     creation = result.get("cache_creation") or {}
                     rows.append(
                         ProviderRow(
@@ -76,9 +79,9 @@ class AnthropicProvider(Provider):
         cents: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
         params = {**window, "group_by[]": "description"}
         for page in client.pages("/v1/organizations/cost_report", params):
-            for bucket in _buckets(page):
+            for bucket in buckets(page, "starting_at"):
                 day = iso_day(bucket["starting_at"])
-                for result in _results(bucket):
+                for result in results(bucket):
                     try:
                         amount = Decimal(str(result.get("amount", "0")))
                     except InvalidOperation:
@@ -140,15 +143,3 @@ def _model_breakdowns(page: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _rfc3339(day: str) -> str:
     return f"{day}T00:00:00Z"
-
-
-def _buckets(page: dict[str, Any]) -> list[dict[str, Any]]:
-    data = page.get("data")
-    if not isinstance(data, list):
-        raise ProviderError("malformed", "usage report without a data list")
-    return [b for b in data if isinstance(b, dict) and "starting_at" in b]
-
-
-def _results(bucket: dict[str, Any]) -> list[dict[str, Any]]:
-    results = bucket.get("results") or []
-    return [r for r in results if isinstance(r, dict)]

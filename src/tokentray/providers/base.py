@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tokentray.providers.http import ApiClient
+from tokentray.providers.http import ApiClient, ProviderError
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,14 +43,15 @@ class Provider(ABC):
     env_var = ""  # overrides the keyring, for headless use
     base_url = ""
     key_help = ""  # where to create the right kind of key
+    key_prefix = ""  # every usable key starts so
 
-    @abstractmethod
     def headers(self, key: str) -> dict[str, str]:
         """The authentication headers for ``key``."""
+        return {"Authorization": f"Bearer {key}"}
 
-    @abstractmethod
     def key_problem(self, key: str) -> str | None:
         """Why this key cannot work, judged from its shape; None when it may."""
+        return None if key.startswith(self.key_prefix) else self.key_help
 
     @abstractmethod
     def fetch(self, client: ApiClient, first_day: str, last_day: str) -> FetchResult:
@@ -67,6 +68,20 @@ def iso_day(timestamp: str | int | float) -> str:
 
 def day_start(day: str) -> datetime:
     return datetime.fromisoformat(day).replace(tzinfo=UTC)
+
+
+def buckets(page: dict[str, Any], start_field: str) -> list[dict[str, Any]]:
+    """The time buckets of a report page (``data``), each with its start."""
+    data = page.get("data")
+    if not isinstance(data, list):
+        raise ProviderError("malformed", "a report page without a data list")
+    return [b for b in data if isinstance(b, dict) and start_field in b]
+
+
+def results(bucket: dict[str, Any]) -> list[dict[str, Any]]:
+    """A bucket's rows; OpenAI's first spec called the list ``result``."""
+    rows = bucket.get("results") or bucket.get("result") or []
+    return [r for r in rows if isinstance(r, dict)]
 
 
 def as_int(value: Any) -> int:

@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from tokentray.providers.base import FetchResult, Provider, ProviderRow, as_int, day_start, iso_day
+from tokentray.providers.base import (
+    FetchResult,
+    Provider,
+    ProviderRow,
+    as_int,
+    buckets,
+    day_start,
+    iso_day,
+    results,
+)
 from tokentray.providers.http import ApiClient, ProviderError
 
 DAY_S = 86_400
@@ -16,16 +25,11 @@ class OpenAIProvider(Provider):
     display_name = "OpenAI"
     env_var = "TOKENTRAY_OPENAI_ADMIN_KEY"
     base_url = "https://api.openai.com"
+    key_prefix = "sk-admin-"
     key_help = (
         "This needs an OpenAI Admin key (sk-admin-…), not a project key: an organisation "
         "owner creates one under Settings → Organization → Admin keys."
     )
-
-    def key_problem(self, key: str) -> str | None:
-        return None if key.startswith("sk-admin-") else self.key_help
-
-    def headers(self, key: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {key}"}
 
     def fetch(self, client: ApiClient, first_day: str, last_day: str) -> FetchResult:
         start = int(day_start(first_day).timestamp())
@@ -37,9 +41,9 @@ class OpenAIProvider(Provider):
         rows = []
         params = {**window, "group_by": "model", "limit": 31}
         for page in client.pages("/v1/organization/usage/completions", params):
-            for bucket in _buckets(page):
+            for bucket in buckets(page, "start_time"):
                 day = iso_day(bucket["start_time"])
-                for result in _results(bucket):
+                for result in results(bucket):
                     cached = as_int(result.get("input_cached_tokens"))
                     written = as_int(result.get("input_cache_write_tokens"))
                     uncached = result.get("input_uncached_tokens")
@@ -63,9 +67,9 @@ class OpenAIProvider(Provider):
         dollars: dict[tuple[str, str], float] = defaultdict(float)
         params = {**window, "group_by": "line_item", "limit": 180}
         for page in client.pages("/v1/organization/costs", params):
-            for bucket in _buckets(page):
+            for bucket in buckets(page, "start_time"):
                 day = iso_day(bucket["start_time"])
-                for result in _results(bucket):
+                for result in results(bucket):
                     amount = result.get("amount")
                     value = amount.get("value") if isinstance(amount, dict) else None
                     if not isinstance(value, int | float):
@@ -76,16 +80,3 @@ class OpenAIProvider(Provider):
             ProviderRow(self.name, day, model, "cost", cost_usd=value)
             for (day, model), value in sorted(dollars.items())
         ]
-
-
-def _buckets(page: dict[str, Any]) -> list[dict[str, Any]]:
-    data = page.get("data")
-    if not isinstance(data, list):
-        raise ProviderError("malformed", "usage page without a data list")
-    return [b for b in data if isinstance(b, dict) and "start_time" in b]
-
-
-def _results(bucket: dict[str, Any]) -> list[dict[str, Any]]:
-    # The first spec called the list "result"; later ones and real answers say "results".
-    results = bucket.get("results") or bucket.get("result") or []
-    return [r for r in results if isinstance(r, dict)]

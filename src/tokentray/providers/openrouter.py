@@ -18,16 +18,11 @@ class OpenRouterProvider(Provider):
     display_name = "OpenRouter"
     env_var = "TOKENTRAY_OPENROUTER_KEY"
     base_url = "https://openrouter.ai"
+    key_prefix = "sk-or-"
     key_help = (
         "Any OpenRouter key (sk-or-v1-…) shows its own spend; a management key also gives "
         "per-model daily activity. Keys are made at openrouter.ai under Settings → Keys."
     )
-
-    def key_problem(self, key: str) -> str | None:
-        return None if key.startswith("sk-or-") else self.key_help
-
-    def headers(self, key: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {key}"}
 
     def fetch(self, client: ApiClient, first_day: str, last_day: str) -> FetchResult:
         key = client.get_json("/api/v1/key")
