@@ -61,6 +61,18 @@ class UsageEvent:
         )
 
 
+@dataclass(slots=True)
+class Activity:
+    """A human turn or a tool call: no tokens, but what runaway detection needs."""
+
+    source: str
+    key: str
+    session_id: str
+    timestamp_ms: int
+    kind: str  # "human" or "tool"
+    fingerprint: str = ""  # for a tool call: its name and a hash of its input
+
+
 class LineError(ValueError):
     """A line that should carry usage but cannot be read; it is skipped and counted."""
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
-from tokentray.events import LineError, Problem, ScanReport, UsageEvent
+from tokentray.events import Activity, LineError, Problem, ScanReport, UsageEvent
 from tokentray.pricing import Pricer
 from tokentray.sources.base import LineParser, Source
 from tokentray.store import Checkpoint, Store
@@ -58,6 +58,7 @@ class _Batch:
     """
 
     events: dict[str, UsageEvent] = field(default_factory=dict)
+    activity: list[Activity] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     checkpoints: dict[str, Checkpoint] = field(default_factory=dict)
     bytes: int = 0
@@ -70,6 +71,7 @@ class _Batch:
     def merge(self, other: _Batch) -> None:
         for event in other.events.values():
             self.add(event)
+        self.activity += other.activity
         self.problems += other.problems
         self.checkpoints.update(other.checkpoints)
         self.bytes += other.bytes
@@ -93,6 +95,7 @@ class _Batch:
 
     def clear(self) -> None:
         self.events.clear()
+        self.activity.clear()
         self.problems.clear()
         self.checkpoints.clear()
         self.bytes = 0
@@ -261,6 +264,7 @@ class Ingestor:
             report.note_changes(min(stamps), max(stamps))
         with self.store.transaction():
             report.events_stored += self.store.upsert_events(priced)
+            self.store.add_activity(batch.activity)
             self.store.add_problems(batch.problems)
             for checkpoint in batch.checkpoints.values():
                 self.store.save_checkpoint(checkpoint)
@@ -372,7 +376,7 @@ def _read_new_bytes(
     while chunk := handle.read(CHUNK_BYTES):
         report.bytes_read += len(chunk)
         data = remainder + chunk if remainder else chunk
-        consumed = _read_lines(data, source.marks, parser, cp, batch, report)
+        consumed = _read_lines(data, source.marks, source.skip_marks, parser, cp, batch, report)
         remainder = data[consumed:]
         batch.bytes += consumed
         if flush is not None and batch.full():
@@ -385,6 +389,7 @@ def _read_new_bytes(
 def _read_lines(
     data: bytes,
     marks: tuple[bytes, ...],
+    skip_marks: tuple[bytes, ...],
     parser: LineParser,
     cp: Checkpoint,
     batch: _Batch,
@@ -406,7 +411,10 @@ def _read_lines(
         if end > position and (
             data[position] != 123  # "{"
             or data[end - 1] != 125  # "}"
-            or any(rfind(mark, position, end) >= 0 for mark in marks)
+            or (
+                any(rfind(mark, position, end) >= 0 for mark in marks)
+                and not any(find(skip, position, end) >= 0 for skip in skip_marks)
+            )
         ):
             _parse_line(parser, view[position:end], cp, batch, report)
         position = newline + 1
@@ -429,6 +437,9 @@ def _parse_line(
             report.problems.append(problem)
         return
     for event in events:
+        if isinstance(event, Activity):
+            batch.activity.append(event)
+            continue
         batch.add(event)
         cp.events += 1
         cp.last_event_ms = max(cp.last_event_ms or 0, event.timestamp_ms)

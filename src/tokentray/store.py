@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from tokentray.events import Problem, UsageEvent
+from tokentray.events import Activity, Problem, UsageEvent
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,25 @@ MIGRATIONS: tuple[str, ...] = (
         failures INTEGER NOT NULL,
         key_fingerprint TEXT NOT NULL,
         info TEXT NOT NULL
+    );
+    """,
+    """
+    CREATE TABLE activity (
+        key BLOB PRIMARY KEY,
+        source TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        ts_ms INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        fingerprint TEXT NOT NULL
+    );
+    CREATE INDEX activity_session ON activity (source, session_id, ts_ms);
+    CREATE TABLE alert_state (
+        rule_id TEXT NOT NULL,
+        window_start_ms INTEGER NOT NULL,
+        level TEXT NOT NULL,
+        fired_ms INTEGER NOT NULL,
+        message TEXT NOT NULL,
+        PRIMARY KEY (rule_id, window_start_ms, level)
     );
     """,
 )
@@ -318,6 +337,22 @@ class Store:
         before = self.db.total_changes
         self.db.executemany(_UPSERT, [_event_row(p) for p in priced])
         return self.db.total_changes - before
+
+    def add_activity(self, activity: Sequence[Activity]) -> None:
+        self.db.executemany(
+            "INSERT OR IGNORE INTO activity VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    event_key_digest(a.key),
+                    a.source,
+                    a.session_id,
+                    a.timestamp_ms,
+                    a.kind,
+                    a.fingerprint,
+                )
+                for a in activity
+            ],
+        )
 
     def add_problems(self, problems: Sequence[Problem]) -> None:
         if not problems:

@@ -8,6 +8,7 @@ agent means adding one module and its fixtures.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
@@ -17,7 +18,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from tokentray.events import LineError, UsageEvent
+from tokentray.events import Activity, LineError, UsageEvent
 
 
 class LineParser(Protocol):
@@ -29,7 +30,7 @@ class LineParser(Protocol):
     so that a later pass resumes exactly where this one stopped.
     """
 
-    def parse(self, line: bytes | memoryview, line_no: int) -> list[UsageEvent]:
+    def parse(self, line: bytes | memoryview, line_no: int) -> list[UsageEvent | Activity]:
         """Events on this line; raise LineError for a line that cannot be read.
 
         The engine hands over only lines that contain one of the source's
@@ -48,6 +49,8 @@ class Source(ABC):
     # A line that looks like a JSON object and contains none of these carries no usage
     # and is skipped without parsing.
     marks: tuple[bytes, ...] = ()
+    # ...and a line that contains one of these is skipped too (e.g. tool results).
+    skip_marks: tuple[bytes, ...] = ()
 
     @abstractmethod
     def roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
@@ -91,6 +94,17 @@ def load_object(line: bytes | memoryview) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise LineError("not a JSON object")
     return record
+
+
+def tool_fingerprint(name: str, arguments: object) -> str:
+    """A tool call's name and a short hash of its input: equal calls, equal fingerprints."""
+    data = (
+        arguments
+        if isinstance(arguments, str)
+        else orjson.dumps(arguments, option=orjson.OPT_SORT_KEYS)
+    )
+    digest = hashlib.blake2b(data.encode() if isinstance(data, str) else data, digest_size=6)
+    return f"{name}:{digest.hexdigest()}"
 
 
 def parse_timestamp_ms(value: object) -> int:

@@ -14,8 +14,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tokentray.events import LineError, UsageEvent
-from tokentray.sources.base import Source, as_count, env_paths, load_object, parse_timestamp_ms
+from tokentray.events import Activity, LineError, UsageEvent
+from tokentray.sources.base import (
+    Source,
+    as_count,
+    env_paths,
+    load_object,
+    parse_timestamp_ms,
+    tool_fingerprint,
+)
 
 _INTERNAL_MODELS = frozenset({"<synthetic>"})
 
@@ -30,9 +37,12 @@ class ClaudeLineParser:
     def state(self) -> dict[str, Any]:
         return {}
 
-    def parse(self, line: bytes | memoryview, line_no: int) -> list[UsageEvent]:
+    def parse(self, line: bytes | memoryview, line_no: int) -> list[UsageEvent | Activity]:
         record = load_object(line)
-        if record.get("type") != "assistant":
+        kind = record.get("type")
+        if kind == "user":
+            return self._human_turn(record, line)
+        if kind != "assistant":
             return []
         message = record.get("message")
         if not isinstance(message, dict):
@@ -46,7 +56,51 @@ class ClaudeLineParser:
         if model in _INTERNAL_MODELS:
             return []
         event = self._event(record, message, usage, model, line)
-        return [event] if event.total_tokens > 0 else []
+        found: list[UsageEvent | Activity] = [event] if event.total_tokens > 0 else []
+        return found + self._tool_calls(message, event.timestamp_ms)
+
+    def _human_turn(
+        self, record: dict[str, Any], line: bytes | memoryview
+    ) -> list[UsageEvent | Activity]:
+        """A prompt typed by a person (tool results and meta lines are not)."""
+        message = record.get("message")
+        if record.get("isMeta") or record.get("isSidechain") or not isinstance(message, dict):
+            return []
+        content = message.get("content")
+        typed = (
+            (isinstance(content, str)
+            and content.strip())
+            or (
+                isinstance(content, list)
+                and any(isinstance(c, dict) and c.get("type") == "text" for c in content)
+                and not any(isinstance(c, dict) and c.get("type") == "tool_result" for c in content)
+            )
+        )
+        if not typed:
+            return []
+        uuid = record.get("uuid")
+        key = f"claude-turn:{uuid}" if isinstance(uuid, str) and uuid else _line_key(line)
+        timestamp = parse_timestamp_ms(record.get("timestamp"))
+        return [Activity(ClaudeCodeSource.name, key, self._session_id, timestamp, "human")]
+
+    def _tool_calls(
+        self, message: dict[str, Any], timestamp_ms: int
+    ) -> list[UsageEvent | Activity]:
+        content = message.get("content")
+        calls: list[UsageEvent | Activity] = []
+        for item in content if isinstance(content, list) else []:
+            if isinstance(item, dict) and item.get("type") == "tool_use" and item.get("id"):
+                calls.append(
+                    Activity(
+                        ClaudeCodeSource.name,
+                        f"claude-tool:{item['id']}",
+                        self._session_id,
+                        timestamp_ms,
+                        "tool",
+                        tool_fingerprint(str(item.get("name", "")), item.get("input")),
+                    )
+                )
+        return calls
 
     def _event(
         self,
@@ -104,13 +158,19 @@ def _request_key(
     request_id = record.get("requestId")
     if isinstance(request_id, str) and request_id:
         return "claude-req:" + request_id
+    return _line_key(line)
+
+
+def _line_key(line: bytes | memoryview) -> str:
     return "claude-line:" + hashlib.blake2b(line, digest_size=16).hexdigest()
 
 
 class ClaudeCodeSource(Source):
     name = "claude-code"
     display_name = "Claude Code"
-    marks = (b'"usage"',)
+    # Usage, and typed prompts (for runaway detection); tool results are not prompts.
+    marks = (b'"usage"', b'"type":"user"')
+    skip_marks = (b'"tool_result"',)
 
     def roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
         configured = env_paths(env, "CLAUDE_CONFIG_DIR")

@@ -19,8 +19,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tokentray.events import UsageEvent
-from tokentray.sources.base import Source, as_count, env_paths, load_object, parse_timestamp_ms
+from tokentray.events import Activity, UsageEvent
+from tokentray.sources.base import (
+    Source,
+    as_count,
+    env_paths,
+    load_object,
+    parse_timestamp_ms,
+    tool_fingerprint,
+)
 
 # Codex sessions that carry no model name were all gpt-5 era sessions.
 FALLBACK_MODEL = "gpt-5"
@@ -70,7 +77,7 @@ class CodexLineParser:
             "previous": list(self.previous) if self.previous else None,
         }
 
-    def parse(self, line: bytes | memoryview, line_no: int) -> list[UsageEvent]:
+    def parse(self, line: bytes | memoryview, line_no: int) -> list[UsageEvent | Activity]:
         record = load_object(line)
         payload = record.get("payload")
         if not isinstance(payload, dict):
@@ -82,7 +89,23 @@ class CodexLineParser:
             self._on_turn_context(payload)
         elif kind == "event_msg":
             return self._on_event(payload, record)
+        elif kind == "response_item" and payload.get("type") == "function_call":
+            return self._tool_call(payload, record)
         return []
+
+    def _replaying(self, timestamp_ms: int) -> bool:
+        return bool(self.parent_id) and timestamp_ms - self.fork_ms <= _REPLAY_WINDOW_MS
+
+    def _tool_call(
+        self, payload: dict[str, Any], record: dict[str, Any]
+    ) -> list[UsageEvent | Activity]:
+        timestamp_ms = parse_timestamp_ms(record.get("timestamp"))
+        call_id = payload.get("call_id") or payload.get("id")
+        if self._replaying(timestamp_ms) or not call_id:
+            return []
+        fingerprint = tool_fingerprint(str(payload.get("name", "")), payload.get("arguments"))
+        key = f"codex-tool:{self.session_id}:{call_id}"
+        return [Activity(CodexSource.name, key, self.session_id, timestamp_ms, "tool", fingerprint)]
 
     def _on_session_meta(self, payload: dict[str, Any], record: dict[str, Any]) -> None:
         if self.has_meta:
@@ -107,8 +130,18 @@ class CodexLineParser:
         if isinstance(cwd, str) and cwd and not self.project:
             self.project = cwd
 
-    def _on_event(self, payload: dict[str, Any], record: dict[str, Any]) -> list[UsageEvent]:
+    def _on_event(
+        self, payload: dict[str, Any], record: dict[str, Any]
+    ) -> list[UsageEvent | Activity]:
         kind = payload.get("type")
+        if kind == "user_message":
+            timestamp_ms = parse_timestamp_ms(record.get("timestamp"))
+            if self._replaying(timestamp_ms):
+                return []
+            text = str(payload.get("message", ""))
+            digest = tool_fingerprint("turn", text)
+            key = f"codex-turn:{self.session_id}:{timestamp_ms}:{digest}"
+            return [Activity(CodexSource.name, key, self.session_id, timestamp_ms, "human")]
         if kind == "thread_settings_applied":
             settings = payload.get("thread_settings")
             if isinstance(settings, dict):
@@ -152,7 +185,7 @@ class CodexLineParser:
 
     def _event(self, delta: Vector, timestamp_ms: int) -> UsageEvent:
         input_total, cached, output, reasoning, _ = delta
-        replayed = bool(self.parent_id) and timestamp_ms - self.fork_ms <= _REPLAY_WINDOW_MS
+        replayed = self._replaying(timestamp_ms)
         owner = self.parent_id if replayed else self.session_id
         vector = ",".join(str(v) for v in (self.previous or delta))
         return UsageEvent(
@@ -182,7 +215,14 @@ class CodexSource(Source):
     name = "codex"
     display_name = "Codex"
     # Lines the parser needs; everything else is skipped without JSON parsing.
-    marks = (b'"token_count"', b'"turn_context"', b'"session_meta"', b'"thread_settings_applied"')
+    marks = (
+        b'"token_count"',
+        b'"turn_context"',
+        b'"session_meta"',
+        b'"thread_settings_applied"',
+        b'"user_message"',
+        b'"function_call"',
+    )
 
     def roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
         homes = env_paths(env, "CODEX_HOME") or [home / ".codex"]
