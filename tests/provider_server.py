@@ -25,6 +25,7 @@ class Seen:
     path: str
     query: dict[str, list[str]]
     headers: dict[str, str]
+    body: bytes = b""
 
 
 class FakeProviders:
@@ -60,13 +61,18 @@ class FakeProviders:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.do_GET()
+
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
-                fake.seen.append(Seen(parts.path, parse_qs(parts.query), dict(self.headers)))
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                fake.seen.append(Seen(parts.path, parse_qs(parts.query), dict(self.headers), body))
                 reply = fake._next(parts.path)
                 if reply.delay:
                     time.sleep(reply.delay)
-                body = (
+                data = (
                     reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
                 )
                 try:
@@ -74,9 +80,9 @@ class FakeProviders:
                     for name, value in reply.headers.items():
                         self.send_header(name, value)
                     self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
+                    self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
-                    self.wfile.write(body)
+                    self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a timeout test)
 

@@ -87,6 +87,20 @@ def build_parser() -> argparse.ArgumentParser:
     providers.add_argument("action", choices=("poll", "test", "status"))
     providers.add_argument("provider", nargs="?", choices=provider_names())
     providers.add_argument("--json", action="store_true", help="JSON output")
+    alerts = commands.add_parser("alerts", help="spend alerts")
+    alert_commands = alerts.add_subparsers(dest="alerts_command", required=True)
+    check = alert_commands.add_parser("check", help="evaluate every rule at a moment")
+    check.add_argument("--at", help="ISO time (default now; local time if no offset)")
+    check.add_argument("--json", action="store_true", help="JSON output")
+    check.add_argument("--tz", type=_zone, help="IANA time zone of the rules' windows")
+    check.add_argument("--no-scan", action="store_true", help="do not ingest new data first")
+    watch = commands.add_parser("watch", help="headless: ingest and alert until stopped")
+    watch.add_argument("--webhook", help="POST each alert as JSON (Slack-compatible) here")
+    watch.add_argument("--interval", type=float, default=30.0, help="seconds between passes")
+    watch.add_argument("--desktop", action="store_true", help="also show desktop notifications")
+    watch.add_argument("--tz", type=_zone, help="IANA time zone of the rules' windows")
+    watch.add_argument("--once", action="store_true", help="one pass, then exit")
+
     prices = commands.add_parser("prices", help="show the rates used for models")
     prices.add_argument("models", nargs="+")
     prices.add_argument("--date", type=_date, help="price date (default: today)")
@@ -139,6 +153,14 @@ def _run(args: argparse.Namespace) -> int:
             return EXIT_OK
         if command == "prices":
             return _prices(engine, args)
+        if command in ("alerts", "watch"):
+            from tokentray.alerts import cli as alerts_cli  # noqa: PLC0415
+
+            return (
+                alerts_cli.check(engine, args)
+                if command == "alerts"
+                else alerts_cli.watch(engine, args)
+            )
         if command in ("keys", "providers"):
             from tokentray import provider_cli  # noqa: PLC0415
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import tomlkit
 
+from tokentray.alerts.rules import Rule, RuleError, default_rules, rule_from_toml
 from tokentray.config import ConfigError, config_path, read_toml
 from tokentray.sources import source_names
 
@@ -37,6 +38,7 @@ class Settings:
     budget_counts_billed: bool = False  # today's spend = max(local logs, provider-billed)
     disabled_sources: list[str] = field(default_factory=list)
     custom_folders: list[tuple[str, str]] = field(default_factory=list)  # (source, folder)
+    alert_rules: list[Rule] | None = None  # None: the defaults
     path: Path | None = None
     error: str | None = None
 
@@ -54,6 +56,20 @@ class Settings:
                 raise SettingsError(f"sources.folders names an unknown agent {source!r}")
             if not folder:
                 raise SettingsError("sources.folders has an entry without a path")
+        ids = [rule.id for rule in self.alert_rules or []]
+        if len(ids) != len(set(ids)):
+            raise SettingsError("two alert rules share an id")
+        for rule in self.alert_rules or []:
+            try:
+                rule.validate()
+            except RuleError as exc:
+                raise SettingsError(str(exc)) from None
+
+    def rules(self) -> list[Rule]:
+        """The alert rules in force: the user's, or the defaults."""
+        if self.alert_rules is not None:
+            return self.alert_rules
+        return default_rules(self.daily_budget_usd)
 
     def extra_roots(self) -> dict[str, list[Path]]:
         roots: dict[str, list[Path]] = {}
@@ -97,12 +113,20 @@ def _from_toml(raw: dict[str, Any]) -> Settings:
     disabled = sources.get("disabled", [])
     if not isinstance(disabled, list):
         raise SettingsError("sources.disabled must be a list of agent names")
+    alerts = raw.get("alerts", {})
+    if not isinstance(alerts, dict):
+        raise SettingsError("[alerts] must be a table")
+    try:
+        rules = [rule_from_toml(r) for r in alerts["rules"]] if "rules" in alerts else None
+    except (RuleError, TypeError) as exc:
+        raise SettingsError(str(exc)) from None
     return Settings(
         daily_budget_usd=budget.get("daily_usd", 20.0),
         budget_counts_billed=bool(budget.get("count_billed", False)),
         icon_shows=tray.get("icon_shows", "spend"),
         disabled_sources=[str(d) for d in disabled],
         custom_folders=[(str(f.get("source", "")), str(f.get("path", ""))) for f in folders],
+        alert_rules=rules,
     )
 
 
@@ -129,6 +153,11 @@ def save_settings(settings: Settings, path: Path | None = None) -> Path:
     for source, folder in settings.custom_folders:
         folders.append(tomlkit.item({"source": source, "path": folder}))
     document["sources"] = {"disabled": list(settings.disabled_sources), "folders": folders}
+    if settings.alert_rules is not None:
+        rules = tomlkit.aot()
+        for rule in settings.alert_rules:
+            rules.append(tomlkit.item(rule.to_toml()))
+        document["alerts"] = {"rules": rules}
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     temporary.write_text(tomlkit.dumps(document), encoding="utf-8")
     temporary.replace(path)

@@ -67,14 +67,10 @@ class ClaudeLineParser:
         if record.get("isMeta") or record.get("isSidechain") or not isinstance(message, dict):
             return []
         content = message.get("content")
-        typed = (
-            (isinstance(content, str)
-            and content.strip())
-            or (
-                isinstance(content, list)
-                and any(isinstance(c, dict) and c.get("type") == "text" for c in content)
-                and not any(isinstance(c, dict) and c.get("type") == "tool_result" for c in content)
-            )
+        typed = (isinstance(content, str) and content.strip()) or (
+            isinstance(content, list)
+            and any(isinstance(c, dict) and c.get("type") == "text" for c in content)
+            and not any(isinstance(c, dict) and c.get("type") == "tool_result" for c in content)
         )
         if not typed:
             return []
@@ -169,7 +165,7 @@ class ClaudeCodeSource(Source):
     name = "claude-code"
     display_name = "Claude Code"
     # Usage, and typed prompts (for runaway detection); tool results are not prompts.
-    marks = (b'"usage"', b'"type":"user"')
+    marks = (b'"usage"', b'"user"')
     skip_marks = (b'"tool_result"',)
 
     def roots(self, env: Mapping[str, str], home: Path) -> list[Path]:

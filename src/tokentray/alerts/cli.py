@@ -1,0 +1,87 @@
+"""`tokentray alerts check` and `tokentray watch` (headless: ingest and alerts, no display)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from datetime import UTC, datetime
+from types import FrameType
+
+from tokentray.alerts.engine import Alert, AlertEngine
+from tokentray.alerts.notify import desktop_notify, post_webhook
+from tokentray.engine import Engine, local_zone
+from tokentray.reporting import to_json
+from tokentray.settings import load_settings
+
+log = logging.getLogger(__name__)
+
+
+def alert_engine(engine: Engine, args: argparse.Namespace) -> AlertEngine:
+    settings = load_settings(args.config)
+    return AlertEngine(engine.store, settings.rules(), args.tz or local_zone())
+
+
+def _moment(text: str | None) -> datetime:
+    if not text:
+        return datetime.now(UTC)
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=local_zone())
+
+
+def check(engine: Engine, args: argparse.Namespace) -> int:
+    """What the rules raise at ``--at`` (default now); nothing is recorded or sent."""
+    if not args.no_scan:
+        engine.ingestor.scan()
+    alerts_at = _moment(args.at)
+    rules = alert_engine(engine, args)
+    alerts = rules.evaluate(alerts_at)
+    if args.json:
+        rows = [{**a.as_dict(), "already_notified": rules.was_fired(a)} for a in alerts]
+        print(to_json({"at": alerts_at.isoformat(), "alerts": rows}))
+        return 0
+    if not alerts:
+        print(f"No alert at {alerts_at.astimezone(local_zone()):%Y-%m-%d %H:%M}.")
+    for alert in alerts:
+        seen = " (already notified)" if rules.was_fired(alert) else ""
+        print(
+            f"{alert.level.upper()}: {alert.title}{seen}\n  "
+            + alert.message().replace("\n", "\n  ")
+        )
+    return 0
+
+
+def watch(engine: Engine, args: argparse.Namespace) -> int:
+    """Ingest and evaluate every ``--interval`` seconds until stopped; print and post alerts."""
+    stop = threading.Event()
+
+    def stopping(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stopping)
+    rules = alert_engine(engine, args)
+    print(f"tokentray watch: {len(rules.rules)} rules, every {args.interval:g} s", flush=True)
+    while not stop.is_set():
+        scan = engine.ingestor.scan()
+        for problem in scan.unreadable:
+            log.warning("cannot read %s: %s", problem.path, problem.reason)
+        for alert in rules.due(datetime.now(UTC)):
+            send(alert, args.webhook, desktop=args.desktop)
+        if args.once:
+            break
+        stop.wait(args.interval)
+    return 0
+
+
+def send(alert: Alert, webhook: str | None, desktop: bool = False) -> None:
+    print(
+        f"{alert.level.upper()}: {alert.title}\n  " + alert.message().replace("\n", "\n  "),
+        flush=True,
+    )
+    if desktop:
+        desktop_notify(alert)
+    if webhook and not post_webhook(webhook, alert):
+        print(f"tokentray: the webhook did not take the alert ({alert.rule.name})", file=sys.stderr)

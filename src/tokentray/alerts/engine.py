@@ -1,0 +1,385 @@
+"""Evaluate alert rules at a moment, and remember what fired.
+
+Windows are computed in the local time zone with zoneinfo, then compared and
+queried as UTC timestamps (aware datetimes in one zone subtract as wall-clock
+times), so a night that loses or gains an hour to DST is simply shorter or
+longer. Each rule fires at most once per window and level; that is stored in
+SQLite, so a restart neither repeats a notification nor misses one.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tokentray.alerts.rules import Rule, parse_clock
+from tokentray.store import Store
+
+log = logging.getLogger(__name__)
+
+PAUSE_KEY = "alerts_paused_until_ms"
+DIGEST_WITHIN = timedelta(hours=12)  # a digest is sent if its night ended this recently
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    start: datetime
+    end: datetime
+
+    @property
+    def start_ms(self) -> int:
+        return int(self.start.timestamp() * 1000)
+
+    @property
+    def end_ms(self) -> int:
+        return int(self.end.timestamp() * 1000)
+
+
+@dataclass(slots=True)
+class Alert:
+    rule: Rule
+    level: str  # "warning", "critical" or "digest"
+    value: float
+    threshold: float
+    window: Window
+    key: str  # rule id, plus the session for per-session rules
+    culprit: dict[str, str] = field(default_factory=dict)  # session, project, model
+    projection: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        if self.level == "digest":
+            return f"tokentray: {self.rule.name} summary"
+        return f"tokentray: {self.rule.name} — {self.level}"
+
+    def message(self) -> str:
+        if self.level == "digest":
+            return str(self.details.get("text", ""))
+        unit = _unit(self.rule)
+        lines = [f"{_amount(self.value, self.rule)}{unit} — {self.rule.describe()}"]
+        if self.culprit:
+            parts = [f"{k} {v}" for k, v in self.culprit.items() if v]
+            lines.append("Mostly: " + ", ".join(parts))
+        if self.projection is not None:
+            end = self.window.end.strftime("%H:%M")
+            lines.append(f"At this rate: {_amount(self.projection, self.rule)} by {end}")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule.id,
+            "name": self.rule.name,
+            "level": self.level,
+            "value": round(self.value, 6),
+            "threshold": self.threshold,
+            "window_start": self.window.start.isoformat(),
+            "window_end": self.window.end.isoformat(),
+            "key": self.key,
+            "culprit": self.culprit,
+            "projection": None if self.projection is None else round(self.projection, 6),
+            "title": self.title,
+            "text": self.message(),
+        }
+
+
+def _unit(rule: Rule) -> str:
+    return "/h" if rule.kind in ("burn", "runaway") else ""
+
+
+def _amount(value: float, rule: Rule) -> str:
+    return f"${value:,.2f}" if rule.metric == "usd" else f"{value:,.0f} tokens"
+
+
+# -- windows ----------------------------------------------------------------------
+
+
+def window_at(rule: Rule, at: datetime, tz: ZoneInfo) -> Window | None:
+    """The rule's window that contains ``at``; None outside a daily window."""
+    local = at.astimezone(tz)
+    if rule.window == "day":
+        start = datetime.combine(local.date(), datetime.min.time(), tz)
+        return Window(
+            start, datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), tz)
+        )
+    if rule.window == "rolling":
+        span = timedelta(minutes=rule.minutes)
+        epoch = datetime(2000, 1, 1, tzinfo=UTC)  # in UTC: no wall-clock jumps
+        periods = (at.astimezone(UTC) - epoch) // span  # non-overlapping: one firing each
+        start = epoch + periods * span
+        return Window(start.astimezone(tz), (start + span).astimezone(tz))
+    for day in (local.date(), local.date() - timedelta(days=1)):
+        window = daily_window(rule, day, tz)
+        if window.start_ms <= at.timestamp() * 1000 < window.end_ms:
+            return window if day.weekday() in rule.weekdays else None
+    return None
+
+
+def daily_window(rule: Rule, day: date, tz: ZoneInfo) -> Window:
+    """The daily window that opens on ``day`` (it may close the next day)."""
+    start_time, end_time = parse_clock(rule.start), parse_clock(rule.end)
+    start = datetime.combine(day, start_time, tz)
+    end_day = day + timedelta(days=1) if end_time <= start_time else day
+    return Window(start, datetime.combine(end_day, end_time, tz))
+
+
+def last_ended_window(rule: Rule, at: datetime, tz: ZoneInfo) -> Window | None:
+    """The most recent daily window that has ended by ``at`` (for the morning digest)."""
+    local = at.astimezone(tz).date()
+    for back in range(0, 8):
+        day = local - timedelta(days=back)
+        window = daily_window(rule, day, tz)
+        if window.end_ms <= at.timestamp() * 1000 and day.weekday() in rule.weekdays:
+            return window
+    return None
+
+
+# -- evaluation -------------------------------------------------------------------
+
+
+def _scope_sql(rule: Rule) -> tuple[str, list[Any]]:
+    if rule.scope in ("source", "project", "model"):
+        return f" AND {rule.scope} = ?", [rule.scope_value]
+    return "", []
+
+
+def _value_sql(rule: Rule) -> str:
+    return "COALESCE(cost_usd, 0)" if rule.metric == "usd" else "total_tokens"
+
+
+class AlertEngine:
+    def __init__(self, store: Store, rules: list[Rule], tz: ZoneInfo) -> None:
+        self.store = store
+        self.rules = [r for r in rules if r.enabled]
+        self.tz = tz
+
+    # -- what fires --------------------------------------------------------------
+
+    def evaluate(self, at: datetime) -> list[Alert]:
+        """Every alert the rules raise at ``at``, fired before or not."""
+        alerts: list[Alert] = []
+        for rule in self.rules:
+            try:
+                alerts += self._evaluate(rule, at)
+            except Exception:  # one broken rule must not silence the others
+                log.exception("alert rule %s failed", rule.id)
+        return alerts
+
+    def _evaluate(self, rule: Rule, at: datetime) -> list[Alert]:
+        window = window_at(rule, at, self.tz)
+        found: list[Alert] = []
+        if rule.window == "daily":
+            found += self._digest(rule, at)
+        if window is None:
+            return found
+        if rule.kind == "runaway":
+            return found + self._runaways(rule, at, window)
+        if rule.scope == "session":
+            return found + self._per_session(rule, at, window)
+        value, projection = self._measure(rule, at, window, "")
+        level = self._level(rule, projection if rule.kind == "projection" else value)
+        if level:
+            alert = Alert(rule, level, value, rule.threshold, window, rule.id)
+            alert.culprit = self._culprit(rule, at, window, "")
+            alert.projection = projection
+            found.append(alert)
+        return found
+
+    def _level(self, rule: Rule, value: float | None) -> str:
+        if value is None:
+            return ""
+        if value >= rule.threshold:
+            return "critical"
+        return "warning" if value >= rule.threshold * rule.warning_share else ""
+
+    def _sum(self, rule: Rule, start_ms: int, end_ms: int, extra: str, params: list[Any]) -> float:
+        scope, scope_params = _scope_sql(rule)
+        (row,) = self.store.query(
+            f"SELECT COALESCE(SUM({_value_sql(rule)}), 0) FROM events "
+            f"WHERE ts_ms >= ? AND ts_ms < ?{scope}{extra}",
+            [start_ms, end_ms, *scope_params, *params],
+        )
+        return float(row[0])
+
+    def _measure(
+        self, rule: Rule, at: datetime, window: Window, session: str
+    ) -> tuple[float, float | None]:
+        """(the value compared with the threshold, the projection at the window's end)."""
+        extra, params = (" AND session_id = ?", [session]) if session else ("", [])
+        at_ms = int(at.timestamp() * 1000) + 1
+        look_back = rule.minutes * 60_000
+        burn = self._sum(rule, at_ms - look_back, at_ms, extra, params) * 3_600_000 / look_back
+        if rule.kind == "burn":
+            return burn, None
+        total = self._sum(rule, window.start_ms, min(at_ms, window.end_ms), extra, params)
+        if rule.window == "rolling":
+            return total, None
+        remaining_h = max(0.0, (window.end_ms - at_ms) / 3_600_000)
+        return total, total + burn * remaining_h
+
+    def _per_session(self, rule: Rule, at: datetime, window: Window) -> list[Alert]:
+        alerts = []
+        for (session,) in self.store.query(
+            "SELECT DISTINCT session_id FROM events WHERE ts_ms >= ? AND ts_ms < ?",
+            (window.start_ms, int(at.timestamp() * 1000) + 1),
+        ):
+            value, projection = self._measure(rule, at, window, session)
+            level = self._level(rule, projection if rule.kind == "projection" else value)
+            if level:
+                alert = Alert(rule, level, value, rule.threshold, window, f"{rule.id}:{session}")
+                alert.culprit = self._culprit(rule, at, window, session)
+                alert.projection = projection
+                alerts.append(alert)
+        return alerts
+
+    def _runaways(self, rule: Rule, at: datetime, window: Window) -> list[Alert]:
+        """Sessions burning over the threshold per hour with nobody at the keyboard,
+        or calling the same tool again and again."""
+        at_ms = int(at.timestamp() * 1000) + 1
+        idle_ms = rule.minutes * 60_000
+        alerts = []
+        for source, session in self.store.query(
+            "SELECT DISTINCT source, session_id FROM events WHERE ts_ms >= ? AND ts_ms < ?",
+            (at_ms - idle_ms, at_ms),
+        ):
+            burn = (
+                self._sum(
+                    rule,
+                    at_ms - idle_ms,
+                    at_ms,
+                    " AND source = ? AND session_id = ?",
+                    [source, session],
+                )
+                * 3_600_000
+                / idle_ms
+            )
+            last_human, humans, recorded = self.store.query(
+                "SELECT MAX(CASE WHEN kind = 'human' THEN ts_ms END), SUM(kind = 'human'), "
+                "COUNT(*) FROM activity WHERE source = ? AND session_id = ?",
+                (source, session),
+            )[0]
+            # Unattended: its last prompt is old, or it runs on tools with no prompt at all
+            # (a session read before tokentray recorded activity cannot be judged).
+            unattended = bool(recorded) and (not humans or (last_human or 0) < at_ms - idle_ms)
+            repeated = self._repeated_tool(rule, source, session, at_ms)
+            reason = ""
+            if burn >= rule.threshold and unattended:
+                reason = f"no prompt for {rule.minutes} min"
+            elif repeated and burn >= rule.threshold * rule.warning_share:
+                reason = f"the same tool call {rule.repeat_count}× in a row ({repeated})"
+            if not reason:
+                continue
+            key = f"{rule.id}:{source}:{session}"
+            alert = Alert(rule, "critical", burn, rule.threshold, window, key)
+            alert.culprit = self._culprit(rule, at, window, session)
+            alert.culprit["why"] = reason
+            alerts.append(alert)
+        return alerts
+
+    def _repeated_tool(self, rule: Rule, source: str, session: str, at_ms: int) -> str:
+        if rule.repeat_count <= 1:
+            return ""
+        calls = self.store.query(
+            "SELECT fingerprint FROM activity WHERE source = ? AND session_id = ? "
+            "AND kind = 'tool' AND ts_ms < ? ORDER BY ts_ms DESC LIMIT ?",
+            (source, session, at_ms, rule.repeat_count),
+        )
+        prints = {c for (c,) in calls}
+        return calls[0][0] if len(calls) == rule.repeat_count and len(prints) == 1 else ""
+
+    def _culprit(self, rule: Rule, at: datetime, window: Window, session: str) -> dict[str, str]:
+        """The session, project and model that weigh most in the window."""
+        scope, params = _scope_sql(rule)
+        if session:
+            scope += " AND session_id = ?"
+            params = [*params, session]
+        rows = self.store.query(
+            "SELECT source, session_id, project, model FROM events "
+            f"WHERE ts_ms >= ? AND ts_ms < ?{scope} GROUP BY source, session_id, project, model "
+            f"ORDER BY SUM({_value_sql(rule)}) DESC LIMIT 1",
+            [window.start_ms, int(at.timestamp() * 1000) + 1, *params],
+        )
+        if not rows:
+            return {}
+        source, session_id, project, model = rows[0]
+        return {"source": source, "session": session_id, "project": project, "model": model}
+
+    def _digest(self, rule: Rule, at: datetime) -> list[Alert]:
+        """One summary when a daily (overnight) window has ended."""
+        window = last_ended_window(rule, at, self.tz)
+        since_end_ms = at.timestamp() * 1000 - window.end_ms if window else 0
+        if window is None or since_end_ms > DIGEST_WITHIN.total_seconds() * 1000:
+            return []
+        (row,) = self.store.query(
+            "SELECT COALESCE(SUM(COALESCE(cost_usd, 0)), 0), COALESCE(SUM(total_tokens), 0), "
+            "COUNT(DISTINCT source || ':' || session_id) FROM events "
+            "WHERE ts_ms >= ? AND ts_ms < ?",
+            (window.start_ms, window.end_ms),
+        )
+        if not row[2]:
+            return []  # a quiet night needs no summary
+        (top,) = self.store.query(
+            "SELECT project FROM events WHERE ts_ms >= ? AND ts_ms < ? GROUP BY project "
+            "ORDER BY SUM(COALESCE(cost_usd, 0)) DESC LIMIT 1",
+            (window.start_ms, window.end_ms),
+        )
+        fired = self.store.query(
+            "SELECT COUNT(*) FROM alert_state WHERE fired_ms >= ? AND fired_ms < ? "
+            "AND level != 'digest'",
+            (window.start_ms, window.end_ms),
+        )[0][0]
+        text = (
+            f"{window.start:%a %H:%M}–{window.end:%H:%M}: ${row[0]:,.2f}, {row[1]:,} tokens, "
+            f"{row[2]} sessions, mostly {top[0] or 'unknown project'}; {fired} alerts fired."
+        )
+        alert = Alert(rule, "digest", row[0], rule.threshold, window, f"{rule.id}:digest")
+        alert.details = {"text": text, "tokens": row[1], "sessions": row[2], "alerts": fired}
+        return [alert]
+
+    # -- firing state ------------------------------------------------------------
+
+    def paused_until_ms(self) -> int:
+        value = self.store.get_meta(PAUSE_KEY)
+        return int(value) if value else 0
+
+    def pause_until(self, until: datetime) -> None:
+        self.store.set_meta(PAUSE_KEY, str(int(until.timestamp() * 1000)))
+
+    def due(self, at: datetime) -> list[Alert]:
+        """The alerts to send now: new for their window and level, and not paused.
+
+        A critical alert also counts as its warning, so a warning never follows it.
+        """
+        if int(at.timestamp() * 1000) < self.paused_until_ms():
+            return []
+        new = []
+        for alert in self.evaluate(at):
+            levels = ["warning", "critical"] if alert.level == "critical" else [alert.level]
+            if not self._fired(alert, alert.level):
+                new.append(alert)
+            self._record(alert, levels, at)
+        return new
+
+    def _fired(self, alert: Alert, level: str) -> bool:
+        return bool(
+            self.store.query(
+                "SELECT 1 FROM alert_state WHERE rule_id = ? AND window_start_ms = ? AND level = ?",
+                (alert.key, alert.window.start_ms, level),
+            )
+        )
+
+    def _record(self, alert: Alert, levels: list[str], at: datetime) -> None:
+        fired_ms = int(at.timestamp() * 1000)
+        self.store.db.executemany(
+            "INSERT OR IGNORE INTO alert_state VALUES (?, ?, ?, ?, ?)",
+            [
+                (alert.key, alert.window.start_ms, level, fired_ms, alert.message())
+                for level in levels
+            ],
+        )
+
+    def was_fired(self, alert: Alert) -> bool:
+        return self._fired(alert, alert.level)

@@ -1,0 +1,158 @@
+"""Alert rules: what to watch, over which window, and when to warn.
+
+A rule has a kind (total over the window, burn rate, projected total at the
+window's end, or a runaway session), a metric (USD or tokens), a scope (all
+usage, one agent, project or model, or each session on its own), a window
+(the calendar day, a rolling number of minutes, or a daily time-of-day window
+that may cross midnight, on chosen weekdays) and a threshold: the critical
+level, with a warning at a share of it (80% unless set).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import time
+from typing import Any
+
+KINDS = ("total", "burn", "projection", "runaway")
+METRICS = ("usd", "tokens")
+SCOPES = ("all", "source", "project", "model", "session")
+WINDOWS = ("day", "rolling", "daily")
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class RuleError(ValueError):
+    """A rule that cannot work as written; the message says which field and why."""
+
+
+@dataclass(slots=True)
+class Rule:
+    id: str
+    name: str
+    kind: str = "total"
+    metric: str = "usd"
+    threshold: float = 20.0  # the critical level: USD, or tokens (per hour for "burn")
+    warning_share: float = 0.8
+    scope: str = "all"
+    scope_value: str = ""
+    window: str = "day"
+    minutes: int = 60  # rolling window; burn-rate look-back; runaway: minutes without a human
+    start: str = "22:00"  # daily window, local time
+    end: str = "07:00"
+    weekdays: list[int] = field(default_factory=lambda: list(range(7)))  # Monday = 0
+    repeat_count: int = 0  # runaway: the same tool call this many times in a row (0: off)
+    enabled: bool = True
+
+    def validate(self) -> None:
+        where = f"rule {self.name or self.id!r}"
+        if not self.id or not self.name.strip():
+            raise RuleError(f"{where}: give the rule a name")
+        for value, allowed, what in (
+            (self.kind, KINDS, "kind"),
+            (self.metric, METRICS, "metric"),
+            (self.scope, SCOPES, "scope"),
+            (self.window, WINDOWS, "window"),
+        ):
+            if value not in allowed:
+                raise RuleError(f"{where}: {what} must be one of {', '.join(allowed)}")
+        if not isinstance(self.threshold, int | float) or self.threshold <= 0:
+            raise RuleError(f"{where}: the threshold must be more than 0")
+        if not 0 < self.warning_share <= 1:
+            raise RuleError(f"{where}: the warning level must be between 1% and 100%")
+        if self.scope in ("source", "project", "model") and not self.scope_value.strip():
+            raise RuleError(f"{where}: say which {self.scope} the rule watches")
+        if not isinstance(self.minutes, int) or self.minutes <= 0:
+            raise RuleError(f"{where}: the number of minutes must be more than 0")
+        if self.window == "daily":
+            start, end = parse_clock(self.start, where), parse_clock(self.end, where)
+            if start == end:
+                raise RuleError(f"{where}: the daily window {self.start}–{self.end} is empty")
+            if not self.weekdays or any(d not in range(7) for d in self.weekdays):
+                raise RuleError(f"{where}: choose at least one weekday (Monday = 0 … Sunday = 6)")
+        if self.kind == "projection" and self.window == "rolling":
+            raise RuleError(f"{where}: a projection needs a window with an end (day or daily)")
+        if self.kind == "runaway" and self.repeat_count < 0:
+            raise RuleError(f"{where}: the repeat count cannot be negative")
+
+    def describe(self) -> str:
+        unit = "$" if self.metric == "usd" else ""
+        amount = f"{unit}{self.threshold:g}" + ("" if unit else " tokens")
+        scope = (
+            "everything"
+            if self.scope == "all"
+            else ("each session" if self.scope == "session" else f"{self.scope} {self.scope_value}")
+        )
+        window = {
+            "day": "today",
+            "rolling": f"in any {self.minutes} minutes",
+            "daily": f"{self.start}–{self.end}",
+        }[self.window]
+        if self.kind == "burn":
+            return f"{scope}: burning over {amount}/h (last {self.minutes} min)"
+        if self.kind == "projection":
+            return f"{scope}: heading for over {amount} by the end of {window}"
+        if self.kind == "runaway":
+            repeat = (
+                f" or the same tool call {self.repeat_count}× in a row" if self.repeat_count else ""
+            )
+            return (
+                f"a session burning over {amount}/h with no prompt for {self.minutes} min{repeat}"
+            )
+        return f"{scope}: over {amount} {window}"
+
+    def to_toml(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse_clock(text: str, where: str = "rule") -> time:
+    match = _CLOCK.match(text)
+    if not match:
+        raise RuleError(f"{where}: {text!r} is not a time of day (HH:MM)")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def rule_from_toml(raw: Any) -> Rule:
+    if not isinstance(raw, dict):
+        raise RuleError("each [[alerts.rules]] entry must be a table")
+    known = set(Rule.__dataclass_fields__)
+    unknown = set(raw) - known
+    if unknown:
+        raise RuleError(f"[[alerts.rules]] has unknown keys: {', '.join(sorted(unknown))}")
+    values = dict(raw)
+    if "weekdays" in values:
+        values["weekdays"] = [int(d) for d in values["weekdays"]]
+    rule = Rule(**values)
+    rule.validate()
+    return rule
+
+
+def default_rules(daily_budget_usd: float) -> list[Rule]:
+    """What a new user gets: the night watch, the daily budget, burn rate, runaways."""
+    rules = [
+        Rule(
+            "overnight",
+            "Overnight spend",
+            "total",
+            "usd",
+            20.0,
+            window="daily",
+            start="22:00",
+            end="07:00",
+        ),
+        Rule("burn-rate", "Burn rate", "burn", "usd", 25.0, window="rolling", minutes=15),
+        Rule(
+            "runaway",
+            "Runaway session",
+            "runaway",
+            "usd",
+            10.0,
+            scope="session",
+            window="rolling",
+            minutes=30,
+            repeat_count=12,
+        ),
+    ]
+    if daily_budget_usd > 0:
+        rules.insert(1, Rule("daily-budget", "Daily budget", "total", "usd", daily_budget_usd))
+    return rules
