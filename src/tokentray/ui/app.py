@@ -19,6 +19,8 @@ from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from tokentray import __version__
+from tokentray.alerts.engine import Alert, Window
+from tokentray.alerts.rules import Rule
 from tokentray.engine import Engine, FolderStatus, local_zone, open_engine
 from tokentray.live import LiveSnapshot
 from tokentray.paths import data_dir as default_data_dir
@@ -26,6 +28,7 @@ from tokentray.paths import database_path
 from tokentray.providers.poll import ProviderState
 from tokentray.reconcile import ReconcileRow
 from tokentray.settings import Settings, load_settings
+from tokentray.ui.notifications import Notifier
 from tokentray.ui.provider_worker import ProviderWorker
 from tokentray.ui.tray import TrayController
 from tokentray.ui.worker import EngineWorker, GraphData
@@ -64,6 +67,7 @@ class TrayApp(QObject):
     sessionRequested = Signal(str, str)
     stopRequested = Signal()
     stopProvidersRequested = Signal()
+    pauseRequested = Signal(object)  # int ms since the epoch
     keySaveRequested = Signal(str, str)
     keyTestRequested = Signal(str)
     reconcileRequested = Signal()
@@ -94,6 +98,7 @@ class TrayApp(QObject):
         self.worker.moveToThread(self.engine_thread)
         self.engine_thread.started.connect(self.worker.start)
         self.refreshRequested.connect(self.worker.refresh)
+        self.pauseRequested.connect(self.worker.pause_alerts)
         self.graphRequested.connect(self.worker.request_graph)
         self.settingsChanged.connect(self.worker.apply_settings)
         self.sessionRequested.connect(self.worker.request_session)
@@ -126,6 +131,11 @@ class TrayApp(QObject):
         self.worker.foldersReady.connect(self._on_folders)
         self.worker.sessionReady.connect(self._on_session)
         self.worker.problem.connect(self._on_problem)
+        self.worker.alertsDue.connect(self._on_alerts)
+        self.worker.pausedUntil.connect(self._on_paused)
+        self.notifier = Notifier(self.tray)
+        self.notifier.activated.connect(self.open_culprit)
+        self.alerts_sent: list[tuple[Alert, str]] = []
         self.providers.statesReady.connect(self._on_provider_states)
         self.providers.keysReady.connect(self._on_provider_keys)
         self.providers.testDone.connect(self._on_key_tested)
@@ -147,6 +157,7 @@ class TrayApp(QObject):
         for thread in (self.engine_thread, self.provider_thread):
             thread.quit()
             thread.wait(30_000)
+        self.notifier.stop()
         self.tray.hide()
         if self.server is not None:
             self.server.close()
@@ -192,6 +203,35 @@ class TrayApp(QObject):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
         self._session_dialog = dialog
+
+    def _on_alerts(self, alerts: list[Alert]) -> None:
+        for alert in alerts:
+            self.alerts_sent.append((alert, self.notifier.show(alert)))
+
+    def _on_paused(self, until_ms: int) -> None:
+        now_ms = datetime.now().timestamp() * 1000
+        self.tray.paused_until = (
+            datetime.fromtimestamp(until_ms / 1000) if until_ms > now_ms else None
+        )
+        if self.last_snapshot is not None:
+            self.tray.show_snapshot(self.last_snapshot)
+
+    def send_test_notification(self) -> str:
+        """From Preferences → Alerts: a sample alert through the real notification path."""
+        now = datetime.now().astimezone()
+        rule = Rule("test", "Test notification", threshold=1.0)
+        sample = Alert(rule, "warning", 0.8, 1.0, Window(now, now + timedelta(hours=1)), "test")
+        sample.culprit = {"project": "this is only a test"}
+        where = self.notifier.show(sample)
+        self.alerts_sent.append((sample, where))
+        return where
+
+    def open_culprit(self, alert: Alert) -> None:
+        """A click on a notification: the graphs, and the session that caused it."""
+        self.show_graphs()
+        culprit = alert.culprit
+        if culprit.get("source") and culprit.get("session"):
+            self.sessionRequested.emit(culprit["source"], culprit["session"])
 
     def _on_provider_states(self, states: list[ProviderState]) -> None:
         self.provider_states = states
@@ -247,6 +287,7 @@ class TrayApp(QObject):
         self.preferences = PreferencesDialog(self.settings)
         self.preferences.show_folders(self.folders)
         self.preferences.settingsSaved.connect(self._apply_settings)
+        self.preferences.rules_page.testNotification.connect(self.send_test_notification)
         keys = self.preferences.keys_page
         keys.saveKey.connect(self.keySaveRequested.emit)
         keys.testKey.connect(self.keyTestRequested.emit)
@@ -262,14 +303,14 @@ class TrayApp(QObject):
         self.settingsChanged.emit(settings)
 
     def pause_alerts(self, how: str) -> None:
+        """For an hour, or until tomorrow morning (07:00); kept in the store across restarts."""
         now = datetime.now()
         if how == "1h":
             until = now + timedelta(hours=1)
         else:
             until = datetime.combine(now.date() + timedelta(days=1), datetime.min.time())
-        self.tray.paused_until = until
-        if self.last_snapshot is not None:
-            self.tray.show_snapshot(self.last_snapshot)
+            until += timedelta(hours=7)
+        self.pauseRequested.emit(int(until.timestamp() * 1000))
 
     def show_about(self) -> None:
         QMessageBox.about(

@@ -161,7 +161,7 @@ class TrayController(QObject):
 
         add("graphs", "Open graphs", self.openGraphs.emit)
         pause = menu.addMenu("Pause alerts")
-        for key, text in (("1h", "For 1 hour"), ("tomorrow", "Until tomorrow")):
+        for key, text in (("1h", "For 1 hour"), ("tomorrow", "Until tomorrow morning")):
             action = pause.addAction(text)
             action.triggered.connect(lambda _=False, k=key: self.pauseAlerts.emit(k))
             self.actions[f"pause-{key}"] = action

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from tokentray import live
+from tokentray.alerts.engine import AlertEngine
 from tokentray.engine import Engine, FolderStatus
 from tokentray.settings import Settings
 from tokentray.ui.series_cache import BurnSeries, SeriesCache
@@ -107,6 +109,8 @@ class EngineWorker(QObject):
     snapshotReady = Signal(object)  # live.LiveSnapshot
     graphReady = Signal(object)  # GraphData
     foldersReady = Signal(object)  # list[FolderStatus]
+    alertsDue = Signal(object)  # list[Alert]: new for their window and level
+    pausedUntil = Signal(object)  # int ms since the epoch (0: not paused)
     problem = Signal(str)
 
     def __init__(
@@ -117,6 +121,7 @@ class EngineWorker(QObject):
         self._settings = settings
         self._tz = tz
         self._engine: Engine | None = None
+        self._alerts: AlertEngine | None = None
         self._observer: Observer | None = None  # type: ignore[valid-type]
         self._watched: set[Path] = set()
         self._dirty: set[Path] = set()
@@ -179,6 +184,8 @@ class EngineWorker(QObject):
             return
         if self._engine.config.error:
             self.problem.emit(self._engine.config.error)
+        self._alerts = AlertEngine(self._engine.store, self._settings.rules(), self._tz)
+        self.pausedUntil.emit(self._alerts.paused_until_ms())
         self.refresh()
 
     # -- watching ----------------------------------------------------------------
@@ -257,6 +264,7 @@ class EngineWorker(QObject):
         self._emit_snapshot()
         if self._graph_spec is not None:
             self._emit_graph(changed)
+        self._check_alerts()
 
     @Slot()
     def _tick(self) -> None:
@@ -264,6 +272,25 @@ class EngineWorker(QObject):
         self._emit_snapshot()
         if self._graph_spec is not None:
             self._emit_graph()
+        self._check_alerts()  # windows open and close, digests fall due, with or without data
+
+    def _check_alerts(self) -> None:
+        if self._alerts is None:
+            return
+        try:
+            due = self._alerts.due(datetime.now(UTC))
+        except Exception as exc:
+            log.exception("alert check failed")
+            self.problem.emit(f"Checking alert rules failed: {exc}")
+            return
+        if due:
+            self.alertsDue.emit(due)
+
+    @Slot(object)
+    def pause_alerts(self, until_ms: int) -> None:
+        if self._alerts is not None:
+            self._alerts.pause_until(datetime.fromtimestamp(until_ms / 1000, UTC))
+            self.pausedUntil.emit(self._alerts.paused_until_ms())
 
     # -- what the GUI shows ----------------------------------------------------------
 
