@@ -233,9 +233,12 @@ class EngineWorker(QObject):
 
     @Slot()
     def refresh(self) -> None:
-        """Full pass over every folder (start, 'Refresh now', and every 5 minutes)."""
-        self._scan(None)
+        """Full pass over every folder (start, 'Refresh now', and every 5 minutes).
+
+        Watches are set before the pass, so that nothing written during or right
+        after it goes unseen."""
         self._sync_watches()
+        self._scan(None)
         self._emit_folders()
 
     def _ingest_dirty(self) -> None:
