@@ -424,3 +424,16 @@ def test_cli_check_and_watch(
         )
     out = capsys.readouterr().out
     assert "watch:" in out
+
+
+def test_provider_billed_spend_as_a_metric(store: Store) -> None:
+    rule = Rule("billed", "Billed today", "total", "billed_usd", 100.0)
+    store.db.execute(
+        "INSERT INTO provider_rows VALUES ('anthropic', '2026-10-14', 'm', 'cost', "
+        "0, 0, 0, 0, 0, 120.0, 0)"
+    )
+    (alert,) = AlertEngine(store, [rule], UTC).evaluate(datetime(2026, 10, 14, 18, tzinfo=UTC))
+    assert (alert.level, alert.value) == ("critical", 120.0)
+    assert "billed by the providers" in alert.message()
+    with pytest.raises(RuleError, match="per day"):
+        Rule("x", "Bad", "burn", "billed_usd", 5.0, window="rolling").validate()

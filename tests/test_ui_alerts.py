@@ -146,3 +146,52 @@ def test_test_notification_goes_out(qtbot: QtBot, tmp_path: Path) -> None:
         assert app.alerts_sent[-1][0].rule.name == "Test notification"
     finally:
         app.stop()
+
+
+def _sample_alert():  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from tokentray.alerts.engine import Alert, Window
+    from tokentray.alerts.rules import Rule
+
+    now = datetime.now(UTC)
+    rule = Rule("overnight", "Overnight spend", window="daily")
+    alert = Alert(rule, "critical", 23.5, 20.0, Window(now, now + timedelta(hours=5)), "overnight")
+    alert.culprit = {"source": "claude-code", "session": "s-1", "project": "/home/dev/api"}
+    return alert
+
+
+def test_desktop_notification_over_dbus_and_its_click(qtbot: QtBot, tmp_path: Path) -> None:
+    """A real (private) session bus and a stand-in notification daemon."""
+    from dbus_notifications import NotificationDaemon
+    from tokentray.alerts.notify import desktop_notify
+    from tokentray.ui.notifications import Notifier
+    from tokentray.ui.tray import TrayController
+
+    daemon = NotificationDaemon()
+    try:
+        alert = _sample_alert()
+        assert desktop_notify(alert) == 42
+        signature, body = daemon.calls[-1]
+        assert signature == "susssasa{sv}i"  # the exact types the spec asks for
+        app_name, replaces, _icon, summary, text, actions, hints, timeout = body
+        assert (app_name, replaces, timeout) == ("tokentray", 0, 0)
+        assert summary == "tokentray: Overnight spend — critical"
+        assert "$23.50" in text and "project /home/dev/api" in text
+        assert actions == ["default", "Open graphs"] and hints["urgency"] == ("y", 2)
+
+        notifier = Notifier(TrayController(tmp_path))
+        assert notifier.show(alert) == "desktop"
+        opened: list[object] = []
+        notifier.activated.connect(opened.append)
+
+        def click_until_heard() -> bool:  # the listener subscribes on its own thread
+            daemon.click(43)
+            qtbot.wait(50)
+            return bool(opened)
+
+        qtbot.waitUntil(click_until_heard, timeout=5000)
+        assert opened[0] is alert
+        notifier.stop()
+    finally:
+        daemon.close()

@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tokentray.alerts.rules import Rule, parse_clock
+from tokentray.live import billed_today
 from tokentray.store import Store
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ def _unit(rule: Rule) -> str:
 
 
 def _amount(value: float, rule: Rule) -> str:
-    return f"${value:,.2f}" if rule.metric == "usd" else f"{value:,.0f} tokens"
+    return f"{value:,.0f} tokens" if rule.metric == "tokens" else f"${value:,.2f}"
 
 
 # -- windows ----------------------------------------------------------------------
@@ -210,6 +211,8 @@ class AlertEngine:
         """(the value compared with the threshold, the projection at the window's end)."""
         extra, params = (" AND session_id = ?", [session]) if session else ("", [])
         at_ms = int(at.timestamp() * 1000) + 1
+        if rule.metric == "billed_usd":  # the providers' own figure for the current UTC day
+            return billed_today(self.store, at_ms) or 0.0, None
         look_back = rule.minutes * 60_000
         burn = self._sum(rule, at_ms - look_back, at_ms, extra, params) * 3_600_000 / look_back
         if rule.kind == "burn":

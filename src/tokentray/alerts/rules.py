@@ -16,7 +16,7 @@ from datetime import time
 from typing import Any
 
 KINDS = ("total", "burn", "projection", "runaway")
-METRICS = ("usd", "tokens")
+METRICS = ("usd", "tokens", "billed_usd")  # billed_usd: what the providers report, per UTC day
 SCOPES = ("all", "source", "project", "model", "session")
 WINDOWS = ("day", "rolling", "daily")
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -70,13 +70,17 @@ class Rule:
                 raise RuleError(f"{where}: the daily window {self.start}–{self.end} is empty")
             if not self.weekdays or any(d not in range(7) for d in self.weekdays):
                 raise RuleError(f"{where}: choose at least one weekday (Monday = 0 … Sunday = 6)")
+        if self.metric == "billed_usd" and (self.kind != "total" or self.window != "day"):
+            raise RuleError(
+                f"{where}: provider-billed spend comes per day: use it with kind total, window day"
+            )
         if self.kind == "projection" and self.window == "rolling":
             raise RuleError(f"{where}: a projection needs a window with an end (day or daily)")
         if self.kind == "runaway" and self.repeat_count < 0:
             raise RuleError(f"{where}: the repeat count cannot be negative")
 
     def describe(self) -> str:
-        unit = "$" if self.metric == "usd" else ""
+        unit = "$" if self.metric in ("usd", "billed_usd") else ""
         amount = f"{unit}{self.threshold:g}" + ("" if unit else " tokens")
         scope = (
             "everything"
@@ -99,7 +103,8 @@ class Rule:
             return (
                 f"a session burning over {amount}/h with no prompt for {self.minutes} min{repeat}"
             )
-        return f"{scope}: over {amount} {window}"
+        billed = " billed by the providers" if self.metric == "billed_usd" else ""
+        return f"{scope}: over {amount}{billed} {window}"
 
     def to_toml(self) -> dict[str, Any]:
         return asdict(self)

@@ -308,7 +308,10 @@ class RuleDialog(QDialog):
         form = QFormLayout()
         self.name = QLineEdit(rule.name)
         self.kind = self._combo(KIND_NAMES, rule.kind)
-        self.measure = self._combo({"usd": "Spend (USD)", "tokens": "Tokens"}, rule.metric)
+        self.measure = self._combo(
+            {"usd": "Spend (USD)", "tokens": "Tokens", "billed_usd": "Spend billed by providers"},
+            rule.metric,
+        )
         self.threshold = QDoubleSpinBox()
         self.threshold.setRange(0, 1e12)
         self.threshold.setDecimals(2)
