@@ -125,8 +125,7 @@ class ProviderWorker(QObject):
             self.testDone.emit(name, ProviderState(name, "error", exc.message))
             return
         self.report_keys()
-        if key:
-            self.test(name)
+        self.test(name)  # a removed key shows "no key" at once
 
     @Slot(str)
     def test(self, name: str) -> None:
