@@ -35,6 +35,7 @@ class UsageEvent:
     service_tier: str = ""
     estimated: bool = False
     replayed: bool = False
+    reported_cost_usd: float | None = None  # the agent's own cost figure, kept beside ours
 
     @property
     def cache_write_tokens(self) -> int:

@@ -179,8 +179,8 @@ class Ingestor:
         tasks: list[_FileTask] = []
         roots = self.roots()
         for raw in paths:
-            path = Path(raw)
             for source, root in roots:
+                path = source.owner(Path(raw))
                 if path.is_relative_to(root) and source.wants(path):
                     task = self._task(source, root, path, report)
                     if task is None:
@@ -205,7 +205,11 @@ class Ingestor:
         work: list[tuple[_FileTask, Checkpoint | None]] = []
         for task in tasks:
             cp = checkpoints.get(str(task.path))
-            if cp is not None and _unchanged(cp, task.stat):
+            if (
+                cp is not None
+                and not task.source.whole_file(task.path)
+                and _unchanged(cp, task.stat)
+            ):
                 report.pending_partial_lines += int(cp.size > cp.offset)
             else:
                 work.append((task, cp))
@@ -330,6 +334,9 @@ def read_file(
     the whole rest of the file goes into the batch.
     """
     try:
+        if source.whole_file(path):
+            _read_whole(source, root, path, cp, batch, report)
+            return False
         with open(path, "rb") as handle:
             _read_new_bytes(source, root, path, cp, handle, batch, report, flush)
     except FileNotFoundError:
@@ -338,6 +345,53 @@ def read_file(
         report.unreadable.append(Problem(str(path), 0, f"cannot read: {exc.strerror}"))
         log.warning("cannot read %s: %s", path, exc)
     return False
+
+
+def _read_whole(
+    source: Source, root: Path, path: Path, cp: Checkpoint | None, batch: _Batch, report: ScanReport
+) -> None:
+    """A file rewritten whole: parsed again when its signature changed; events are upserted
+    by identity, so nothing is counted twice and nothing that vanished is removed."""
+    signature = source.signature(path)
+    state = cp.parser_state if cp is not None else {}
+    if cp is not None and state.get("signature") == signature:
+        return
+    st = path.stat()
+    report.files_read += 1
+    report.bytes_read += st.st_size
+    result = source.read_whole(path, root, state)
+    if cp is None:
+        cp = Checkpoint(
+            path=str(path),
+            source=source.name,
+            device=st.st_dev,
+            inode=st.st_ino,
+            size=0,
+            mtime_ns=0,
+            offset=0,
+            line_no=0,
+            head_hash=b"",
+            tail_hash=b"",
+            parser_state={},
+        )
+    for item in result.items:
+        if isinstance(item, Activity):
+            batch.activity.append(item)
+            continue
+        batch.add(item)
+        cp.events += 1
+        cp.last_event_ms = max(cp.last_event_ms or 0, item.timestamp_ms)
+    for line_no, reason in result.problems:
+        problem = Problem(str(path), line_no, reason)
+        batch.problems.append(problem)
+        cp.skipped += 1
+        report.skipped_lines += 1
+        if len(report.problems) < MAX_REPORTED_PROBLEMS:
+            report.problems.append(problem)
+    cp.size, cp.mtime_ns, cp.offset = st.st_size, st.st_mtime_ns, st.st_size
+    cp.device, cp.inode, cp.status = st.st_dev, st.st_ino, "ok"
+    cp.parser_state = {**result.state, "signature": signature}
+    batch.checkpoints[cp.path] = replace(cp)
 
 
 def _read_new_bytes(

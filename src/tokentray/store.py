@@ -130,15 +130,18 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (rule_id, window_start_ms, level)
     );
     """,
+    """
+    ALTER TABLE events ADD COLUMN reported_cost_usd REAL;
+    """,
 )
 
 EVENT_COLUMNS = (
     "key, source, session_id, project, model, ts_ms, input_tokens, output_tokens, "
     "reasoning_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, "
-    "total_tokens, service_tier, estimated, replayed, cost_usd, cost_status"
+    "total_tokens, service_tier, estimated, replayed, cost_usd, cost_status, reported_cost_usd"
 )
 _UPSERT = f"""
-INSERT INTO events ({EVENT_COLUMNS}) VALUES ({", ".join("?" * 18)})
+INSERT INTO events ({EVENT_COLUMNS}) VALUES ({", ".join("?" * 19)})
 ON CONFLICT (key) DO UPDATE SET
     source = excluded.source, session_id = excluded.session_id, project = excluded.project,
     model = excluded.model, ts_ms = excluded.ts_ms, input_tokens = excluded.input_tokens,
@@ -148,7 +151,8 @@ ON CONFLICT (key) DO UPDATE SET
     cache_write_1h_tokens = excluded.cache_write_1h_tokens,
     total_tokens = excluded.total_tokens, service_tier = excluded.service_tier,
     estimated = excluded.estimated, replayed = excluded.replayed,
-    cost_usd = excluded.cost_usd, cost_status = excluded.cost_status
+    cost_usd = excluded.cost_usd, cost_status = excluded.cost_status,
+    reported_cost_usd = excluded.reported_cost_usd
 WHERE excluded.total_tokens > events.total_tokens
    OR (events.replayed = 1 AND excluded.replayed = 0)
 """
@@ -401,6 +405,7 @@ def _event_row(p: PricedEvent) -> tuple[Any, ...]:
         int(e.replayed),
         p.cost_usd,
         p.cost_status,
+        e.reported_cost_usd,
     )
 
 

@@ -5,8 +5,15 @@ from __future__ import annotations
 from tokentray.sources.base import LineParser, Source
 from tokentray.sources.claude_code import ClaudeCodeSource
 from tokentray.sources.codex import CodexSource
+from tokentray.sources.gemini import GeminiSource
+from tokentray.sources.opencode import OpenCodeSource
 
-ALL_SOURCES: tuple[type[Source], ...] = (ClaudeCodeSource, CodexSource)
+ALL_SOURCES: tuple[type[Source], ...] = (
+    ClaudeCodeSource,
+    CodexSource,
+    GeminiSource,
+    OpenCodeSource,
+)
 
 
 def available_sources() -> list[Source]:

@@ -12,6 +12,7 @@ import hashlib
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,6 +42,15 @@ class LineParser(Protocol):
     def state(self) -> dict[str, Any]: ...
 
 
+@dataclass(slots=True)
+class WholeRead:
+    """What one whole-file read found, and the state to resume from."""
+
+    items: list[UsageEvent | Activity] = field(default_factory=list)
+    problems: list[tuple[int, str]] = field(default_factory=list)  # (line or row, reason)
+    state: dict[str, Any] = field(default_factory=dict)
+
+
 class Source(ABC):
     """One agent's local logs."""
 
@@ -55,6 +65,26 @@ class Source(ABC):
     @abstractmethod
     def roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
         """Folders this agent writes to (existing or not), in priority order."""
+
+    def whole_file(self, path: Path) -> bool:
+        """Whether ``path`` is rewritten whole (a JSON document, a database) rather than
+        appended to: such a file is parsed again entirely when it changes, and its
+        events are matched by identity."""
+        return False
+
+    def read_whole(self, path: Path, root: Path, since: dict[str, Any]) -> WholeRead:
+        """Everything in a whole file; ``since`` is what the previous read left in its state
+        (a database source reads only rows changed after it)."""
+        raise NotImplementedError(f"{self.name} has no whole-file format")
+
+    def signature(self, path: Path) -> list[int]:
+        """What changes when the file does (size and mtime; a database adds its -wal)."""
+        stat = path.stat()
+        return [stat.st_size, stat.st_mtime_ns]
+
+    def owner(self, path: Path) -> Path:
+        """The file a watched path belongs to (a database's -wal belongs to the database)."""
+        return path
 
     def roots_for_folder(self, folder: Path) -> list[Path]:
         """The roots to read for a folder the user added by hand."""

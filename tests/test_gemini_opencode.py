@@ -1,0 +1,198 @@
+"""Gemini CLI and OpenCode, from fixtures written after ../shared/formats/README.md §3-4:
+the legacy/JSONL twin, re-appended messages, rewinds and compaction, subagents; the
+OpenCode database (read-only, in WAL mode, while a writer holds it) beside legacy JSON."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tokentray.engine import open_engine
+
+
+def _engine(tmp_path: Path, home: Path):  # type: ignore[no-untyped-def]
+    env = {"CLAUDE_CONFIG_DIR": str(tmp_path / "none"), "CODEX_HOME": str(tmp_path / "none")}
+    return open_engine(tmp_path / "data", tmp_path / "c.toml", env=env, home=home)
+
+
+def _totals(engine, source: str):  # type: ignore[no-untyped-def]
+    return engine.store.query(
+        "SELECT COUNT(*), SUM(input_tokens), SUM(cache_read_tokens), SUM(output_tokens), "
+        "SUM(reasoning_tokens) FROM events WHERE source = ?",
+        (source,),
+    )[0]
+
+
+def _jsonl(path: Path, *records: dict[str, object]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        for record in records:
+            handle.write(json.dumps(record) + "\n")
+
+
+def _gemini(message_id: str, tokens: dict[str, int] | None, ts: str = "2026-10-01T09:00:05Z"):  # type: ignore[no-untyped-def]
+    record: dict[str, object] = {
+        "id": message_id,
+        "timestamp": ts,
+        "type": "gemini",
+        "content": "",
+        "model": "gemini-2.5-pro",
+    }
+    if tokens is not None:
+        record["tokens"] = tokens
+    return record
+
+
+T1 = {"input": 18340, "output": 96, "cached": 16384, "thoughts": 212, "tool": 0, "total": 18648}
+T2 = {"input": 5000, "output": 400, "cached": 0, "thoughts": 100, "tool": 50, "total": 5550}
+
+
+def test_gemini_twin_reappends_rewinds_and_subagents(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    project = home / ".gemini" / "tmp" / "my-app"
+    chats = project / "chats"
+    chats.mkdir(parents=True)
+    (project / ".project_root").write_text("/home/dev/my-app\n")
+    header = {"sessionId": "sess-1", "projectHash": "abc", "startTime": "2026-10-01T09:00:00Z"}
+    # The legacy whole-file chat with the first turn...
+    (chats / "session-2026-10-01T09-00-sess1.json").write_text(
+        json.dumps(
+            {
+                **header,
+                "messages": [
+                    {
+                        "id": "u1",
+                        "timestamp": "2026-10-01T09:00:01Z",
+                        "type": "user",
+                        "content": "hi",
+                    },
+                    _gemini("g1", T1),
+                ],
+            }
+        )
+    )
+    # ...and its .jsonl twin written on resume: the same messages again, then new ones.
+    log = chats / "session-2026-10-01T09-00-sess1.jsonl"
+    _jsonl(
+        log,
+        header,
+        _gemini("g1", T1),
+        _gemini("g2", None, "2026-10-02T10:00:00Z"),  # tool calls first, tokens later
+        _gemini("g2", T2, "2026-10-02T10:00:00Z"),
+        {"$rewindTo": "g1"},  # the conversation forgets g2; the bill does not
+        {"$set": {"lastUpdated": "2026-10-02T10:00:01Z"}},
+    )
+    # A subagent's chat belongs to its parent session.
+    _jsonl(
+        chats / "sess-1" / "sub-9.jsonl",
+        {"sessionId": "sub-9", "kind": "subagent"},
+        {
+            "id": "s1",
+            "timestamp": "2026-10-02T10:01:00Z",
+            "type": "gemini",
+            "model": "gemini-2.5-flash",
+            "tokens": {"input": 100, "output": 10},
+        },
+    )
+    engine = _engine(tmp_path, home)
+    engine.ingestor.scan()
+    count, uncached, cached, output, reasoning = _totals(engine, "gemini")
+    assert count == 3  # g1 once despite the twin, g2 once despite the re-append, s1
+    assert cached == 16384
+    assert uncached == (18340 - 16384) + (5000 + 50) + 100  # tool-use prompt tokens are input
+    assert output == (96 + 212) + (400 + 100) + 10  # thoughts are billed as output
+    assert reasoning == 312
+    assert set(engine.store.query("SELECT DISTINCT session_id FROM events")) == {("sess-1",)}
+    assert engine.store.query("SELECT DISTINCT project FROM events") == [("/home/dev/my-app",)]
+
+    # Compaction rewrites history with a $set.messages list: union by id, keep the largest.
+    _jsonl(log, {"$set": {"messages": [_gemini("g2", {**T2, "output": 900})]}})
+    engine.ingestor.scan()
+    assert _totals(engine, "gemini")[0] == 3
+    assert _totals(engine, "gemini")[3] == (96 + 212) + (900 + 100) + 10
+    engine.store.close()
+
+
+def _opencode_db(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("CREATE TABLE session (id TEXT PRIMARY KEY, project_id TEXT, directory TEXT)")
+    db.execute(
+        "CREATE TABLE message (id TEXT PRIMARY KEY, session_id TEXT, "
+        "time_created INTEGER, time_updated INTEGER, data TEXT)"
+    )
+    return db
+
+
+def _assistant(output: int, cost: float = 0.04, created: int = 1790000000000) -> str:
+    return json.dumps(
+        {
+            "role": "assistant",
+            "modelID": "claude-sonnet-4-5",
+            "providerID": "anthropic",
+            "path": {"cwd": "/home/dev/oc", "root": "/home/dev/oc"},
+            "time": {"created": created, "completed": created + 5000},
+            "cost": cost,
+            "tokens": {
+                "input": 12,
+                "output": output,
+                "reasoning": 30,
+                "cache": {"read": 38912, "write": 2210},
+            },
+        }
+    )
+
+
+def test_opencode_database_beside_legacy_json(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    root = home / ".local" / "share" / "opencode"
+    db = _opencode_db(root / "opencode.db")
+    db.execute("INSERT INTO message VALUES ('msg_1', 'ses_a', 1, 10, ?)", (_assistant(845),))
+    db.execute("INSERT INTO message VALUES ('msg_2', 'ses_a', 2, 20, ?)", (_assistant(100),))
+    db.execute(
+        "INSERT INTO message VALUES ('msg_u', 'ses_a', 3, 30, ?)", (json.dumps({"role": "user"}),)
+    )
+    legacy = root / "storage" / "message" / "ses_a"
+    legacy.mkdir(parents=True)
+    (legacy / "msg_1.json").write_text(
+        json.dumps({"id": "msg_1", "sessionID": "ses_a", **json.loads(_assistant(845))})
+    )
+    (legacy / "msg_old.json").write_text(
+        json.dumps({"id": "msg_old", "sessionID": "ses_z", **json.loads(_assistant(7, cost=0))})
+    )
+    db.execute("BEGIN IMMEDIATE")  # OpenCode is writing right now: readers are not blocked
+    engine = _engine(tmp_path, home)
+    engine.ingestor.scan()
+    db.execute("COMMIT")
+    rows = engine.store.query(
+        "SELECT 0, session_id, output_tokens, reasoning_tokens, replayed, "
+        "reported_cost_usd FROM events WHERE source = 'opencode' ORDER BY output_tokens"
+    )
+    assert [(r[1], r[2], r[3]) for r in rows] == [
+        ("ses_z", 37, 30),
+        ("ses_a", 130, 30),
+        ("ses_a", 875, 30),
+    ]
+    assert rows[2][4] == 0  # msg_1: the database's copy replaced the legacy one
+    assert rows[2][5] == pytest.approx(0.04) and rows[0][5] is None  # 0 means "not known"
+
+    unchanged = engine.ingestor.scan()
+    assert unchanged.files_read == 0  # nothing changed: nothing parsed
+
+    db.execute(
+        "UPDATE message SET data = ?, time_updated = 40 WHERE id = 'msg_2'", (_assistant(600),)
+    )
+    changed = engine.ingestor.scan()
+    assert changed.files_read == 1
+    assert engine.store.query(
+        "SELECT COUNT(*), MAX(output_tokens) FROM events WHERE session_id = 'ses_a'"
+    ) == [(2, 875)]
+    assert engine.store.query(
+        "SELECT output_tokens FROM events WHERE session_id = 'ses_a' ORDER BY output_tokens"
+    ) == [(630,), (875,)]  # msg_2 updated in place
+    db.close()
+    engine.store.close()
