@@ -215,3 +215,35 @@ def test_folders_and_agents_from_preferences_apply(
     rows = {r["period"]: r for r in json.loads(out)["rows"]}
     assert rows["2026-10-03"]["output_tokens"] == 1000
     assert not any("gpt-5-codex" in r["models"] for r in rows.values())
+
+
+def test_doctor_reports_each_agent_and_a_silent_format_change(
+    agents: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    chats = tmp_path / "home" / ".gemini" / "tmp" / "proj" / "chats"
+    chats.mkdir(parents=True)
+    for n in range(3):  # a Gemini CLI that renamed "tokens": nothing parses any more
+        (chats / f"session-{n}.jsonl").write_text(
+            json.dumps(
+                {
+                    "id": f"g{n}",
+                    "type": "gemini",
+                    "model": "gemini-3-pro",
+                    "timestamp": "2026-11-20T10:00:00Z",
+                    "usage": {"in": 5},
+                }
+            )
+            + "\n"
+        )
+    code, out, _ = run(capsys, "--data-dir", str(agents), "doctor", "--json")
+    assert code == 0
+    report = {agent["source"]: agent for agent in json.loads(out)}
+    claude = report["claude-code"]
+    assert claude["events"] == 12 and claude["skipped_lines"] == 1
+    assert claude["first_problems"][0].startswith("11111111-1111-4111-8111-111111111111.jsonl:6:")
+    assert report["opencode"]["folders"][0]["found"] is False
+    gemini = report["gemini"]
+    assert gemini["files"] == 3 and gemini["events"] == 0
+    assert gemini["warning"].startswith("Gemini CLI: 0 events parsed from 3 new files")
+    code, out, _ = run(capsys, "--data-dir", str(agents), "doctor")
+    assert "! Gemini CLI: 0 events parsed" in out and "OpenCode: no folder found" in out

@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--no-scan", action="store_true", help="do not ingest new data first")
 
     commands.add_parser("reprice", help="re-price every stored event with current prices")
+    doctor = commands.add_parser("doctor", help="per agent: folders, files, events, problems")
+    doctor.add_argument("--json", action="store_true", help="JSON output")
 
     from tokentray.providers import provider_names  # noqa: PLC0415
 
@@ -147,6 +149,8 @@ def _run(args: argparse.Namespace) -> int:
             return _scan(engine, args)
         if command == "report":
             return _report(engine, args)
+        if command == "doctor":
+            return _doctor(engine, args)
         if command == "reprice":
             count = engine.ingestor.reprice()
             print(f"Re-priced {count} events.")
@@ -219,6 +223,30 @@ def _report(engine: Engine, args: argparse.Namespace) -> int:
             print(f"  {line}")
     else:
         print(report_table(report, args.breakdown))
+    return _exit_for(scan)
+
+
+def _doctor(engine: Engine, args: argparse.Namespace) -> int:
+    from tokentray.reporting import to_json  # noqa: PLC0415
+
+    scan = engine.ingestor.scan()
+    report = engine.doctor()
+    if args.json:
+        print(to_json(report))
+        return _exit_for(scan)
+    for agent in report:
+        found = [f["path"] for f in agent["folders"] if f["found"]]
+        print(f"{agent['agent']}: " + (", ".join(found) if found else "no folder found"))
+        if found:
+            print(
+                f"  {agent['files']} files, {agent['events']} usage events, "
+                f"{agent['skipped_lines']} lines skipped; last event {agent['last_event'] or '—'}, "
+                f"last successful parse {agent['last_successful_parse'] or '—'}"
+            )
+        for problem in agent["first_problems"]:
+            print(f"  skipped {problem}")
+        if agent["warning"]:
+            print(f"  ! {agent['warning']}")
     return _exit_for(scan)
 
 

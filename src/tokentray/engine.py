@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from tokentray.config import Config, load_config
@@ -14,7 +17,7 @@ from tokentray.paths import database_path
 from tokentray.pricing import Pricer
 from tokentray.settings import Settings
 from tokentray.sources import Source, available_sources
-from tokentray.store import Store
+from tokentray.store import Checkpoint, Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,45 @@ class Engine:
             )
         return result
 
+    def doctor(self, now_ms: int | None = None) -> list[dict[str, Any]]:
+        """Per agent: its folders, what was read, the last event and parse, skipped lines
+        with the first reasons, and a warning when files are read but give no usage."""
+        now_ms = now_ms or int(time.time() * 1000)
+        checkpoints = self.store.checkpoints()
+        updated = dict(self.store.query("SELECT path, updated_ms FROM files"))
+        report = []
+        for source in self.ingestor.sources:
+            roots = [root for s, root in self.ingestor.roots() if s is source]
+            mine = [
+                cp
+                for path, cp in checkpoints.items()
+                if any(Path(path).is_relative_to(root) for root in roots)
+            ]
+            last_event = max((cp.last_event_ms or 0 for cp in mine), default=0) or None
+            last_parse = max((updated.get(cp.path, 0) for cp in mine if cp.events), default=0)
+            reasons = self.store.query(
+                "SELECT path, line_no, reason FROM problems ORDER BY id DESC LIMIT 200"
+            )
+            problems = [
+                f"{Path(p).name}:{n}: {r}"
+                for p, n, r in reasons
+                if any(Path(p).is_relative_to(root) for root in roots)
+            ][:5]
+            entry: dict[str, Any] = {
+                "agent": source.display_name,
+                "source": source.name,
+                "folders": [{"path": str(r), "found": r.is_dir()} for r in roots],
+                "files": len(mine),
+                "events": sum(cp.events for cp in mine),
+                "skipped_lines": sum(cp.skipped for cp in mine),
+                "first_problems": problems,
+                "last_event": _iso_ms(last_event),
+                "last_successful_parse": _iso_ms(last_parse or None),
+                "warning": _silence_warning(source.display_name, mine, updated, now_ms),
+            }
+            report.append(entry)
+        return report
+
     def source_status(self) -> list[str]:
         """One line per agent folder: found or not, files and usage lines read from it."""
         lines = []
@@ -70,6 +112,34 @@ class Engine:
                     f"{status.events} usage lines"
                 )
         return lines
+
+
+SILENT_AFTER_MS = 24 * 3_600_000
+
+
+def _iso_ms(ms: int | None) -> str | None:
+    return None if not ms else datetime.fromtimestamp(ms / 1000).isoformat(timespec="minutes")
+
+
+def _silence_warning(
+    name: str, checkpoints: list[Checkpoint], updated: dict[str, int], now_ms: int
+) -> str | None:
+    """Files keep coming but none gives usage: the agent probably changed its format."""
+    fresh = [cp for cp in checkpoints if updated.get(cp.path, 0) and cp.status == "ok"]
+    if not fresh:
+        return None
+    last_event = max((cp.last_event_ms or 0 for cp in checkpoints), default=0)
+    silent = [cp for cp in fresh if not cp.events and updated[cp.path] > last_event]
+    if len(silent) < 3:
+        return None
+    since = min(updated[cp.path] for cp in silent)
+    if now_ms - since < SILENT_AFTER_MS and last_event:
+        return None
+    days = max(1, round((now_ms - since) / 86_400_000))
+    return (
+        f"{name}: 0 events parsed from {len(silent)} new files since {days} days — "
+        "its log format may have changed; please report it"
+    )
 
 
 def open_engine(

@@ -142,10 +142,8 @@ class GeminiSource(Source):
         return [home / ".gemini" / "tmp"]
 
     def wants(self, path: Path) -> bool:
-        return (
-            (path.parent.name == "chats"
-            and path.suffix in (".jsonl", ".json"))
-            or (path.parent.parent.name == "chats" and path.suffix == ".jsonl")
+        return (path.parent.name == "chats" and path.suffix in (".jsonl", ".json")) or (
+            path.parent.parent.name == "chats" and path.suffix == ".jsonl"
         )
 
     def whole_file(self, path: Path) -> bool:
