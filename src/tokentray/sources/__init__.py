@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from tokentray.sources.base import LineParser, Source
 from tokentray.sources.claude_code import ClaudeCodeSource
+from tokentray.sources.cline import ClineSource, KiloCodeSource, RooCodeSource, ZooCodeSource
 from tokentray.sources.codex import CodexSource
 from tokentray.sources.gemini import GeminiSource
 from tokentray.sources.opencode import OpenCodeSource
+from tokentray.sources.qwen import QwenSource
 
 ALL_SOURCES: tuple[type[Source], ...] = (
     ClaudeCodeSource,
     CodexSource,
     GeminiSource,
     OpenCodeSource,
+    QwenSource,
+    ClineSource,
+    RooCodeSource,
+    KiloCodeSource,
+    ZooCodeSource,
 )
 
 

@@ -1,6 +1,7 @@
-"""Gemini CLI and OpenCode, from fixtures written after ../shared/formats/README.md §3-4:
-the legacy/JSONL twin, re-appended messages, rewinds and compaction, subagents; the
-OpenCode database (read-only, in WAL mode, while a writer holds it) beside legacy JSON."""
+"""Agents beyond Claude Code and Codex, from fixtures written after
+../shared/formats/README.md: Gemini CLI (the legacy/JSONL twin, re-appended messages,
+rewinds and compaction, subagents), OpenCode (the database, read-only in WAL mode while a
+writer holds it, beside legacy JSON), Cline and Roo Code (whole-file rewrites), Qwen Code."""
 
 from __future__ import annotations
 
@@ -195,4 +196,168 @@ def test_opencode_database_beside_legacy_json(tmp_path: Path) -> None:
         "SELECT output_tokens FROM events WHERE session_id = 'ses_a' ORDER BY output_tokens"
     ) == [(630,), (875,)]  # msg_2 updated in place
     db.close()
+    engine.store.close()
+
+
+def _ui_messages(entries: list[dict[str, object]]) -> str:
+    return json.dumps(entries)
+
+
+def _request(
+    ts: int,
+    tokens_in: int,
+    out: int,
+    reads: int,
+    writes: int,
+    cost: float,
+    protocol: str = "anthropic",
+) -> dict[str, object]:
+    text = json.dumps(
+        {
+            "request": "<task>…</task>",
+            "apiProtocol": protocol,
+            "tokensIn": tokens_in,
+            "tokensOut": out,
+            "cacheWrites": writes,
+            "cacheReads": reads,
+            "cost": cost,
+        }
+    )
+    return {"ts": ts, "type": "say", "say": "api_req_started", "text": text}
+
+
+def test_cline_and_roo_tasks_rewritten_whole(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    storage = home / ".config" / "Code" / "User" / "globalStorage"
+    cline = storage / "saoudrizwan.claude-dev" / "tasks" / "task-1"
+    cline.mkdir(parents=True)
+    (cline / "task_metadata.json").write_text(
+        json.dumps(
+            {
+                "model_usage": [
+                    {"ts": 1000, "model_id": "claude-sonnet-4-5", "mode": "plan"},
+                    {"ts": 5000, "model_id": "claude-opus-4-1", "mode": "act"},
+                ]
+            }
+        )
+    )
+    ui = cline / "ui_messages.json"
+    ui.write_text(
+        _ui_messages(
+            [
+                {"ts": 900, "type": "say", "say": "task", "text": "fix it"},
+                _request(2000, 6, 512, 30500, 2048, 0.0214),
+                {
+                    "ts": 6000,
+                    "type": "say",
+                    "say": "api_req_started",
+                    "text": json.dumps({"request": "…"}),
+                },
+            ]
+        )
+    )
+    roo = storage / "rooveterinaryinc.roo-cline" / "tasks" / "task-r"
+    roo.mkdir(parents=True)
+    (roo / "api_conversation_history.json").write_text(
+        json.dumps(
+            [
+                {
+                    "role": "user",
+                    "content": (
+                        "<environment_details>Current Working Directory (/home/dev/roo)"
+                        "<model>gpt-5.1</model></environment_details>"
+                    ),
+                }
+            ]
+        )
+    )
+    (roo / "ui_messages.json").write_text(
+        _ui_messages([_request(3000, 40000, 700, 36000, 0, 0.05, protocol="openai")])
+    )
+    engine = _engine(tmp_path, home)
+    engine.ingestor.scan()
+    rows = engine.store.query(
+        "SELECT source, model, input_tokens, cache_read_tokens, output_tokens, project, "
+        "reported_cost_usd FROM events ORDER BY source"
+    )
+    assert rows == [
+        ("cline", "claude-sonnet-4-5", 6, 30500, 512, "", pytest.approx(0.0214)),
+        # OpenAI-protocol input includes cache reads: 40000 - 36000 uncached.
+        ("roo-code", "gpt-5.1", 4000, 36000, 700, "/home/dev/roo", pytest.approx(0.05)),
+    ]
+    # The extension fills in the last request when it ends, rewriting the whole array.
+    ui.write_text(
+        _ui_messages(
+            [
+                {"ts": 900, "type": "say", "say": "task", "text": "fix it"},
+                _request(2000, 6, 512, 30500, 2048, 0.0214),
+                _request(6000, 9, 100, 31000, 0, 0.03),
+            ]
+        )
+    )
+    engine.ingestor.scan()
+    rows = engine.store.query(
+        "SELECT model, output_tokens FROM events WHERE source = 'cline' ORDER BY ts_ms"
+    )
+    assert rows == [("claude-sonnet-4-5", 512), ("claude-opus-4-1", 100)]  # by ts: act mode
+    engine.store.close()
+
+
+def test_qwen_counts_assistant_usage_not_telemetry(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    log = home / ".qwen" / "projects" / "-home-me-app" / "chats" / "5d2e.jsonl"
+    usage = {
+        "promptTokenCount": 5200,
+        "candidatesTokenCount": 140,
+        "thoughtsTokenCount": 60,
+        "cachedContentTokenCount": 4096,
+        "totalTokenCount": 5400,
+    }
+    _jsonl(
+        log,
+        {
+            "uuid": "b7",
+            "sessionId": "5d2e",
+            "timestamp": "2026-06-15T14:40:23.001Z",
+            "type": "assistant",
+            "cwd": "/home/me/app",
+            "model": "qwen3-coder-plus",
+            "message": {"role": "model", "parts": [{"text": "Listing files."}]},
+            "usageMetadata": usage,
+        },
+        {
+            "uuid": "c9",
+            "sessionId": "5d2e",
+            "timestamp": "2026-06-15T14:40:23.002Z",
+            "type": "system",
+            "subtype": "ui_telemetry",
+            "cwd": "/home/me/app",
+            "systemPayload": {
+                "uiEvent": {
+                    "event.name": "qwen-code.api_response",
+                    "model": "qwen3-coder-plus",
+                    "input_token_count": 5200,
+                    "output_token_count": 140,
+                }
+            },
+        },
+        {
+            "uuid": "d1",
+            "sessionId": "5d2e",
+            "timestamp": "2026-06-15T14:41:00Z",
+            "type": "assistant",
+            "model": "coder-model",
+            "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 5},
+        },
+    )
+    engine = _engine(tmp_path, home)
+    engine.ingestor.scan()
+    rows = engine.store.query(
+        "SELECT model, input_tokens, cache_read_tokens, output_tokens, cost_status FROM events "
+        "ORDER BY ts_ms"
+    )
+    assert rows == [
+        ("qwen3-coder-plus", 1104, 4096, 200, rows[0][4]),
+        ("coder-model", 10, 0, 5, "unpriced"),  # Qwen's OAuth alias has no price
+    ]
     engine.store.close()
