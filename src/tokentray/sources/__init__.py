@@ -6,6 +6,7 @@ from tokentray.sources.base import LineParser, Source
 from tokentray.sources.claude_code import ClaudeCodeSource
 from tokentray.sources.cline import ClineSource, KiloCodeSource, RooCodeSource, ZooCodeSource
 from tokentray.sources.codex import CodexSource
+from tokentray.sources.copilot import CopilotSource
 from tokentray.sources.gemini import GeminiSource
 from tokentray.sources.opencode import OpenCodeSource
 from tokentray.sources.qwen import QwenSource
@@ -16,6 +17,7 @@ ALL_SOURCES: tuple[type[Source], ...] = (
     GeminiSource,
     OpenCodeSource,
     QwenSource,
+    CopilotSource,
     ClineSource,
     RooCodeSource,
     KiloCodeSource,

@@ -152,6 +152,11 @@ def parse_timestamp_ms(value: object) -> int:
     raise LineError("missing timestamp")
 
 
+def table(value: object) -> dict[str, Any]:
+    """A JSON object, or an empty one for anything else."""
+    return value if isinstance(value, dict) else {}
+
+
 def as_count(value: object) -> int:
     """A token count from JSON: a non-negative integer, else 0."""
     if isinstance(value, bool):

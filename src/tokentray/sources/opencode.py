@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from tokentray.events import UsageEvent
-from tokentray.sources.base import Source, WholeRead, as_count, parse_timestamp_ms
+from tokentray.sources.base import Source, WholeRead, as_count, parse_timestamp_ms, table
 
 log = logging.getLogger(__name__)
 BUSY_RETRIES = 5
@@ -36,10 +36,10 @@ def message_event(
     model = data.get("modelID")
     if not isinstance(tokens, dict) or not isinstance(model, str) or not model:
         return None
-    cache = _table(tokens.get("cache"))
+    cache = table(tokens.get("cache"))
     reasoning = as_count(tokens.get("reasoning"))
-    times = _table(data.get("time"))
-    path = _table(data.get("path"))
+    times = table(data.get("time"))
+    path = table(data.get("path"))
     cost = data.get("cost")
     event = UsageEvent(
         source=OpenCodeSource.name,
@@ -57,10 +57,6 @@ def message_event(
         reported_cost_usd=float(cost) if isinstance(cost, int | float) and cost > 0 else None,
     )
     return event if event.total_tokens else None
-
-
-def _table(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 class OpenCodeSource(Source):
