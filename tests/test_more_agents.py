@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -450,3 +451,70 @@ def test_estimates_never_fetch_encodings(monkeypatch: pytest.MonkeyPatch, tmp_pa
     estimate.encoding.cache_clear()
     assert estimate.count_tokens("12345678", "m") == (2, estimate.APPROXIMATION)
     estimate.encoding.cache_clear()
+
+
+def test_goose_session_totals_become_growth_events(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    path = home / ".local" / "share" / "goose" / "sessions" / "sessions.db"
+    path.parent.mkdir(parents=True)
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute(
+        "CREATE TABLE sessions (id TEXT PRIMARY KEY, model_config_json TEXT, "
+        "provider_name TEXT, created_at TEXT, working_dir TEXT, input_tokens INT, "
+        "output_tokens INT, accumulated_input_tokens INT, accumulated_output_tokens INT)"
+    )
+    db.execute(
+        "INSERT INTO sessions VALUES ('g1', ?, 'anthropic', '2026-10-01 09:00:00', "
+        "'/home/me/app', 0, 0, 1000, 100)",
+        (json.dumps({"model_name": "claude-sonnet-4-5"}),),
+    )
+    engine = _engine(tmp_path, home)
+    engine.ingestor.scan()
+    db.execute(
+        "UPDATE sessions SET accumulated_input_tokens = 1500, "
+        "accumulated_output_tokens = 180 WHERE id = 'g1'"
+    )
+    engine.ingestor.scan()
+    engine.ingestor.scan()  # nothing grew: nothing new
+    rows = engine.store.query(
+        "SELECT input_tokens, output_tokens, model, project FROM events ORDER BY ts_ms"
+    )
+    assert rows == [
+        (1000, 100, "claude-sonnet-4-5", "/home/me/app"),
+        (500, 80, "claude-sonnet-4-5", "/home/me/app"),
+    ]
+    first = datetime(2026, 10, 1, 9, tzinfo=UTC).timestamp() * 1000  # dated at created_at
+    assert engine.store.query("SELECT MIN(ts_ms) FROM events")[0][0] == first
+    db.close()
+    engine.store.close()
+
+
+def test_crush_counts_root_session_cost(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    project = tmp_path / "work" / "api"
+    (project / ".crush").mkdir(parents=True)
+    registry = home / ".local" / "share" / "crush" / "projects.json"
+    registry.parent.mkdir(parents=True)
+    registry.write_text(json.dumps({"projects": [{"path": str(project)}]}))
+    db = sqlite3.connect(project / ".crush" / "crush.db", isolation_level=None)
+    db.execute(
+        "CREATE TABLE sessions (id TEXT, parent_session_id TEXT, title TEXT, "
+        "message_count INT, prompt_tokens INT, completion_tokens INT, cost REAL, "
+        "created_at INT, updated_at INT)"
+    )
+    db.execute(
+        "INSERT INTO sessions VALUES ('s1', NULL, 't', 4, 9000, 300, 0.25, 1790000000, 1790000100)"
+    )
+    db.execute(
+        "INSERT INTO sessions VALUES ('child', 's1', 't', 2, 100, 10, 0.05, 1790000000, 1790000100)"
+    )
+    engine = _engine(tmp_path, home)
+    engine.ingestor.scan()
+    db.execute("UPDATE sessions SET cost = 0.40, updated_at = 1790000500 WHERE id = 's1'")
+    engine.ingestor.scan()
+    rows = engine.store.query("SELECT cost_usd, cost_status, project FROM events ORDER BY ts_ms")
+    assert [(round(c, 6), s) for c, s, _ in rows] == [(0.25, "reported"), (0.15, "reported")]
+    assert rows[0][2] == str(project)
+    db.close()
+    engine.store.close()

@@ -287,7 +287,7 @@ class Ingestor:
         rows = self.store.query(
             "SELECT id, source, session_id, project, model, ts_ms, input_tokens, output_tokens, "
             "reasoning_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, "
-            "service_tier, estimated FROM events"
+            "service_tier, estimated, reported_cost_usd FROM events"
         )
         updates = []
         for row in rows:
@@ -306,6 +306,7 @@ class Ingestor:
                 cache_write_1h_tokens=row[11],
                 service_tier=row[12],
                 estimated=bool(row[13]),
+                reported_cost_usd=row[14],
             )
             priced = self.pricer.price(event)
             updates.append((priced.cost_usd, priced.cost_status, row[0]))

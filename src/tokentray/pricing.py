@@ -32,11 +32,11 @@ from tokentray.store import PricedEvent, Store
 log = logging.getLogger(__name__)
 
 # Bump when the way rates are derived changes, so cached rates are rebuilt.
-ALGORITHM_VERSION = "1"
+ALGORITHM_VERSION = "2"
 # Anthropic's published ratios to the input price, used when no cache price is known.
 DEFAULT_CACHE_RATIOS = {"cache_read": 0.1, "cache_write_5m": 1.25, "cache_write_1h": 2.0}
 
-PRICED, UNPRICED, ESTIMATED = "priced", "unpriced", "estimated"
+PRICED, UNPRICED, ESTIMATED, REPORTED = "priced", "unpriced", "estimated", "reported"
 
 Band = tuple[float, float, float, float, float]  # input, output, cache read, 5m write, 1h write
 
@@ -129,6 +129,8 @@ class Pricer:
     def price(self, event: UsageEvent) -> PricedEvent:
         rates = self.rates(event.model, event.timestamp_ms, event.service_tier)
         if rates is None:
+            if event.reported_cost_usd is not None:  # no price of ours: the agent's own figure
+                return PricedEvent(event, event.reported_cost_usd, REPORTED)
             return PricedEvent(event, None, UNPRICED)
         status = PRICED if rates.exact and not event.estimated else ESTIMATED
         return PricedEvent(event, rates.cost(event), status)

@@ -7,7 +7,9 @@ from tokentray.sources.claude_code import ClaudeCodeSource
 from tokentray.sources.cline import ClineSource, KiloCodeSource, RooCodeSource, ZooCodeSource
 from tokentray.sources.codex import CodexSource
 from tokentray.sources.copilot import CopilotSource
+from tokentray.sources.crush import CrushSource
 from tokentray.sources.gemini import GeminiSource
+from tokentray.sources.goose import GooseSource
 from tokentray.sources.opencode import OpenCodeSource
 from tokentray.sources.qwen import QwenSource
 
@@ -18,6 +20,8 @@ ALL_SOURCES: tuple[type[Source], ...] = (
     OpenCodeSource,
     QwenSource,
     CopilotSource,
+    GooseSource,
+    CrushSource,
     ClineSource,
     RooCodeSource,
     KiloCodeSource,

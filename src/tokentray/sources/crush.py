@@ -1,0 +1,108 @@
+"""Crush (charmbracelet): ``<project>/.crush/crush.db``, one row per session, projects listed
+in ``~/.local/share/crush/projects.json``.
+
+Crush rewrites its token counts across steps, so they are not safe to add up; its session
+``cost`` (USD) is. Each pass records the growth of a root session's cost as one event of
+the synthetic model ``crush-session-cost`` with no tokens, priced at Crush's own figure.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from tokentray.events import UsageEvent
+from tokentray.sources.base import Source, WholeRead, as_count
+from tokentray.sources.goose import read_only
+
+MODEL = "crush-session-cost"
+
+
+class CrushSource(Source):
+    name = "crush"
+    display_name = "Crush"
+
+    def roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
+        """Every project in Crush's registry has its own database."""
+        if sys.platform == "win32":
+            registry = Path(env.get("LOCALAPPDATA") or home / "AppData" / "Local") / "crush"
+        else:
+            registry = Path(env.get("XDG_DATA_HOME") or home / ".local" / "share") / "crush"
+        return [Path(p) / ".crush" for p in _projects(registry / "projects.json")]
+
+    def files(self, root: Path) -> Iterator[Path]:
+        database = root / "crush.db"
+        if database.is_file():
+            yield database
+
+    def wants(self, path: Path) -> bool:
+        return path.name == "crush.db"
+
+    def whole_file(self, path: Path) -> bool:
+        return True
+
+    def owner(self, path: Path) -> Path:
+        return path.with_name("crush.db") if path.name.startswith("crush.db-") else path
+
+    def signature(self, path: Path) -> list[int]:
+        signature = super().signature(path)
+        wal = path.with_name("crush.db-wal")
+        return signature + ([wal.stat().st_size, wal.stat().st_mtime_ns] if wal.exists() else [])
+
+    def parser(self, path: Path, root: Path, state: dict[str, Any] | None) -> Any:
+        raise NotImplementedError("the Crush database is read whole")
+
+    def read_whole(self, path: Path, root: Path, since: dict[str, Any]) -> WholeRead:
+        seen: dict[str, float] = dict(since.get("seen", {}))
+        try:
+            connection = read_only(path)
+            try:
+                rows = connection.execute(
+                    "SELECT id, cost, created_at, updated_at, prompt_tokens, completion_tokens "
+                    "FROM sessions WHERE parent_session_id IS NULL"
+                ).fetchall()
+            finally:
+                connection.close()
+        except sqlite3.Error as exc:
+            return WholeRead(
+                problems=[(0, f"cannot read the database: {exc}")], state={"seen": seen}
+            )
+        project = str(path.parent.parent)
+        read = WholeRead(state={"seen": seen})
+        for session, raw_cost, created, updated, _prompt, _completion in rows:
+            cost = float(raw_cost or 0.0)
+            growth = cost - seen.get(str(session), 0.0)
+            if growth <= 1e-9:
+                continue
+            seen[str(session)] = cost
+            stamp = as_count(updated or created) * 1000
+            read.items.append(
+                UsageEvent(
+                    source=self.name,
+                    key=f"crush:{project}:{session}:{cost:.6f}",
+                    session_id=str(session),
+                    project=project,
+                    model=MODEL,
+                    timestamp_ms=stamp,
+                    reported_cost_usd=growth,
+                )
+            )
+        return read
+
+
+def _projects(registry: Path) -> list[str]:
+    try:
+        data = json.loads(registry.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    projects = data.get("projects") if isinstance(data, dict) else data
+    found = []
+    for item in projects if isinstance(projects, list) else []:
+        path = item.get("path") if isinstance(item, dict) else item
+        if isinstance(path, str):
+            found.append(path)
+    return found
