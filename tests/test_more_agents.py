@@ -518,3 +518,115 @@ def test_crush_counts_root_session_cost(tmp_path: Path) -> None:
     assert rows[0][2] == str(project)
     db.close()
     engine.store.close()
+
+
+def test_aider_analytics_log(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    _jsonl(
+        home / ".aider" / "analytics.jsonl",
+        {"event": "launched", "properties": {}, "user_id": "u1", "time": 1790000000},
+        {
+            "event": "message_send",
+            "user_id": "u1",
+            "time": 1790000060,
+            "properties": {
+                "main_model": "claude-sonnet-4-5",
+                "prompt_tokens": 12000,
+                "completion_tokens": 1100,
+                "total_tokens": 13100,
+                "cost": 0.05,
+                "total_cost": 0.31,
+            },
+        },
+        {
+            "event": "message_send",
+            "user_id": "u1",
+            "time": 1790000120,
+            "properties": {"main_model": "openrouter/REDACTED", "total_tokens": 500},
+        },
+    )
+    engine = _engine(tmp_path, home)
+    engine.ingestor.scan()
+    rows = engine.store.query(
+        "SELECT model, input_tokens, output_tokens, estimated, reported_cost_usd, cost_status "
+        "FROM events ORDER BY ts_ms"
+    )
+    assert rows[0][:5] == ("claude-sonnet-4-5", 12000, 1100, 0, pytest.approx(0.05))
+    assert rows[1] == ("openrouter/REDACTED", 500, 0, 1, None, "unpriced")
+    engine.store.close()
+
+
+def test_amp_legacy_threads_prefer_the_ledger(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    threads = home / ".local" / "share" / "amp" / "threads"
+    threads.mkdir(parents=True)
+    usage = {
+        "model": "claude-sonnet-4-20250514",
+        "inputTokens": 9,
+        "outputTokens": 412,
+        "cacheCreationInputTokens": 1500,
+        "cacheReadInputTokens": 22000,
+        "totalInputTokens": 23509,
+        "timestamp": "2026-01-19T11:42:10.652Z",
+    }
+    (threads / "T-ledger.json").write_text(
+        json.dumps(
+            {
+                "id": "T-ledger",
+                "created": 1747000000000,
+                "messages": [{"role": "assistant", "messageId": 7, "usage": usage}],
+                "usageLedger": {
+                    "events": [
+                        {
+                            "id": "evt-1",
+                            "timestamp": "2026-01-19T11:42:10.700Z",
+                            "model": "claude-sonnet-4-20250514",
+                            "credits": 0.9,
+                            "tokens": {"input": 9, "output": 412, "total": 421},
+                            "toMessageId": 7,
+                        }
+                    ]
+                },
+            }
+        )
+    )
+    (threads / "T-plain.json").write_text(
+        json.dumps(
+            {"id": "T-plain", "messages": [{"role": "assistant", "messageId": 1, "usage": usage}]}
+        )
+    )
+    engine = _engine(tmp_path, home)
+    engine.ingestor.scan()
+    rows = engine.store.query(
+        "SELECT session_id, input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens "
+        "FROM events ORDER BY session_id"
+    )
+    assert rows == [("T-ledger", 9, 412, 22000, 1500), ("T-plain", 9, 412, 22000, 1500)]
+    engine.store.close()
+
+
+def test_cursor_state_database_best_effort(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    storage = home / ".config" / "Cursor" / "User" / "globalStorage"
+    storage.mkdir(parents=True)
+    db = sqlite3.connect(storage / "state.vscdb", isolation_level=None)
+    db.execute("CREATE TABLE cursorDiskKV (key TEXT UNIQUE ON CONFLICT REPLACE, value BLOB)")
+    bubble = {
+        "createdAt": "2026-11-20T10:00:00Z",
+        "requestId": "r1",
+        "modelInfo": {"modelName": "gpt-5.5"},
+        "tokenCount": {"inputTokens": 123, "outputTokens": 45},
+        "text": "hi",
+    }
+    db.execute("INSERT INTO cursorDiskKV VALUES ('bubbleId:comp1:b1', ?)", (json.dumps(bubble),))
+    zero = {**bubble, "tokenCount": {"inputTokens": 0, "outputTokens": 0}}
+    db.execute("INSERT INTO cursorDiskKV VALUES ('bubbleId:comp1:b2', ?)", (json.dumps(zero),))
+    db.execute("INSERT INTO cursorDiskKV VALUES ('composerData:comp1', '{}')")
+    db.close()
+    engine = _engine(tmp_path, home)
+    engine.ingestor.scan()
+    rows = engine.store.query(
+        "SELECT session_id, model, input_tokens, output_tokens, estimated FROM events"
+    )
+    assert rows == [("comp1", "gpt-5.5", 123, 45, 1)]
+    engine.store.close()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from tokentray.sources.aider import AiderSource
+from tokentray.sources.amp import AmpSource
 from tokentray.sources.base import LineParser, Source
 from tokentray.sources.claude_code import ClaudeCodeSource
 from tokentray.sources.cline import ClineSource, KiloCodeSource, RooCodeSource, ZooCodeSource
 from tokentray.sources.codex import CodexSource
 from tokentray.sources.copilot import CopilotSource
 from tokentray.sources.crush import CrushSource
+from tokentray.sources.cursor import CursorSource
 from tokentray.sources.gemini import GeminiSource
 from tokentray.sources.goose import GooseSource
 from tokentray.sources.opencode import OpenCodeSource
@@ -26,6 +29,9 @@ ALL_SOURCES: tuple[type[Source], ...] = (
     RooCodeSource,
     KiloCodeSource,
     ZooCodeSource,
+    AmpSource,
+    AiderSource,
+    CursorSource,
 )
 
 

@@ -1,0 +1,106 @@
+"""Cursor, best effort: the IDE's local state database (``globalStorage/state.vscdb``).
+
+Chat "bubbles" (``bubbleId:…`` keys) sometimes carry token counts; many are zero, there is
+no cache split and no cost, and Cursor's real figures are only on its web dashboard.
+Events from here are marked estimated and the agent is labelled incomplete. The database
+is large and held open by the IDE: it is read read-only, at most every ten minutes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from tokentray.events import UsageEvent
+from tokentray.sources.base import Source, WholeRead, as_count, parse_timestamp_ms, table
+from tokentray.sources.goose import read_only
+
+MAX_VALUE_BYTES = 512_000
+MIN_INTERVAL_MS = 10 * 60 * 1000
+
+
+class CursorSource(Source):
+    name = "cursor"
+    display_name = "Cursor (incomplete)"
+
+    def roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
+        if sys.platform == "darwin":
+            base = home / "Library" / "Application Support"
+        elif sys.platform == "win32":
+            base = Path(env.get("APPDATA") or home / "AppData" / "Roaming")
+        else:
+            base = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
+        return [base / "Cursor" / "User" / "globalStorage"]
+
+    def files(self, root: Path) -> Any:
+        database = root / "state.vscdb"
+        if database.is_file():
+            yield database
+
+    def wants(self, path: Path) -> bool:
+        return path.name == "state.vscdb"
+
+    def whole_file(self, path: Path) -> bool:
+        return True
+
+    def owner(self, path: Path) -> Path:
+        return path.with_name("state.vscdb") if path.name.startswith("state.vscdb-") else path
+
+    def signature(self, path: Path) -> list[int]:
+        """Changes every few seconds while Cursor runs: read again at most every 10 minutes."""
+        stat = path.stat()
+        return [stat.st_size, stat.st_mtime_ns // (MIN_INTERVAL_MS * 1_000_000)]
+
+    def parser(self, path: Path, root: Path, state: dict[str, Any] | None) -> Any:
+        raise NotImplementedError("the Cursor database is read whole")
+
+    def read_whole(self, path: Path, root: Path, since: dict[str, Any]) -> WholeRead:
+        started = time.monotonic()
+        try:
+            connection = read_only(path)
+            try:
+                rows = connection.execute(
+                    "SELECT key, value FROM cursorDiskKV WHERE key LIKE 'bubbleId:%' "
+                    "AND length(value) < ? AND instr(value, 'tokenCount') > 0",
+                    (MAX_VALUE_BYTES,),
+                ).fetchall()
+            finally:
+                connection.close()
+        except sqlite3.Error as exc:
+            return WholeRead(problems=[(0, f"cannot read the database: {exc}")])
+        read = WholeRead(state={"seconds": round(time.monotonic() - started, 3)})
+        for key, value in rows:
+            try:
+                bubble = orjson.loads(value)
+            except (orjson.JSONDecodeError, TypeError):
+                continue
+            if not isinstance(bubble, dict):
+                continue
+            tokens = table(bubble.get("tokenCount"))
+            event = UsageEvent(
+                source=self.name,
+                key=f"cursor:{key}",
+                session_id=str(key).split(":")[1] if str(key).count(":") >= 2 else "cursor",
+                project="",
+                model=str(table(bubble.get("modelInfo")).get("modelName") or "unknown"),
+                timestamp_ms=_when(bubble.get("createdAt")),
+                input_tokens=as_count(tokens.get("inputTokens")),
+                output_tokens=as_count(tokens.get("outputTokens")),
+                estimated=True,
+            )
+            if event.total_tokens and event.timestamp_ms:
+                read.items.append(event)
+        return read
+
+
+def _when(value: Any) -> int:
+    try:
+        return parse_timestamp_ms(value)
+    except ValueError:
+        return 0
