@@ -84,6 +84,8 @@ def test_tooltip_is_short_and_complete() -> None:
     assert "Now $3.20/h · 45k tok/min · 2 active" in text
     assert "Top: app · claude-sonnet-4-5" in text
     assert "Updated 14:02:11" in text and "unpriced: glm-4.7" in text
+    assert "~ partly estimated" in tooltip(_snapshot(estimated_requests=3))
+    assert "estimated" not in text
 
 
 def test_tray_menu_actions(qtbot: QtBot, tmp_path: Path) -> None:

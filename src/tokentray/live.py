@@ -199,6 +199,7 @@ class SessionRow:
     cost_usd: float
     unpriced: bool
     usd_per_hour_now: float
+    estimated: bool = False
 
 
 def recent_sessions(store: Store, since_ms: int, now_ms: int, limit: int = 200) -> list[SessionRow]:
@@ -206,7 +207,8 @@ def recent_sessions(store: Store, since_ms: int, now_ms: int, limit: int = 200) 
     rows = store.query(
         "SELECT source, session_id, model, MAX(project), MIN(ts_ms), MAX(ts_ms), "
         "SUM(total_tokens), SUM(COALESCE(cost_usd, 0)), SUM(cost_status = 'unpriced'), "
-        "SUM(CASE WHEN ts_ms > ? THEN COALESCE(cost_usd, 0) ELSE 0 END) "
+        "SUM(CASE WHEN ts_ms > ? THEN COALESCE(cost_usd, 0) ELSE 0 END), "
+        "SUM(estimated OR cost_status = 'estimated') "
         # Without the hint SQLite walks the session index over all history to group.
         "FROM events INDEXED BY events_ts WHERE ts_ms >= ? GROUP BY source, session_id, model",
         (now_ms - BURN_WINDOW_MS, since_ms),
@@ -229,6 +231,7 @@ def recent_sessions(store: Store, since_ms: int, now_ms: int, limit: int = 200) 
                 cost_usd=sum(p[7] for p in parts),
                 unpriced=any(p[8] for p in parts),
                 usd_per_hour_now=sum(p[9] for p in parts) / (BURN_WINDOW_MS / 3_600_000),
+                estimated=any(p[10] for p in parts),
             )
         )
     result.sort(key=lambda r: r.last_ms, reverse=True)

@@ -446,6 +446,8 @@ class SessionTableModel(QAbstractTableModel):
                 return self.rows[row].project
             if column == 6 and self.rows[row].unpriced:
                 return "* some of this session's models have no known price: not in the cost"
+            if column == 6 and self.rows[row].estimated:
+                return "~ partly estimated: the agent's log has no exact token counts"
         return None
 
 
@@ -458,7 +460,9 @@ def _session_cells(row: SessionRow) -> tuple[str, ...]:
         datetime.fromtimestamp(row.first_ms / 1000).strftime("%m-%d %H:%M"),
         f"{minutes / 60:.1f} h" if minutes >= 90 else f"{minutes:.0f} min",
         compact(row.tokens),
-        money(row.cost_usd) + (UNPRICED_MARK if row.unpriced else ""),
+        ("~" if row.estimated else "")
+        + money(row.cost_usd)
+        + (UNPRICED_MARK if row.unpriced else ""),
         money(row.usd_per_hour_now) if row.usd_per_hour_now else "",
     )
 

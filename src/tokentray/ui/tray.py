@@ -62,6 +62,8 @@ def tooltip(
         project = Path(snap.top_project).name or snap.top_project
         lines.append(f"Top: {project} · {snap.top_model}")
     notes = []
+    if snap.estimated_requests:
+        notes.append("~ partly estimated")
     if snap.unpriced_models:
         notes.append(f"unpriced: {', '.join(snap.unpriced_models[:2])}")
     if not snap.sources_found:
