@@ -630,3 +630,55 @@ def test_cursor_state_database_best_effort(tmp_path: Path) -> None:
     )
     assert rows == [("comp1", "gpt-5.5", 123, 45, 1)]
     engine.store.close()
+
+
+def test_factory_droid_session_totals_count_once(tmp_path: Path) -> None:
+    from tokentray.sources.droid import normalise_model
+
+    assert normalise_model("custom:Claude-Opus-4.5-Thinking-[Anthropic]-0") == (
+        "claude-opus-4-5-thinking-0"
+    )
+    home = tmp_path / "home"
+    sessions = home / ".factory" / "sessions"
+    (sessions / "archive").mkdir(parents=True)
+    old = {
+        "model": "gpt-5",
+        "providerLock": "openai",
+        "providerLockTimestamp": "2026-05-01T01:02:03.000Z",
+        "tokenUsage": {"inputTokens": 10, "outputTokens": 20},
+    }
+    new = {
+        **old,
+        "providerLockTimestamp": "2026-05-02T01:02:03.000Z",
+        "tokenUsage": {
+            "inputTokens": 100,
+            "outputTokens": 200,
+            "thinkingTokens": 5,
+            "cacheReadTokens": 7,
+        },
+    }
+    (sessions / "archive" / "s-c.settings.json").write_text(json.dumps(old))
+    (sessions / "s-c.settings.json").write_text(json.dumps(new))
+    (sessions / "s-d.settings.json").write_text(
+        json.dumps(
+            {
+                "providerLock": "anthropic",
+                "providerLockTimestamp": "2026-05-02T02:00:00Z",
+                "tokenUsage": {"inputTokens": 10, "outputTokens": 20},
+            }
+        )
+    )
+    (sessions / "s-d.jsonl").write_text(
+        '{"content":"Model: Claude Opus 4.5 Thinking [Anthropic]"}\n'
+    )
+    engine = _engine(tmp_path, home)
+    engine.ingestor.scan()
+    rows = engine.store.query(
+        "SELECT session_id, model, input_tokens, output_tokens, reasoning_tokens, "
+        "cache_read_tokens FROM events ORDER BY session_id"
+    )
+    assert rows == [
+        ("s-c", "gpt-5", 100, 205, 5, 7),
+        ("s-d", "claude-opus-4-5-thinking", 10, 20, 0, 0),
+    ]
+    engine.store.close()

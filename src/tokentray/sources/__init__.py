@@ -11,6 +11,7 @@ from tokentray.sources.codex import CodexSource
 from tokentray.sources.copilot import CopilotSource
 from tokentray.sources.crush import CrushSource
 from tokentray.sources.cursor import CursorSource
+from tokentray.sources.droid import DroidSource
 from tokentray.sources.gemini import GeminiSource
 from tokentray.sources.goose import GooseSource
 from tokentray.sources.opencode import OpenCodeSource
@@ -30,6 +31,7 @@ ALL_SOURCES: tuple[type[Source], ...] = (
     KiloCodeSource,
     ZooCodeSource,
     AmpSource,
+    DroidSource,
     AiderSource,
     CursorSource,
 )
