@@ -682,3 +682,47 @@ def test_factory_droid_session_totals_count_once(tmp_path: Path) -> None:
         ("s-d", "claude-opus-4-5-thinking", 10, 20, 0, 0),
     ]
     engine.store.close()
+
+
+def test_kimi_status_updates(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / ".kimi").mkdir(parents=True)
+    (home / ".kimi" / "config.json").write_text('{"model": "kimi-k2"}')
+    _jsonl(
+        home / ".kimi" / "sessions" / "group" / "session-a" / "wire.jsonl",
+        {"type": "metadata", "protocol_version": "1.3"},
+        {
+            "timestamp": 1770983426.420942,
+            "message": {"type": "TurnBegin", "payload": {"user_input": "hello"}},
+        },
+        {
+            "timestamp": 1770983427.123,
+            "message": {
+                "type": "StatusUpdate",
+                "payload": {
+                    "token_usage": {
+                        "input_other": 100,
+                        "output": 50,
+                        "input_cache_read": 10,
+                        "input_cache_creation": 20,
+                    },
+                    "message_id": "msg-1",
+                },
+            },
+        },
+        {
+            "timestamp": 1770983428,
+            "message": {
+                "type": "StatusUpdate",
+                "payload": {"token_usage": {"input_other": 0, "output": 0}},
+            },
+        },
+    )
+    engine = _engine(tmp_path, home)
+    engine.ingestor.scan()
+    assert engine.store.query(
+        "SELECT session_id, model, input_tokens, output_tokens, cache_read_tokens, "
+        "cache_write_5m_tokens FROM events"
+    ) == [("session-a", "kimi-k2", 100, 50, 10, 20)]
+    assert engine.store.query("SELECT kind FROM activity") == [("human",)]
+    engine.store.close()

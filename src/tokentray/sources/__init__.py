@@ -14,6 +14,7 @@ from tokentray.sources.cursor import CursorSource
 from tokentray.sources.droid import DroidSource
 from tokentray.sources.gemini import GeminiSource
 from tokentray.sources.goose import GooseSource
+from tokentray.sources.kimi import KimiSource
 from tokentray.sources.opencode import OpenCodeSource
 from tokentray.sources.qwen import QwenSource
 
@@ -32,6 +33,7 @@ ALL_SOURCES: tuple[type[Source], ...] = (
     ZooCodeSource,
     AmpSource,
     DroidSource,
+    KimiSource,
     AiderSource,
     CursorSource,
 )
