@@ -726,3 +726,45 @@ def test_kimi_status_updates(tmp_path: Path) -> None:
     ) == [("session-a", "kimi-k2", 100, 50, 10, 20)]
     assert engine.store.query("SELECT kind FROM activity") == [("human",)]
     engine.store.close()
+
+
+def test_codebuff_chat_messages(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    chat = home / ".config" / "manicode" / "projects" / "api" / "chats" / "2026-05-01T10-20-30.000Z"
+    chat.mkdir(parents=True)
+    (chat / "chat-messages.json").write_text(
+        json.dumps(
+            [
+                {"variant": "user", "content": "add tests"},
+                {
+                    "id": "a1",
+                    "variant": "ai",
+                    "timestamp": "2026-05-01T10:21:00Z",
+                    "metadata": {
+                        "model": "claude-sonnet-4-5",
+                        "usage": {
+                            "inputTokens": 120,
+                            "outputTokens": 30,
+                            "cacheReadInputTokens": 4000,
+                        },
+                    },
+                },
+                {
+                    "variant": "ai",
+                    "metadata": {
+                        "codebuff": {"usage": {"prompt_tokens": 7, "completion_tokens": 3}}
+                    },
+                },
+            ]
+        )
+    )
+    engine = _engine(tmp_path, home)
+    engine.ingestor.scan()
+    rows = engine.store.query(
+        "SELECT session_id, model, input_tokens, output_tokens, cache_read_tokens, ts_ms "
+        "FROM events ORDER BY input_tokens DESC"
+    )
+    assert rows[0][:5] == ("api/2026-05-01T10-20-30.000Z", "claude-sonnet-4-5", 120, 30, 4000)
+    assert rows[1][:5] == ("api/2026-05-01T10-20-30.000Z", "unknown", 7, 3, 0)
+    assert rows[1][5] == datetime(2026, 5, 1, 10, 20, 30, tzinfo=UTC).timestamp() * 1000
+    engine.store.close()

@@ -7,6 +7,7 @@ from tokentray.sources.amp import AmpSource
 from tokentray.sources.base import LineParser, Source
 from tokentray.sources.claude_code import ClaudeCodeSource
 from tokentray.sources.cline import ClineSource, KiloCodeSource, RooCodeSource, ZooCodeSource
+from tokentray.sources.codebuff import CodebuffSource
 from tokentray.sources.codex import CodexSource
 from tokentray.sources.copilot import CopilotSource
 from tokentray.sources.crush import CrushSource
@@ -34,6 +35,7 @@ ALL_SOURCES: tuple[type[Source], ...] = (
     AmpSource,
     DroidSource,
     KimiSource,
+    CodebuffSource,
     AiderSource,
     CursorSource,
 )
