@@ -768,3 +768,38 @@ def test_codebuff_chat_messages(tmp_path: Path) -> None:
     assert rows[1][:5] == ("api/2026-05-01T10-20-30.000Z", "unknown", 7, 3, 0)
     assert rows[1][5] == datetime(2026, 5, 1, 10, 20, 30, tzinfo=UTC).timestamp() * 1000
     engine.store.close()
+
+
+def test_pi_sessions(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    _jsonl(
+        home / ".pi" / "agent" / "sessions" / "project-a" / "2026-01-02_session-a.jsonl",
+        {
+            "type": "message",
+            "timestamp": "2026-01-02T00:00:00.000Z",
+            "message": {"role": "user", "content": "go"},
+        },
+        {
+            "type": "message",
+            "timestamp": "2026-01-02T00:00:05.000Z",
+            "message": {
+                "role": "assistant",
+                "model": "claude-sonnet-4-5",
+                "usage": {
+                    "input": 40,
+                    "output": 300,
+                    "cacheRead": 9000,
+                    "cacheWrite": 100,
+                    "cost": {"total": 0.0123},
+                },
+            },
+        },
+    )
+    engine = _engine(tmp_path, home)
+    engine.ingestor.scan()
+    rows = engine.store.query(
+        "SELECT session_id, project, input_tokens, output_tokens, cache_read_tokens, "
+        "cache_write_5m_tokens, reported_cost_usd FROM events"
+    )
+    assert rows == [("session-a", "project-a", 40, 300, 9000, 100, pytest.approx(0.0123))]
+    engine.store.close()

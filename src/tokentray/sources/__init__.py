@@ -17,6 +17,7 @@ from tokentray.sources.gemini import GeminiSource
 from tokentray.sources.goose import GooseSource
 from tokentray.sources.kimi import KimiSource
 from tokentray.sources.opencode import OpenCodeSource
+from tokentray.sources.pi import PiSource
 from tokentray.sources.qwen import QwenSource
 
 ALL_SOURCES: tuple[type[Source], ...] = (
@@ -36,6 +37,7 @@ ALL_SOURCES: tuple[type[Source], ...] = (
     DroidSource,
     KimiSource,
     CodebuffSource,
+    PiSource,
     AiderSource,
     CursorSource,
 )
