@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tokentray.sources.aider import AiderSource
 from tokentray.sources.amp import AmpSource
+from tokentray.sources.antigravity import AntigravitySource
 from tokentray.sources.base import LineParser, Source
 from tokentray.sources.claude_code import ClaudeCodeSource
 from tokentray.sources.cline import ClineSource, KiloCodeSource, RooCodeSource, ZooCodeSource
@@ -38,6 +39,7 @@ ALL_SOURCES: tuple[type[Source], ...] = (
     KimiSource,
     CodebuffSource,
     PiSource,
+    AntigravitySource,
     AiderSource,
     CursorSource,
 )
