@@ -850,3 +850,54 @@ def test_antigravity_text_is_estimated_with_tiktoken(tmp_path: Path) -> None:
     )
     assert rows[2][1] == "gemini-3.5-pro"
     engine.store.close()
+
+
+def test_openclaw_sessions_including_soft_deleted(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    sessions = home / ".openclaw" / "agents" / "main" / "sessions"
+    lines = [
+        {
+            "type": "session",
+            "version": 3,
+            "cwd": "/home/me/claw",
+            "timestamp": "2026-02-01T10:00:00Z",
+        },
+        {
+            "type": "model_change",
+            "modelId": "claude-sonnet-4-5",
+            "timestamp": "2026-02-01T10:00:01Z",
+        },
+        {
+            "type": "message",
+            "timestamp": "2026-02-01T10:00:05Z",
+            "message": {
+                "role": "assistant",
+                "usage": {
+                    "input": 10,
+                    "output": 200,
+                    "cacheRead": 5000,
+                    "cacheWrite": 0,
+                    "cost": {"total": 0},
+                },
+            },
+        },
+    ]
+    _jsonl(sessions / "u-1.jsonl", *lines)
+    engine = _engine(tmp_path, home)
+    engine.ingestor.scan()
+    (sessions / "u-1.jsonl").rename(sessions / "u-1.jsonl.deleted.1770000000")  # soft delete
+    _jsonl(
+        sessions / "u-2.jsonl.deleted.1770000001",
+        *lines[:2],
+        {**lines[2], "timestamp": "2026-02-01T11:00:00Z"},
+    )
+    engine.ingestor.scan()
+    rows = engine.store.query(
+        "SELECT session_id, project, model, output_tokens, reported_cost_usd FROM events "
+        "ORDER BY ts_ms"
+    )
+    assert rows == [
+        ("u-1", "/home/me/claw", "claude-sonnet-4-5", 200, None),
+        ("u-2", "/home/me/claw", "claude-sonnet-4-5", 200, None),
+    ]
+    engine.store.close()

@@ -17,6 +17,7 @@ from tokentray.sources.droid import DroidSource
 from tokentray.sources.gemini import GeminiSource
 from tokentray.sources.goose import GooseSource
 from tokentray.sources.kimi import KimiSource
+from tokentray.sources.openclaw import OpenClawSource
 from tokentray.sources.opencode import OpenCodeSource
 from tokentray.sources.pi import PiSource
 from tokentray.sources.qwen import QwenSource
@@ -39,6 +40,7 @@ ALL_SOURCES: tuple[type[Source], ...] = (
     KimiSource,
     CodebuffSource,
     PiSource,
+    OpenClawSource,
     AntigravitySource,
     AiderSource,
     CursorSource,
