@@ -619,16 +619,25 @@ def test_cursor_state_database_best_effort(tmp_path: Path) -> None:
         "text": "hi",
     }
     db.execute("INSERT INTO cursorDiskKV VALUES ('bubbleId:comp1:b1', ?)", (json.dumps(bubble),))
-    zero = {**bubble, "tokenCount": {"inputTokens": 0, "outputTokens": 0}}
+    zero = {
+        **bubble,
+        "type": 2,
+        "text": "Here is the fix for the parser.",
+        "tokenCount": {"inputTokens": 0, "outputTokens": 0},
+    }
     db.execute("INSERT INTO cursorDiskKV VALUES ('bubbleId:comp1:b2', ?)", (json.dumps(zero),))
     db.execute("INSERT INTO cursorDiskKV VALUES ('composerData:comp1', '{}')")
     db.close()
     engine = _engine(tmp_path, home)
     engine.ingestor.scan()
     rows = engine.store.query(
-        "SELECT session_id, model, input_tokens, output_tokens, estimated FROM events"
+        "SELECT session_id, model, input_tokens, output_tokens, estimated FROM events "
+        "ORDER BY input_tokens DESC"
     )
-    assert rows == [("comp1", "gpt-5.5", 123, 45, 1)]
+    from tokentray.estimate import count_tokens
+
+    counted = count_tokens("Here is the fix for the parser.", "gpt-5.5")[0]  # zeros: the text
+    assert rows == [("comp1", "gpt-5.5", 123, 45, 1), ("comp1", "gpt-5.5", 0, counted, 1)]
     engine.store.close()
 
 

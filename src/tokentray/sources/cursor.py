@@ -1,7 +1,8 @@
 """Cursor, best effort: the IDE's local state database (``globalStorage/state.vscdb``).
 
-Chat "bubbles" (``bubbleId:…`` keys) sometimes carry token counts; many are zero, there is
-no cache split and no cost, and Cursor's real figures are only on its web dashboard.
+Chat "bubbles" (``bubbleId:…`` keys) sometimes carry token counts; many are zero — then
+the bubble's text is counted with tiktoken —, there is no cache split and no cost, and
+Cursor's real figures are only on its web dashboard.
 Events from here are marked estimated and the agent is labelled incomplete. The database
 is large and held open by the IDE: it is read read-only, at most every ten minutes.
 """
@@ -17,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from tokentray.estimate import count_tokens
 from tokentray.events import UsageEvent
 from tokentray.sources.base import Source, WholeRead, as_count, parse_timestamp_ms, table
 from tokentray.sources.goose import read_only
@@ -67,7 +69,7 @@ class CursorSource(Source):
             try:
                 rows = connection.execute(
                     "SELECT key, value FROM cursorDiskKV WHERE key LIKE 'bubbleId:%' "
-                    "AND length(value) < ? AND instr(value, 'tokenCount') > 0",
+                    "AND length(value) < ?",
                     (MAX_VALUE_BYTES,),
                 ).fetchall()
             finally:
@@ -83,15 +85,24 @@ class CursorSource(Source):
             if not isinstance(bubble, dict):
                 continue
             tokens = table(bubble.get("tokenCount"))
+            model = str(table(bubble.get("modelInfo")).get("modelName") or "unknown")
+            input_tokens = as_count(tokens.get("inputTokens"))
+            output_tokens = as_count(tokens.get("outputTokens"))
+            if not (input_tokens or output_tokens):  # Cursor often logs zeros: count the text
+                counted = count_tokens(str(bubble.get("text") or ""), model)[0]
+                if bubble.get("type") == 1:  # the person's message
+                    input_tokens = counted
+                else:
+                    output_tokens = counted
             event = UsageEvent(
                 source=self.name,
                 key=f"cursor:{key}",
                 session_id=str(key).split(":")[1] if str(key).count(":") >= 2 else "cursor",
                 project="",
-                model=str(table(bubble.get("modelInfo")).get("modelName") or "unknown"),
+                model=model,
                 timestamp_ms=_when(bubble.get("createdAt")),
-                input_tokens=as_count(tokens.get("inputTokens")),
-                output_tokens=as_count(tokens.get("outputTokens")),
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
                 estimated=True,
             )
             if event.total_tokens and event.timestamp_ms:
