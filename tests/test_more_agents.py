@@ -910,3 +910,34 @@ def test_openclaw_sessions_including_soft_deleted(tmp_path: Path) -> None:
         ("u-2", "/home/me/claw", "claude-sonnet-4-5", 200, None),
     ]
     engine.store.close()
+
+
+def test_aider_chat_history_is_a_rough_source(tmp_path: Path) -> None:
+    from tokentray.settings import Settings
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / ".aider.chat.history.md").write_text(
+        "\n# aider chat started at 2026-10-30 10:20:00\n\n"
+        "> Main model: claude-sonnet-4-5 with diff edit format\n\n"
+        "#### fix the bug\n\n"
+        "> Tokens: 12k sent, 1.1k received. Cost: $0.05 message, $0.31 session.\n"
+        "> Tokens: 4.2k sent, 2.1k cache write, 5.5k cache hit, 512 received.\n"
+    )
+    (repo / "node_modules").mkdir()  # never walked
+    env = {"CLAUDE_CONFIG_DIR": str(tmp_path / "none"), "CODEX_HOME": str(tmp_path / "none")}
+    settings = Settings(custom_folders=[("aider", str(repo))])
+    engine = open_engine(
+        tmp_path / "data", tmp_path / "c.toml", env=env, home=tmp_path / "home", settings=settings
+    )
+    engine.ingestor.scan()
+    rows = engine.store.query(
+        "SELECT model, input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, "
+        "estimated, reported_cost_usd FROM events ORDER BY output_tokens DESC"
+    )
+    assert rows == [
+        ("claude-sonnet-4-5", 12000, 1100, 0, 0, 1, pytest.approx(0.05)),
+        # "sent" here is smaller than the cache figures: the uncached part is not negative.
+        ("claude-sonnet-4-5", 0, 512, 5500, 2100, 1, None),
+    ]
+    engine.store.close()
