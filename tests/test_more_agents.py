@@ -941,3 +941,47 @@ def test_aider_chat_history_is_a_rough_source(tmp_path: Path) -> None:
         ("claude-sonnet-4-5", 0, 512, 5500, 2100, 1, None),
     ]
     engine.store.close()
+
+
+def test_copilot_otel_export_is_read_instead_of_session_events(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    _jsonl(
+        home / ".copilot" / "session-state" / "c0de" / "events.jsonl",
+        {
+            "type": "assistant.message",
+            "timestamp": "2026-04-08T05:00:03.000Z",
+            "data": {"messageId": "m-1", "content": "x", "outputTokens": 1840},
+        },
+    )
+    attributes = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.response.model": "gpt-5.4",
+        "gen_ai.usage.input_tokens": 41000,
+        "gen_ai.usage.output_tokens": 520,
+        "gen_ai.usage.cache_read.input_tokens": 38000,
+        "gen_ai.conversation.id": "c0de",
+    }
+    span = {
+        "type": "span",
+        "name": "chat gpt-5.4",
+        "traceId": "t1",
+        "spanId": "s1",
+        "endTime": [1775624403, 500_000_000],
+        "attributes": attributes,
+    }
+    _jsonl(
+        home / ".copilot" / "otel" / "export.jsonl",
+        span,
+        {"name": "GenAI inference: details", "attributes": {"event.name": "x"}},
+        span,
+    )
+    engine = _engine(tmp_path, home)
+    engine.ingestor.scan()
+    rows = engine.store.query(
+        "SELECT source, session_id, model, input_tokens, cache_read_tokens, output_tokens, ts_ms "
+        "FROM events"
+    )
+    # Only the export is read (the session events would count the same requests again),
+    # and the span repeated in the file counts once.
+    assert rows == [("copilot-otel", "c0de", "gpt-5.4", 3000, 38000, 520, 1775624403500)]
+    engine.store.close()

@@ -11,6 +11,7 @@ from tokentray.sources.cline import ClineSource, KiloCodeSource, RooCodeSource, 
 from tokentray.sources.codebuff import CodebuffSource
 from tokentray.sources.codex import CodexSource
 from tokentray.sources.copilot import CopilotSource
+from tokentray.sources.copilot_otel import CopilotOtelSource
 from tokentray.sources.crush import CrushSource
 from tokentray.sources.cursor import CursorSource
 from tokentray.sources.droid import DroidSource
@@ -29,6 +30,7 @@ ALL_SOURCES: tuple[type[Source], ...] = (
     OpenCodeSource,
     QwenSource,
     CopilotSource,
+    CopilotOtelSource,
     GooseSource,
     CrushSource,
     ClineSource,

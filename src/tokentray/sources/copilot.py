@@ -6,6 +6,7 @@ tokens arrive once per run, as totals per model, in ``session.shutdown``. Until 
 input of each response is estimated with tiktoken from the conversation so far, and marked
 estimated; at shutdown one correction per model brings the totals to what Copilot
 reported. Copilot bills premium requests, not tokens: its dollar figures are notional.
+With the OpenTelemetry export turned on, that is read instead (``copilot_otel.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from tokentray.estimate import count_tokens
 from tokentray.events import Activity, UsageEvent
 from tokentray.sources.base import Source, as_count, load_object, parse_timestamp_ms, table
+from tokentray.sources.copilot_otel import export_exists
 
 FALLBACK_MODEL = "gpt-5"
 
@@ -133,6 +135,9 @@ class CopilotSource(Source):
     marks = (b'"session.', b'"assistant.message"', b'"user.message"')
 
     def roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
+        """None while the OpenTelemetry export exists: it is read instead (precisely)."""
+        if export_exists(env, home):
+            return []
         base = Path(env.get("COPILOT_HOME") or home / ".copilot")
         return [base / "session-state", base / "history-session-state"]
 
