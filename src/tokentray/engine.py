@@ -32,6 +32,8 @@ class FolderStatus:
     events: int
     skipped: int
     last_event_ms: int | None
+    last_parse_ms: int | None = None  # the last time a file here gave usage
+    problems: tuple[str, ...] = ()  # the first skipped lines, "file:line: reason"
 
 
 @dataclass(slots=True)
@@ -43,10 +45,20 @@ class Engine:
 
     def folder_status(self) -> list[FolderStatus]:
         checkpoints = self.store.checkpoints()
+        updated = dict(self.store.query("SELECT path, updated_ms FROM files"))
+        recent_problems = self.store.query(
+            "SELECT path, line_no, reason FROM problems ORDER BY id DESC LIMIT 500"
+        )
         result = []
         for source, root in self.ingestor.roots():
             mine = [cp for path, cp in checkpoints.items() if Path(path).is_relative_to(root)]
             last = [cp.last_event_ms for cp in mine if cp.last_event_ms]
+            parsed = [updated.get(cp.path, 0) for cp in mine if cp.events]
+            problems = tuple(
+                f"{Path(p).name}:{n}: {r}"
+                for p, n, r in recent_problems
+                if Path(p).is_relative_to(root)
+            )[:3]
             result.append(
                 FolderStatus(
                     source=source.name,
@@ -57,6 +69,8 @@ class Engine:
                     events=sum(cp.events for cp in mine),
                     skipped=sum(cp.skipped for cp in mine),
                     last_event_ms=max(last) if last else None,
+                    last_parse_ms=max(parsed) if parsed else None,
+                    problems=problems,
                 )
             )
         return result

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
@@ -45,7 +46,16 @@ from tokentray.settings import Settings, SettingsError, save_settings
 from tokentray.sources import ALL_SOURCES
 
 log = logging.getLogger(__name__)
-FOLDER_COLUMNS = ("Agent", "Folder", "Status", "Files", "Usage lines", "Last event", "Skipped")
+FOLDER_COLUMNS = (
+    "Agent",
+    "Folder",
+    "Status",
+    "Files",
+    "Usage lines",
+    "Last event",
+    "Last parse",
+    "Skipped",
+)
 
 
 class Page(QWidget):
@@ -65,14 +75,13 @@ class SourcesPage(Page):
         super().__init__()
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("Read usage from:"))
-        row = QHBoxLayout()
+        grid = QGridLayout()
         self.enabled: dict[str, QCheckBox] = {}
-        for cls in ALL_SOURCES:
+        for index, cls in enumerate(ALL_SOURCES):
             box = QCheckBox(cls.display_name)
             self.enabled[cls.name] = box
-            row.addWidget(box)
-        row.addStretch(1)
-        layout.addLayout(row)
+            grid.addWidget(box, index // 4, index % 4)
+        layout.addLayout(grid)
         self.table = QTableWidget(0, len(FOLDER_COLUMNS))
         self.table.setHorizontalHeaderLabels(FOLDER_COLUMNS)
         self.table.verticalHeader().setVisible(False)
@@ -80,11 +89,13 @@ class SourcesPage(Page):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        layout.addWidget(self.table, 1)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setWordWrap(False)
+        layout.addWidget(self.table, 3)
         layout.addWidget(QLabel("Your own folders (for logs kept somewhere else):"))
         self.custom = QListWidget()
-        self.custom.setMaximumHeight(90)
+        self.custom.setMaximumHeight(64)
         layout.addWidget(self.custom)
         buttons = QHBoxLayout()
         self.agent = QComboBox()
@@ -134,29 +145,31 @@ class SourcesPage(Page):
             self.custom.addItem(f"{names.get(source, source)}: {folder}")
 
     def show_status(self, folders: list[FolderStatus]) -> None:
-        self.table.setRowCount(len(folders))
-        for index, status in enumerate(folders):
-            last = (
-                datetime.fromtimestamp(status.last_event_ms / 1000).strftime("%Y-%m-%d %H:%M")
-                if status.last_event_ms
-                else "—"
-            )
+        found_first = sorted(folders, key=lambda f: (not f.found, f.display_name))
+        self.table.setRowCount(len(found_first))
+        for index, status in enumerate(found_first):
             cells = (
                 status.display_name,
                 str(status.root),
                 "found" if status.found else "not found",
                 str(status.files),
                 str(status.events),
-                last,
+                _when(status.last_event_ms),
+                _when(status.last_parse_ms),
                 str(status.skipped),
             )
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if column == 1:
                     item.setToolTip(text)
-                if column == 6 and status.skipped:
-                    item.setToolTip("Unreadable lines were skipped; `tokentray scan -v` names them")
+                if column == 7 and status.problems:
+                    item.setToolTip("First skipped lines:\n" + "\n".join(status.problems))
                 self.table.setItem(index, column, item)
+        self.table.setColumnWidth(1, 300)
+
+
+def _when(ms: int | None) -> str:
+    return datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M") if ms else "—"
 
 
 class BudgetPage(Page):
@@ -509,7 +522,7 @@ class PreferencesDialog(QDialog):
     def __init__(self, settings: Settings) -> None:
         super().__init__()
         self.setWindowTitle("tokentray preferences")
-        self.resize(860, 520)
+        self.resize(1040, 640)
         self.settings = settings
         self.pages: list[Page] = [SourcesPage(), BudgetPage(), RulesPage(), KeysPage()]
         self.sections = QListWidget()
