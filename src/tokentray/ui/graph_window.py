@@ -226,6 +226,8 @@ class GraphWindow(QWidget):
         self._fill_sessions(data.sessions)
         snap = data.snapshot
         unpriced = f" · unpriced: {', '.join(snap.unpriced_models)}" if snap.unpriced_models else ""
+        if snap.estimated_requests:
+            unpriced += " · ~ partly estimated"
         self.status.setText(
             f"Today {money(snap.today_cost_usd)} · now {money(snap.burn_usd_per_hour)}/h · "
             f"updated {datetime.fromtimestamp(snap.now_ms / 1000):%H:%M:%S}{unpriced}"
