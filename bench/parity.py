@@ -28,6 +28,11 @@ AGENTS = {
     "qwen": "qwen",
     "goose": "goose",
     "copilot": "copilot",
+    "droid": "droid",
+    "kimi": "kimi",
+    "codebuff": "codebuff",
+    "pi": "pi",
+    "kilo-code": "kilo",
 }
 
 
