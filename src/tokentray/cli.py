@@ -247,6 +247,11 @@ def _doctor(engine: Engine, args: argparse.Namespace) -> int:
             print(f"  skipped {problem}")
         if agent["warning"]:
             print(f"  ! {agent['warning']}")
+        for unread in agent["unread"]:
+            print(
+                f"  ! {unread['path']}: read to byte {unread['offset']:,} of {unread['size']:,};"
+                " the rest was not read. Run `tokentray scan`; if this stays, please report it"
+            )
     return _exit_for(scan)
 
 

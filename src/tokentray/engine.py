@@ -110,6 +110,12 @@ class Engine:
                 "last_event": _iso_ms(last_event),
                 "last_successful_parse": _iso_ms(last_parse or None),
                 "warning": _silence_warning(source.display_name, mine, updated, now_ms),
+                "unread": [
+                    {"path": cp.path, "offset": cp.offset, "size": size}
+                    for cp in mine
+                    if not source.whole_file(Path(cp.path))
+                    and (size := _unread_size(cp)) is not None
+                ],
             }
             report.append(entry)
         return report
@@ -129,6 +135,25 @@ class Engine:
 
 
 SILENT_AFTER_MS = 24 * 3_600_000
+# How far past a checkpoint's offset doctor looks for a complete line nobody read.
+UNREAD_PROBE_BYTES = 1 << 20
+
+
+def _unread_size(cp: Checkpoint) -> int | None:
+    """The file's size when complete lines lie after the checkpoint's offset (bytes that
+    were never read; a trailing line still being written does not count), else None."""
+    if cp.status != "ok":
+        return None
+    try:
+        with open(cp.path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size <= cp.offset:
+                return None
+            handle.seek(cp.offset)
+            unread = handle.read(UNREAD_PROBE_BYTES)
+    except OSError:
+        return None
+    return size if b"\n" in unread else None
 
 
 def _iso_ms(ms: int | None) -> str | None:

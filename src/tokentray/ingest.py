@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 CHUNK_BYTES = 1 << 20
 HEAD_BYTES = 4096
 TAIL_BYTES = 256
+# A rewrite before the offset is looked for in this many evenly spaced blocks (64 KiB in
+# all, so a changed file costs at most that much reading to verify).
+SAMPLE_BLOCKS = 16
+SAMPLE_BLOCK_BYTES = 4096
 BATCH_EVENTS = 2_000
 BATCH_BYTES = 16 << 20
 MAX_REPORTED_PROBLEMS = 200
@@ -79,15 +83,19 @@ class _Batch:
     def full(self) -> bool:
         return len(self.events) >= BATCH_EVENTS or self.bytes >= BATCH_BYTES
 
-    def close_file(
-        self, cp: Checkpoint, st: os.stat_result, parser: LineParser, handle: BinaryIO
-    ) -> None:
-        """Record how far this file is read, as of the events now in the batch."""
-        position = handle.tell()
-        cp.head_hash, cp.tail_hash = _fingerprints(handle, cp.offset)
-        handle.seek(position)
-        cp.size = max(st.st_size, cp.offset)
-        cp.mtime_ns = st.st_mtime_ns
+    def close_file(self, cp: Checkpoint, parser: LineParser, handle: BinaryIO) -> None:
+        """Record how far this file is read, as of the events now in the batch.
+
+        The recorded size is the bytes this pass has examined, never the size on disk:
+        a pass cut short between two batches of a big file (a kill) must leave a
+        checkpoint that the next pass sees as unfinished.
+        """
+        examined = handle.tell()
+        st = os.fstat(handle.fileno())
+        cp.head_hash, cp.tail_hash, cp.sample_hash = _fingerprints(handle, cp.offset)
+        handle.seek(examined)
+        cp.size = examined
+        cp.mtime_ns, cp.ctime_ns = st.st_mtime_ns, st.st_ctime_ns
         cp.device, cp.inode = st.st_dev, st.st_ino
         cp.parser_state = parser.state()
         cp.status = "ok"
@@ -115,12 +123,23 @@ def _read_at(handle: BinaryIO, start: int, length: int) -> bytes:
     return handle.read(length)
 
 
-def _fingerprints(handle: BinaryIO, offset: int) -> tuple[bytes, bytes]:
-    """Hashes of the file's head and of the bytes just before ``offset``."""
+def _fingerprints(handle: BinaryIO, offset: int) -> tuple[bytes, bytes, bytes]:
+    """Hashes of the file's head, of the bytes just before ``offset``, and of blocks
+    sampled evenly over ``[0, offset)`` (all of it when that is small)."""
     head = _hash(_read_at(handle, 0, min(HEAD_BYTES, offset)))
     tail_start = max(0, offset - TAIL_BYTES)
     tail = _hash(_read_at(handle, tail_start, offset - tail_start))
-    return head, tail
+    return head, tail, _sample_hash(handle, offset)
+
+
+def _sample_hash(handle: BinaryIO, offset: int) -> bytes:
+    if offset <= SAMPLE_BLOCKS * SAMPLE_BLOCK_BYTES:
+        return _hash(_read_at(handle, 0, offset))
+    digest = hashlib.blake2b(digest_size=16)
+    span = offset - SAMPLE_BLOCK_BYTES
+    for index in range(SAMPLE_BLOCKS):
+        digest.update(_read_at(handle, span * index // (SAMPLE_BLOCKS - 1), SAMPLE_BLOCK_BYTES))
+    return digest.digest()
 
 
 class Ingestor:
@@ -362,19 +381,7 @@ def _read_whole(
     report.bytes_read += st.st_size
     result = source.read_whole(path, root, state)
     if cp is None:
-        cp = Checkpoint(
-            path=str(path),
-            source=source.name,
-            device=st.st_dev,
-            inode=st.st_ino,
-            size=0,
-            mtime_ns=0,
-            offset=0,
-            line_no=0,
-            head_hash=b"",
-            tail_hash=b"",
-            parser_state={},
-        )
+        cp = Checkpoint.new(str(path), source.name)
     for item in result.items:
         if isinstance(item, Activity):
             batch.activity.append(item)
@@ -390,6 +397,7 @@ def _read_whole(
         if len(report.problems) < MAX_REPORTED_PROBLEMS:
             report.problems.append(problem)
     cp.size, cp.mtime_ns, cp.offset = st.st_size, st.st_mtime_ns, st.st_size
+    cp.ctime_ns = st.st_ctime_ns
     cp.device, cp.inode, cp.status = st.st_dev, st.st_ino, "ok"
     cp.parser_state = {**result.state, "signature": signature}
     batch.checkpoints[cp.path] = replace(cp)
@@ -412,19 +420,7 @@ def _read_new_bytes(
         report.files_reset += 1
         cp = None
     if cp is None:
-        cp = Checkpoint(
-            path=str(path),
-            source=source.name,
-            device=st.st_dev,
-            inode=st.st_ino,
-            size=0,
-            mtime_ns=0,
-            offset=0,
-            line_no=0,
-            head_hash=b"",
-            tail_hash=b"",
-            parser_state={},
-        )
+        cp = Checkpoint.new(str(path), source.name)
     parser = source.parser(path, root, cp.parser_state or None)
     handle.seek(cp.offset)
     remainder = b""
@@ -435,10 +431,10 @@ def _read_new_bytes(
         remainder = data[consumed:]
         batch.bytes += consumed
         if flush is not None and batch.full():
-            batch.close_file(cp, st, parser, handle)
+            batch.close_file(cp, parser, handle)
             flush()
     report.pending_partial_lines += int(bool(remainder.strip()))
-    batch.close_file(cp, st, parser, handle)
+    batch.close_file(cp, parser, handle)
 
 
 def _read_lines(
@@ -538,12 +534,17 @@ def _registered(source: Source) -> bool:
 
 
 def _unchanged(cp: Checkpoint, st: os.stat_result) -> bool:
+    """Whether the file is exactly as the last pass left it (no byte to read, none changed).
+
+    ctime is part of it: ``cp -p`` or ``touch -r`` can put an mtime back, not a ctime.
+    """
     return (
         cp.status == "ok"
         and cp.inode == st.st_ino
         and cp.device == st.st_dev
         and cp.size == st.st_size
         and cp.mtime_ns == st.st_mtime_ns
+        and cp.ctime_ns == st.st_ctime_ns
     )
 
 
@@ -551,4 +552,8 @@ def _was_rewritten(cp: Checkpoint, st: os.stat_result, handle: BinaryIO) -> bool
     """Whether the bytes already consumed are no longer what the file holds."""
     if (cp.device, cp.inode) != (st.st_dev, st.st_ino) or st.st_size < cp.offset:
         return True
-    return _fingerprints(handle, cp.offset) != (cp.head_hash, cp.tail_hash)
+    head, tail, sample = _fingerprints(handle, cp.offset)
+    if (head, tail) != (cp.head_hash, cp.tail_hash):
+        return True
+    # Checkpoints written before the sampled blocks existed have none to compare.
+    return bool(cp.sample_hash) and sample != cp.sample_hash

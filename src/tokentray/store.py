@@ -133,6 +133,10 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE events ADD COLUMN reported_cost_usd REAL;
     """,
+    """
+    ALTER TABLE files ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE files ADD COLUMN sample_hash BLOB NOT NULL DEFAULT x'';
+    """,
 )
 
 EVENT_COLUMNS = (
@@ -184,6 +188,15 @@ class Checkpoint:
     events: int = 0
     skipped: int = 0
     last_event_ms: int | None = None
+    # ctime changes on every write and cannot be set back (unlike mtime); the sampled
+    # blocks catch a same-size rewrite in the middle of the bytes already read.
+    ctime_ns: int = 0
+    sample_hash: bytes = b""
+
+    @classmethod
+    def new(cls, path: str, source: str) -> Checkpoint:
+        """A file not read yet."""
+        return cls(path, source, 0, 0, 0, 0, 0, 0, b"", b"", {})
 
 
 @dataclass(slots=True)
@@ -295,8 +308,8 @@ class Store:
         self.db.execute(
             """INSERT INTO files (path, source, device, inode, size, mtime_ns, offset, line_no,
                    head_hash, tail_hash, parser_state, status, events, skipped, last_event_ms,
-                   updated_ms)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   updated_ms, ctime_ns, sample_hash)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (path) DO UPDATE SET source = excluded.source,
                    device = excluded.device, inode = excluded.inode, size = excluded.size,
                    mtime_ns = excluded.mtime_ns, offset = excluded.offset,
@@ -304,7 +317,8 @@ class Store:
                    tail_hash = excluded.tail_hash, parser_state = excluded.parser_state,
                    status = excluded.status, events = excluded.events,
                    skipped = excluded.skipped, last_event_ms = excluded.last_event_ms,
-                   updated_ms = excluded.updated_ms""",
+                   updated_ms = excluded.updated_ms, ctime_ns = excluded.ctime_ns,
+                   sample_hash = excluded.sample_hash""",
             (
                 cp.path,
                 cp.source,
@@ -322,6 +336,8 @@ class Store:
                 cp.skipped,
                 cp.last_event_ms,
                 int(time.time() * 1000),
+                cp.ctime_ns,
+                cp.sample_hash,
             ),
         )
 

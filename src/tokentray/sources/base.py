@@ -78,9 +78,10 @@ class Source(ABC):
         raise NotImplementedError(f"{self.name} has no whole-file format")
 
     def signature(self, path: Path) -> list[int]:
-        """What changes when the file does (size and mtime; a database adds its -wal)."""
+        """What changes when the file does (size, mtime and ctime, which a tool that puts
+        the mtime back cannot reset; a database adds its -wal)."""
         stat = path.stat()
-        return [stat.st_size, stat.st_mtime_ns]
+        return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
 
     def owner(self, path: Path) -> Path:
         """The file a watched path belongs to (a database's -wal belongs to the database)."""
