@@ -171,3 +171,78 @@ def test_parser_state_survives_a_restart() -> None:
     resumed = CodexLineParser(Path("rollout-a.jsonl"), json.loads(json.dumps(first.state())))
     events += [e for n, line in enumerate(lines[3:], 3) for e in resumed.parse(line, n)]
     assert events == expected
+
+
+def _billed(lines: list[str]) -> list[tuple[int, int]]:
+    parser = CodexLineParser(Path("rollout-x.jsonl"), None)
+    events = []
+    for n, line in enumerate(lines):
+        try:
+            events += parser.parse(line.encode(), n)
+        except ValueError:
+            continue  # the engine skips such a line
+    return [(e.input_tokens + e.cache_read_tokens, e.output_tokens) for e in events]
+
+
+SESSION = [
+    _meta("2026-10-03T09:00:00Z", "s"),
+    _context("2026-10-03T09:00:01Z"),
+    _token_count("2026-10-03T09:00:10Z", (50_000, 0, 5000), (50_000, 0, 5000)),
+    _token_count("2026-10-03T09:01:00Z", (110_000, 0, 11_000), (60_000, 0, 6000)),
+    _token_count("2026-10-03T09:02:00Z", (180_000, 0, 18_000), (70_000, 0, 7000)),
+    _token_count("2026-10-03T09:03:00Z", (260_000, 0, 26_000), (80_000, 0, 8000)),
+]
+
+
+def _sums(billed: list[tuple[int, int]]) -> tuple[int, int]:
+    return sum(i for i, _ in billed), sum(o for _, o in billed)
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        (1_100, 0, 110),  # digits lost from the cumulative counter
+        (0, 0, 0),  # zeroed
+        (11_000, 0, 11_000),  # one field garbled
+    ],
+)
+def test_one_corrupted_cumulative_line_does_not_count_the_history_again(
+    corrupt: tuple[int, int, int],
+) -> None:
+    clean = _sums(_billed(SESSION))
+    assert clean == (260_000, 26_000)
+    lines = list(SESSION)
+    lines[3] = _token_count("2026-10-03T09:01:00Z", corrupt, (60_000, 0, 6000))
+    assert _sums(_billed(lines)) == clean
+
+
+def test_an_out_of_range_cumulative_line_is_skipped_not_made_the_baseline() -> None:
+    lines = list(SESSION)
+    lines[3] = _token_count("2026-10-03T09:01:00Z", (10**15, 0, 11_000), (60_000, 0, 6000))
+    assert _sums(_billed(lines)) == (260_000, 26_000)
+
+
+def test_a_reset_confirmed_by_the_next_line_bills_the_held_turn_and_the_growth() -> None:
+    """After compaction the counter may restart from a figure other than the last turn:
+    one line is not enough, two that agree are."""
+    lines = [
+        *SESSION[:4],
+        # The counter restarts at 9000 (not equal to the last turn, 7000): held...
+        _token_count("2026-10-03T09:05:00Z", (9_000, 0, 900), (7_000, 0, 700)),
+        # ...and confirmed by the next snapshot growing from it.
+        _token_count("2026-10-03T09:06:00Z", (12_000, 0, 1200), (3_000, 0, 300)),
+    ]
+    assert _billed(lines) == [(50_000, 5000), (60_000, 6000), (7_000, 700), (3_000, 300)]
+
+
+def test_a_held_drop_survives_a_restart_of_the_reader() -> None:
+    lines = [
+        *SESSION[:4],
+        _token_count("2026-10-03T09:05:00Z", (9_000, 0, 900), (7_000, 0, 700)),
+        _token_count("2026-10-03T09:06:00Z", (12_000, 0, 1200), (3_000, 0, 300)),
+    ]
+    first = CodexLineParser(Path("rollout-x.jsonl"), None)
+    events = [e for n, line in enumerate(lines[:5]) for e in first.parse(line.encode(), n)]
+    resumed = CodexLineParser(Path("rollout-x.jsonl"), json.loads(json.dumps(first.state())))
+    events += [e for n, line in enumerate(lines[5:], 5) for e in resumed.parse(line.encode(), n)]
+    assert [e.output_tokens for e in events] == [5000, 6000, 700, 300]

@@ -227,6 +227,10 @@ def _request(
     return {"ts": ts, "type": "say", "say": "api_req_started", "text": text}
 
 
+# Cline stamps entries in epoch milliseconds.
+T0 = 1_790_000_000_000
+
+
 def test_cline_and_roo_tasks_rewritten_whole(tmp_path: Path) -> None:
     home = tmp_path / "home"
     storage = home / ".config" / "Code" / "User" / "globalStorage"
@@ -236,8 +240,8 @@ def test_cline_and_roo_tasks_rewritten_whole(tmp_path: Path) -> None:
         json.dumps(
             {
                 "model_usage": [
-                    {"ts": 1000, "model_id": "claude-sonnet-4-5", "mode": "plan"},
-                    {"ts": 5000, "model_id": "claude-opus-4-1", "mode": "act"},
+                    {"ts": T0 + 1000, "model_id": "claude-sonnet-4-5", "mode": "plan"},
+                    {"ts": T0 + 5000, "model_id": "claude-opus-4-1", "mode": "act"},
                 ]
             }
         )
@@ -246,10 +250,10 @@ def test_cline_and_roo_tasks_rewritten_whole(tmp_path: Path) -> None:
     ui.write_text(
         _ui_messages(
             [
-                {"ts": 900, "type": "say", "say": "task", "text": "fix it"},
-                _request(2000, 6, 512, 30500, 2048, 0.0214),
+                {"ts": T0 + 900, "type": "say", "say": "task", "text": "fix it"},
+                _request(T0 + 2000, 6, 512, 30500, 2048, 0.0214),
                 {
-                    "ts": 6000,
+                    "ts": T0 + 6000,
                     "type": "say",
                     "say": "api_req_started",
                     "text": json.dumps({"request": "…"}),
@@ -273,7 +277,7 @@ def test_cline_and_roo_tasks_rewritten_whole(tmp_path: Path) -> None:
         )
     )
     (roo / "ui_messages.json").write_text(
-        _ui_messages([_request(3000, 40000, 700, 36000, 0, 0.05, protocol="openai")])
+        _ui_messages([_request(T0 + 3000, 40000, 700, 36000, 0, 0.05, protocol="openai")])
     )
     engine = _engine(tmp_path, home)
     engine.ingestor.scan()
@@ -290,9 +294,9 @@ def test_cline_and_roo_tasks_rewritten_whole(tmp_path: Path) -> None:
     ui.write_text(
         _ui_messages(
             [
-                {"ts": 900, "type": "say", "say": "task", "text": "fix it"},
-                _request(2000, 6, 512, 30500, 2048, 0.0214),
-                _request(6000, 9, 100, 31000, 0, 0.03),
+                {"ts": T0 + 900, "type": "say", "say": "task", "text": "fix it"},
+                _request(T0 + 2000, 6, 512, 30500, 2048, 0.0214),
+                _request(T0 + 6000, 9, 100, 31000, 0, 0.03),
             ]
         )
     )

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
+
+# Sane bounds of the event model. A record outside them is corrupt (or hostile) and is
+# skipped with its reason, never stored: one request never bills ten billion tokens in a
+# bucket (the largest context windows hold a few million), and usage is dated between
+# 2000 and 2100. Sums over many events stay far below SQLite's 64-bit integers.
+MAX_TOKENS_PER_FIELD = 10_000_000_000
+EARLIEST_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
+LATEST_MS = 4_102_444_800_000  # 2100-01-01T00:00:00Z
+MAX_REPORTED_COST_USD = 1_000_000.0
 
 
 @dataclass(slots=True)
@@ -76,6 +86,57 @@ class Activity:
 
 class LineError(ValueError):
     """A line that should carry usage but cannot be read; it is skipped and counted."""
+
+
+_TOKEN_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "cache_read_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+)
+_TEXT_FIELDS = ("source", "key", "session_id", "project", "model", "service_tier")
+
+
+def check_event(event: UsageEvent | Activity) -> None:
+    """Hold an event to the bounds above (LineError names the first one broken), and
+    replace unencodable characters (lone surrogates) in its text so SQLite can store it."""
+    _check_time(event.timestamp_ms)
+    if isinstance(event, Activity):
+        for name in ("source", "key", "session_id", "kind", "fingerprint"):
+            setattr(event, name, _text(name, getattr(event, name)))
+        return
+    for name in _TEXT_FIELDS:
+        setattr(event, name, _text(name, getattr(event, name)))
+    for name in _TOKEN_FIELDS:
+        value = getattr(event, name)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise LineError(f"{name} is not a whole number")
+        if not 0 <= value <= MAX_TOKENS_PER_FIELD:
+            raise LineError(f"{name} {value} is outside 0..{MAX_TOKENS_PER_FIELD:,}")
+    cost = event.reported_cost_usd
+    if cost is not None and not (
+        isinstance(cost, int | float) and math.isfinite(cost) and 0 <= cost <= MAX_REPORTED_COST_USD
+    ):
+        event.reported_cost_usd = None  # the agent's own figure is only a hint; ours stands
+
+
+def _check_time(timestamp_ms: object) -> None:
+    if not isinstance(timestamp_ms, int) or isinstance(timestamp_ms, bool):
+        raise LineError("timestamp is not a number")
+    if not EARLIEST_MS <= timestamp_ms < LATEST_MS:
+        raise LineError(f"timestamp {timestamp_ms} ms is outside the years 2000-2099")
+
+
+def _text(name: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise LineError(f"{name} is not text")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "replace").decode("utf-8")
+    return value
 
 
 @dataclass(slots=True)

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
-from tokentray.events import Activity, LineError, Problem, ScanReport, UsageEvent
+from tokentray.events import Activity, Problem, ScanReport, UsageEvent, check_event
 from tokentray.pricing import Pricer
-from tokentray.sources.base import LineParser, Source
+from tokentray.sources.base import LineParser, Source, WholeRead, describe_failure
 from tokentray.store import Checkpoint, Store
 
 log = logging.getLogger(__name__)
@@ -364,6 +364,9 @@ def read_file(
     except OSError as exc:
         report.unreadable.append(Problem(str(path), 0, f"cannot read: {exc.strerror}"))
         log.warning("cannot read %s: %s", path, exc)
+    except Exception as exc:  # one broken file must not stop the others
+        report.unreadable.append(Problem(str(path), 0, describe_failure(exc)))
+        log.warning("cannot read %s", path, exc_info=True)
     return False
 
 
@@ -379,23 +382,22 @@ def _read_whole(
     st = path.stat()
     report.files_read += 1
     report.bytes_read += st.st_size
-    result = source.read_whole(path, root, state)
+    try:
+        result = source.read_whole(path, root, state)
+    except Exception as exc:  # the file is reported; the others go on
+        log.warning("cannot read %s", path, exc_info=True)
+        result = WholeRead(problems=[(0, describe_failure(exc))], state=dict(state))
     if cp is None:
         cp = Checkpoint.new(str(path), source.name)
     for item in result.items:
-        if isinstance(item, Activity):
-            batch.activity.append(item)
+        try:
+            check_event(item)
+        except ValueError as exc:
+            result.problems.append((0, str(exc)))
             continue
-        batch.add(item)
-        cp.events += 1
-        cp.last_event_ms = max(cp.last_event_ms or 0, item.timestamp_ms)
+        _take(item, cp, batch)
     for line_no, reason in result.problems:
-        problem = Problem(str(path), line_no, reason)
-        batch.problems.append(problem)
-        cp.skipped += 1
-        report.skipped_lines += 1
-        if len(report.problems) < MAX_REPORTED_PROBLEMS:
-            report.problems.append(problem)
+        _skip(Problem(str(path), line_no, reason), cp, batch, report)
     cp.size, cp.mtime_ns, cp.offset = st.st_size, st.st_mtime_ns, st.st_size
     cp.ctime_ns = st.st_ctime_ns
     cp.device, cp.inode, cp.status = st.st_dev, st.st_ino, "ok"
@@ -477,23 +479,34 @@ def _read_lines(
 def _parse_line(
     parser: LineParser, line: memoryview, cp: Checkpoint, batch: _Batch, report: ScanReport
 ) -> None:
+    """The boundary of one record: whatever goes wrong with this line (a LineError, a
+    parser fault, a value outside the event model's bounds) skips this line alone."""
     try:
         events = parser.parse(line, cp.line_no)
-    except LineError as exc:
-        problem = Problem(cp.path, cp.line_no, str(exc))
-        batch.problems.append(problem)
-        cp.skipped += 1
-        report.skipped_lines += 1
-        if len(report.problems) < MAX_REPORTED_PROBLEMS:
-            report.problems.append(problem)
+        for event in events:
+            check_event(event)
+    except Exception as exc:  # one bad line must not stop the rest
+        _skip(Problem(cp.path, cp.line_no, describe_failure(exc)), cp, batch, report)
         return
     for event in events:
-        if isinstance(event, Activity):
-            batch.activity.append(event)
-            continue
-        batch.add(event)
-        cp.events += 1
-        cp.last_event_ms = max(cp.last_event_ms or 0, event.timestamp_ms)
+        _take(event, cp, batch)
+
+
+def _take(item: UsageEvent | Activity, cp: Checkpoint, batch: _Batch) -> None:
+    if isinstance(item, Activity):
+        batch.activity.append(item)
+        return
+    batch.add(item)
+    cp.events += 1
+    cp.last_event_ms = max(cp.last_event_ms or 0, item.timestamp_ms)
+
+
+def _skip(problem: Problem, cp: Checkpoint, batch: _Batch, report: ScanReport) -> None:
+    batch.problems.append(problem)
+    cp.skipped += 1
+    report.skipped_lines += 1
+    if len(report.problems) < MAX_REPORTED_PROBLEMS:
+        report.problems.append(problem)
 
 
 def _read_file_in_worker(

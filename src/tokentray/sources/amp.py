@@ -12,10 +12,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from tokentray.events import UsageEvent
-from tokentray.sources.base import Source, WholeRead, as_count, parse_timestamp_ms, table
+from tokentray.events import LineError, UsageEvent
+from tokentray.sources.base import (
+    Source,
+    WholeRead,
+    as_count,
+    load_document,
+    parse_timestamp_ms,
+    table,
+)
 
 
 class AmpSource(Source):
@@ -37,9 +42,9 @@ class AmpSource(Source):
 
     def read_whole(self, path: Path, root: Path, since: dict[str, Any]) -> WholeRead:
         try:
-            thread = orjson.loads(path.read_bytes())
-        except orjson.JSONDecodeError as exc:
-            return WholeRead(problems=[(0, f"not JSON: {exc}")])
+            thread = load_document(path.read_bytes())
+        except LineError as exc:
+            return WholeRead(problems=[(0, str(exc))])
         if not isinstance(thread, dict):
             return WholeRead(problems=[(0, "not an Amp thread")])
         thread_id = str(thread.get("id") or path.stem)
@@ -53,34 +58,36 @@ class AmpSource(Source):
         ]
         read = WholeRead()
         if ledger:
-            for entry in ledger:
-                usage = messages.get(entry.get("toMessageId"), {})
-                tokens = table(entry.get("tokens"))
-                read.items.append(
-                    self._event(
-                        thread_id,
-                        str(entry.get("id")),
-                        entry.get("model"),
-                        entry.get("timestamp"),
-                        as_count(tokens.get("input")),
-                        as_count(tokens.get("output")),
-                        usage,
-                    )
-                )
-        else:
-            for message_id, usage in messages.items():
-                if usage:
+            for index, entry in enumerate(ledger, start=1):
+                with read.record(index):
+                    usage = messages.get(entry.get("toMessageId"), {})
+                    tokens = table(entry.get("tokens"))
                     read.items.append(
                         self._event(
                             thread_id,
-                            str(message_id),
-                            usage.get("model"),
-                            usage.get("timestamp"),
-                            as_count(usage.get("inputTokens")),
-                            as_count(usage.get("outputTokens")),
+                            str(entry.get("id")),
+                            entry.get("model"),
+                            entry.get("timestamp"),
+                            as_count(tokens.get("input")),
+                            as_count(tokens.get("output")),
                             usage,
                         )
                     )
+        else:
+            for index, (message_id, usage) in enumerate(messages.items(), start=1):
+                if usage:
+                    with read.record(index):
+                        read.items.append(
+                            self._event(
+                                thread_id,
+                                str(message_id),
+                                usage.get("model"),
+                                usage.get("timestamp"),
+                                as_count(usage.get("inputTokens")),
+                                as_count(usage.get("outputTokens")),
+                                usage,
+                            )
+                        )
         read.items = [e for e in read.items if isinstance(e, UsageEvent) and e.total_tokens]
         return read
 

@@ -9,9 +9,12 @@ agent means adding one module and its fixtures.
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -49,6 +52,22 @@ class WholeRead:
     items: list[UsageEvent | Activity] = field(default_factory=list)
     problems: list[tuple[int, str]] = field(default_factory=list)  # (line or row, reason)
     state: dict[str, Any] = field(default_factory=dict)
+
+    @contextmanager
+    def record(self, index: int) -> Iterator[None]:
+        """The boundary of one record (a message, a row): whatever fails inside it becomes
+        that record's skipped line, and the records after it are still read."""
+        try:
+            yield
+        except Exception as exc:  # one bad record must not stop the rest
+            self.problems.append((index, describe_failure(exc)))
+
+
+def describe_failure(exc: Exception) -> str:
+    """A skipped record's reason: a LineError says it; anything else is named as a fault."""
+    if isinstance(exc, LineError):
+        return str(exc)
+    return f"could not be read ({type(exc).__name__}: {str(exc)[:200]})"
 
 
 class Source(ABC):
@@ -121,20 +140,46 @@ def load_object(line: bytes | memoryview) -> dict[str, Any]:
     try:
         record = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
-        raise LineError(f"not JSON: {exc}") from exc
+        record = _load_leniently(line, exc)
     if not isinstance(record, dict):
         raise LineError("not a JSON object")
     return record
 
 
+def load_document(data: bytes) -> Any:
+    """A whole JSON document (a chat file), read as leniently as a line."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        return _load_leniently(data, exc)
+
+
+def _load_leniently(data: bytes | memoryview, error: orjson.JSONDecodeError) -> Any:
+    """What orjson refuses for its bytes rather than its shape: a UTF-8 byte-order mark,
+    invalid UTF-8 inside a string, a lone surrogate escape. The text is decoded with
+    replacement characters, so the numbers on the line survive; anything else that is not
+    JSON (NaN included) stays refused."""
+    text = bytes(data).decode("utf-8", "replace").lstrip("\ufeff")
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        raise LineError(f"not JSON: {error}") from None
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
 def tool_fingerprint(name: str, arguments: object) -> str:
     """A tool call's name and a short hash of its input: equal calls, equal fingerprints."""
-    data = (
-        arguments
-        if isinstance(arguments, str)
-        else orjson.dumps(arguments, option=orjson.OPT_SORT_KEYS)
-    )
-    digest = hashlib.blake2b(data.encode() if isinstance(data, str) else data, digest_size=6)
+    if isinstance(arguments, str):
+        data = arguments.encode("utf-8", "replace")
+    else:
+        try:
+            data = orjson.dumps(arguments, option=orjson.OPT_SORT_KEYS)
+        except TypeError:  # nested deeper than the encoder goes, or not JSON data
+            data = repr(arguments)[:65_536].encode("utf-8", "replace")
+    digest = hashlib.blake2b(data, digest_size=6)
     return f"{name}:{digest.hexdigest()}"
 
 
@@ -144,12 +189,17 @@ def parse_timestamp_ms(value: object) -> int:
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError as exc:
-            raise LineError(f"bad timestamp {value!r}") from exc
+            raise LineError(f"bad timestamp {value[:40]!r}") from exc
         if parsed.tzinfo is None:
-            raise LineError(f"timestamp without time zone {value!r}")
-        return int(parsed.timestamp() * 1000)
+            raise LineError(f"timestamp without time zone {value[:40]!r}")
+        try:
+            return int(parsed.timestamp() * 1000)
+        except (OverflowError, ValueError) as exc:  # year 9999 with a negative offset
+            raise LineError(f"timestamp out of range {value[:40]!r}") from exc
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return int(value if value > 10**11 else value * 1000)
+        if not math.isfinite(value):
+            raise LineError("timestamp is not a finite number")
+        return int(value if abs(value) > 10**11 else value * 1000)
     raise LineError("missing timestamp")
 
 
@@ -164,6 +214,8 @@ def as_count(value: object) -> int:
         return 0
     if isinstance(value, int):
         return max(value, 0)
-    if isinstance(value, float) and value == value:  # noqa: PLR0124 - NaN check
+    if isinstance(value, float) and math.isfinite(value):
         return max(int(value), 0)
+    if isinstance(value, float) and value > 0:
+        raise LineError("token count is infinite")
     return 0

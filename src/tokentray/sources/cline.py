@@ -18,8 +18,8 @@ from typing import Any
 
 import orjson
 
-from tokentray.events import UsageEvent
-from tokentray.sources.base import Source, WholeRead, as_count
+from tokentray.events import LineError, UsageEvent
+from tokentray.sources.base import Source, WholeRead, as_count, load_document
 
 FORKS = ("Code", "Code - Insiders", "Cursor", "Windsurf", "VSCodium", "Positron", "Antigravity")
 _MODEL_TAG = re.compile(rb"<model>([^<]{1,120})</model>")
@@ -63,9 +63,9 @@ class _TaskSource(Source):
 
     def read_whole(self, path: Path, root: Path, since: dict[str, Any]) -> WholeRead:
         try:
-            entries = orjson.loads(path.read_bytes())
-        except orjson.JSONDecodeError as exc:
-            return WholeRead(problems=[(0, f"not JSON: {exc}")])
+            entries = load_document(path.read_bytes())
+        except LineError as exc:
+            return WholeRead(problems=[(0, str(exc))])
         if not isinstance(entries, list):
             return WholeRead(problems=[(0, "ui_messages.json is not a list")])
         task = path.parent.name
@@ -75,14 +75,15 @@ class _TaskSource(Source):
         for index, entry in enumerate(entries, start=1):
             if not isinstance(entry, dict) or entry.get("say") != "api_req_started":
                 continue
-            try:
-                request = orjson.loads(entry.get("text") or "{}")
-            except orjson.JSONDecodeError:
-                read.problems.append((index, "api_req_started text is not JSON"))
-                continue
-            event = self._event(task, entry, request, models, project)
-            if event is not None:
-                read.items.append(event)
+            with read.record(index):
+                text = entry.get("text") or "{}"
+                try:
+                    request = load_document(text.encode() if isinstance(text, str) else b"")
+                except LineError:
+                    raise LineError("api_req_started text is not JSON") from None
+                event = self._event(task, entry, request, models, project)
+                if event is not None:
+                    read.items.append(event)
         return read
 
     def _event(

@@ -13,10 +13,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from tokentray.events import UsageEvent
-from tokentray.sources.base import Source, WholeRead, as_count, parse_timestamp_ms, table
+from tokentray.events import LineError, UsageEvent
+from tokentray.sources.base import (
+    Source,
+    WholeRead,
+    as_count,
+    load_document,
+    parse_timestamp_ms,
+    table,
+)
 
 CHANNELS = ("manicode", "manicode-dev", "manicode-staging")
 _INPUT = ("inputTokens", "input_tokens", "promptTokens", "prompt_tokens")
@@ -47,9 +52,9 @@ class CodebuffSource(Source):
 
     def read_whole(self, path: Path, root: Path, since: dict[str, Any]) -> WholeRead:
         try:
-            messages = orjson.loads(path.read_bytes())
-        except orjson.JSONDecodeError as exc:
-            return WholeRead(problems=[(0, f"not JSON: {exc}")])
+            messages = load_document(path.read_bytes())
+        except LineError as exc:
+            return WholeRead(problems=[(0, str(exc))])
         if not isinstance(messages, list):
             return WholeRead(problems=[(0, "chat-messages.json is not a list")])
         chat = path.parent.name
@@ -57,35 +62,43 @@ class CodebuffSource(Source):
         fallback_ms = _chat_time(chat) or path.stat().st_mtime_ns // 1_000_000
         read = WholeRead()
         for position, message in enumerate(messages):
-            if not isinstance(message, dict):
-                continue
-            if (message.get("variant") or message.get("role")) not in ("ai", "agent", "assistant"):
-                continue
-            metadata = table(message.get("metadata"))
-            usage = table(metadata.get("usage")) or table(
-                table(metadata.get("codebuff")).get("usage")
-            )
-            if not usage:
-                continue
-            stamp = (
-                message.get("timestamp") or message.get("createdAt") or metadata.get("timestamp")
-            )
-            ident = message.get("id") or f"{position}"
-            event = UsageEvent(
-                source=self.name,
-                key=f"codebuff:{project}:{chat}:{ident}",
-                session_id=f"{project}/{chat}",
-                project=project,
-                model=str(metadata.get("model") or usage.get("model") or "unknown"),
-                timestamp_ms=parse_timestamp_ms(stamp) if stamp else fallback_ms,
-                input_tokens=_pick(usage, _INPUT),
-                output_tokens=_pick(usage, _OUTPUT) or as_count(usage.get("totalTokens")),
-                cache_read_tokens=_pick(usage, _READ),
-                cache_write_5m_tokens=_pick(usage, _WRITE),
-            )
-            if event.total_tokens:
-                read.items.append(event)
+            with read.record(position + 1):
+                self._message(read, message, position, chat, project, fallback_ms)
         return read
+
+    def _message(
+        self,
+        read: WholeRead,
+        message: Any,
+        position: int,
+        chat: str,
+        project: str,
+        fallback_ms: int,
+    ) -> None:
+        if not isinstance(message, dict):
+            return
+        if (message.get("variant") or message.get("role")) not in ("ai", "agent", "assistant"):
+            return
+        metadata = table(message.get("metadata"))
+        usage = table(metadata.get("usage")) or table(table(metadata.get("codebuff")).get("usage"))
+        if not usage:
+            return
+        stamp = message.get("timestamp") or message.get("createdAt") or metadata.get("timestamp")
+        ident = message.get("id") or f"{position}"
+        event = UsageEvent(
+            source=self.name,
+            key=f"codebuff:{project}:{chat}:{ident}",
+            session_id=f"{project}/{chat}",
+            project=project,
+            model=str(metadata.get("model") or usage.get("model") or "unknown"),
+            timestamp_ms=parse_timestamp_ms(stamp) if stamp else fallback_ms,
+            input_tokens=_pick(usage, _INPUT),
+            output_tokens=_pick(usage, _OUTPUT) or as_count(usage.get("totalTokens")),
+            cache_read_tokens=_pick(usage, _READ),
+            cache_write_5m_tokens=_pick(usage, _WRITE),
+        )
+        if event.total_tokens:
+            read.items.append(event)
 
 
 def _chat_time(chat: str) -> int:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tokentray.events import Activity, UsageEvent
+from tokentray.events import MAX_TOKENS_PER_FIELD, Activity, LineError, UsageEvent
 from tokentray.sources.base import (
     Source,
     as_count,
@@ -64,6 +64,9 @@ class CodexLineParser:
         self.tier: str = state.get("tier", "")
         previous = state.get("previous")
         self.previous: Vector | None = tuple(previous) if previous else None
+        # A drop of the cumulative counter not yet confirmed as a reset:
+        # [cumulative, last turn or None, timestamp ms].
+        self.pending: list[Any] | None = state.get("pending")
 
     def state(self) -> dict[str, Any]:
         return {
@@ -75,6 +78,7 @@ class CodexLineParser:
             "model": self.model,
             "tier": self.tier,
             "previous": list(self.previous) if self.previous else None,
+            "pending": self.pending,
         }
 
     def parse(self, line: bytes | memoryview, line_no: int) -> list[UsageEvent | Activity]:
@@ -160,34 +164,61 @@ class CodexLineParser:
             if isinstance(info.get(field), str) and info[field] and not self.model:
                 self.model = info[field]
         last = info.get("last_token_usage")
-        delta = self._advance(_vector(total), _vector(last) if isinstance(last, dict) else None)
-        if delta is None:
-            return []
+        current = _checked(_vector(total))
+        last_turn = _checked(_vector(last)) if isinstance(last, dict) else None
         timestamp_ms = parse_timestamp_ms(record.get("timestamp"))
-        return [self._event(delta, timestamp_ms)]
+        return [
+            self._event(delta, cumulative, when)
+            for delta, cumulative, when in self._advance(current, last_turn, timestamp_ms)
+        ]
 
-    def _advance(self, current: Vector, last: Vector | None) -> Vector | None:
-        """The usage billed by this snapshot, or None when it bills nothing."""
+    def _advance(
+        self, current: Vector, last: Vector | None, timestamp_ms: int
+    ) -> list[tuple[Vector, Vector, int]]:
+        """What this snapshot bills: (usage, the cumulative vector that keys it, when)."""
         previous = self.previous
         if previous is None:
             self.previous = current
-            return current
+            return [(current, current, timestamp_ms)]
         if current == previous:
-            return None  # a re-emitted snapshot
-        if all(c >= p for c, p in zip(current, previous, strict=True)):
-            self.previous = current
-            return tuple(c - p for c, p in zip(current, previous, strict=True))  # type: ignore[return-value]
+            return []  # a re-emitted snapshot
+        if _grows(previous, current):
+            self.previous, self.pending = current, None  # an outlier before this is forgotten
+            return [(_minus(current, previous), current, timestamp_ms)]
         if current[4] >= previous[4] * (1 - _STALE_REGRESSION):
-            return None  # a stale, slightly older snapshot: wait for the total to move on
-        # A real reset (resume, compaction, new thread): the last turn is the delta.
-        self.previous = current
-        return last if last is not None and last[4] > 0 else current
+            return []  # a stale, slightly older snapshot: wait for the total to move on
+        return self._drop(current, last, timestamp_ms)
 
-    def _event(self, delta: Vector, timestamp_ms: int) -> UsageEvent:
+    def _drop(
+        self, current: Vector, last: Vector | None, timestamp_ms: int
+    ) -> list[tuple[Vector, Vector, int]]:
+        """A large drop is a reset (resume, compaction, new thread) only on consistent
+        evidence: the counter restarting at this very turn (cumulative = last turn), or a
+        second snapshot that grows from the lower one. A single corrupted snapshot is held
+        and, when the counter goes on from where it was, forgotten."""
+        if last is not None and last[4] > 0 and current == last:
+            self.previous, self.pending = current, None
+            return [(last, current, timestamp_ms)]
+        pending = self.pending
+        self.pending = [list(current), list(last) if last else None, timestamp_ms]
+        if pending is None:
+            return []
+        held: Vector = tuple(pending[0])
+        if not _grows(held, current):
+            return []
+        self.previous, self.pending = current, None
+        held_last: Vector | None = tuple(pending[1]) if pending[1] else None
+        first = held_last if held_last is not None and held_last[4] > 0 else held
+        billed = [(first, held, int(pending[2]))]
+        if current != held:
+            billed.append((_minus(current, held), current, timestamp_ms))
+        return billed
+
+    def _event(self, delta: Vector, cumulative: Vector, timestamp_ms: int) -> UsageEvent:
         input_total, cached, output, reasoning, _ = delta
         replayed = self._replaying(timestamp_ms)
         owner = self.parent_id if replayed else self.session_id
-        vector = ",".join(str(v) for v in (self.previous or delta))
+        vector = ",".join(str(v) for v in cumulative)
         return UsageEvent(
             source=CodexSource.name,
             key=f"codex:{owner}:{vector}",
@@ -203,6 +234,22 @@ class CodexLineParser:
             estimated=not self.model,
             replayed=replayed,
         )
+
+
+def _grows(before: Vector, after: Vector) -> bool:
+    return all(a >= b for a, b in zip(after, before, strict=True))
+
+
+def _minus(after: Vector, before: Vector) -> Vector:
+    return tuple(a - b for a, b in zip(after, before, strict=True))  # type: ignore[return-value]
+
+
+def _checked(vector: Vector) -> Vector:
+    """A snapshot with a count past the event model's bound is corrupt: it must not
+    become the baseline that later deltas are taken from."""
+    if max(vector) > MAX_TOKENS_PER_FIELD:
+        raise LineError(f"cumulative token count {max(vector)} is out of range")
+    return vector
 
 
 def _session_from_name(path: Path) -> str:

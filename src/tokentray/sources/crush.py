@@ -9,13 +9,14 @@ the synthetic model ``crush-session-cost`` with no tokens, priced at Crush's own
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from tokentray.events import UsageEvent
+from tokentray.events import LineError, UsageEvent
 from tokentray.sources.base import Source, WholeRead, as_count
 from tokentray.sources.goose import read_only
 
@@ -73,25 +74,42 @@ class CrushSource(Source):
             )
         project = str(path.parent.parent)
         read = WholeRead(state={"seen": seen})
-        for session, raw_cost, created, updated, _prompt, _completion in rows:
-            cost = float(raw_cost or 0.0)
-            growth = cost - seen.get(str(session), 0.0)
-            if growth <= 1e-9:
-                continue
-            seen[str(session)] = cost
-            stamp = as_count(updated or created) * 1000
-            read.items.append(
-                UsageEvent(
-                    source=self.name,
-                    key=f"crush:{project}:{session}:{cost:.6f}",
-                    session_id=str(session),
-                    project=project,
-                    model=MODEL,
-                    timestamp_ms=stamp,
-                    reported_cost_usd=growth,
-                )
-            )
+        for index, (session, raw_cost, created, updated, _prompt, _completion) in enumerate(
+            rows, start=1
+        ):
+            with read.record(index):
+                self._session(read, seen, project, str(session), raw_cost, updated or created)
         return read
+
+    def _session(
+        self,
+        read: WholeRead,
+        seen: dict[str, float],
+        project: str,
+        session: str,
+        raw_cost: object,
+        stamp: object,
+    ) -> None:
+        if not isinstance(raw_cost, int | float | str | None):
+            raise LineError(f"session {session}: cost is not a number")
+        cost = float(raw_cost or 0.0)
+        if not math.isfinite(cost):
+            raise LineError(f"session {session}: cost {raw_cost!r} is not a number")
+        growth = cost - seen.get(session, 0.0)
+        if growth <= 1e-9:
+            return
+        seen[session] = cost
+        read.items.append(
+            UsageEvent(
+                source=self.name,
+                key=f"crush:{project}:{session}:{cost:.6f}",
+                session_id=session,
+                project=project,
+                model=MODEL,
+                timestamp_ms=as_count(stamp) * 1000,
+                reported_cost_usd=growth,
+            )
+        )
 
 
 def _projects(registry: Path) -> list[str]:

@@ -77,37 +77,41 @@ class CursorSource(Source):
         except sqlite3.Error as exc:
             return WholeRead(problems=[(0, f"cannot read the database: {exc}")])
         read = WholeRead(state={"seconds": round(time.monotonic() - started, 3)})
-        for key, value in rows:
-            try:
-                bubble = orjson.loads(value)
-            except (orjson.JSONDecodeError, TypeError):
-                continue
-            if not isinstance(bubble, dict):
-                continue
-            tokens = table(bubble.get("tokenCount"))
-            model = str(table(bubble.get("modelInfo")).get("modelName") or "unknown")
-            input_tokens = as_count(tokens.get("inputTokens"))
-            output_tokens = as_count(tokens.get("outputTokens"))
-            if not (input_tokens or output_tokens):  # Cursor often logs zeros: count the text
-                counted = count_tokens(str(bubble.get("text") or ""), model)[0]
-                if bubble.get("type") == 1:  # the person's message
-                    input_tokens = counted
-                else:
-                    output_tokens = counted
-            event = UsageEvent(
-                source=self.name,
-                key=f"cursor:{key}",
-                session_id=str(key).split(":")[1] if str(key).count(":") >= 2 else "cursor",
-                project="",
-                model=model,
-                timestamp_ms=_when(bubble.get("createdAt")),
-                input_tokens=input_tokens,
-                output_tokens=output_tokens,
-                estimated=True,
-            )
-            if event.total_tokens and event.timestamp_ms:
-                read.items.append(event)
+        for index, (key, value) in enumerate(rows, start=1):
+            with read.record(index):
+                self._bubble(read, str(key), value)
         return read
+
+    def _bubble(self, read: WholeRead, key: str, value: object) -> None:
+        try:
+            bubble = orjson.loads(value) if isinstance(value, str | bytes) else None
+        except orjson.JSONDecodeError:
+            return
+        if not isinstance(bubble, dict):
+            return
+        tokens = table(bubble.get("tokenCount"))
+        model = str(table(bubble.get("modelInfo")).get("modelName") or "unknown")
+        input_tokens = as_count(tokens.get("inputTokens"))
+        output_tokens = as_count(tokens.get("outputTokens"))
+        if not (input_tokens or output_tokens):  # Cursor often logs zeros: count the text
+            counted = count_tokens(str(bubble.get("text") or ""), model)[0]
+            if bubble.get("type") == 1:  # the person's message
+                input_tokens = counted
+            else:
+                output_tokens = counted
+        event = UsageEvent(
+            source=self.name,
+            key=f"cursor:{key}",
+            session_id=str(key).split(":")[1] if str(key).count(":") >= 2 else "cursor",
+            project="",
+            model=model,
+            timestamp_ms=_when(bubble.get("createdAt")),
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            estimated=True,
+        )
+        if event.total_tokens and event.timestamp_ms:
+            read.items.append(event)
 
 
 def _when(value: Any) -> int:

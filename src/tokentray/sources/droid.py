@@ -14,10 +14,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from tokentray.events import UsageEvent
-from tokentray.sources.base import Source, WholeRead, as_count, parse_timestamp_ms, table
+from tokentray.events import LineError, UsageEvent
+from tokentray.sources.base import (
+    Source,
+    WholeRead,
+    as_count,
+    load_document,
+    parse_timestamp_ms,
+    table,
+)
 
 _BRACKETS = re.compile(r"\[[^\]]*\]")
 _SEPARATORS = re.compile(r"[\s.\-]+")
@@ -49,9 +54,9 @@ class DroidSource(Source):
 
     def read_whole(self, path: Path, root: Path, since: dict[str, Any]) -> WholeRead:
         try:
-            settings = orjson.loads(path.read_bytes())
-        except orjson.JSONDecodeError as exc:
-            return WholeRead(problems=[(0, f"not JSON: {exc}")])
+            settings = load_document(path.read_bytes())
+        except LineError as exc:
+            return WholeRead(problems=[(0, str(exc))])
         usage = table(table(settings).get("tokenUsage"))
         if not usage:
             return WholeRead()

@@ -15,13 +15,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from tokentray.events import Activity, LineError, UsageEvent
 from tokentray.sources.base import (
     Source,
     WholeRead,
     as_count,
+    load_document,
     load_object,
     parse_timestamp_ms,
 )
@@ -155,9 +154,9 @@ class GeminiSource(Source):
     def read_whole(self, path: Path, root: Path, since: dict[str, Any]) -> WholeRead:
         """The legacy chat: one JSON document with every message."""
         try:
-            document = orjson.loads(path.read_bytes())
-        except orjson.JSONDecodeError as exc:
-            return WholeRead(problems=[(0, f"not JSON: {exc}")])
+            document = load_document(path.read_bytes())
+        except LineError as exc:
+            return WholeRead(problems=[(0, str(exc))])
         if not isinstance(document, dict):
             return WholeRead(problems=[(0, "not a Gemini chat document")])
         parser = GeminiLineParser(path, root, None)
@@ -167,8 +166,6 @@ class GeminiSource(Source):
         for index, message in enumerate(document.get("messages") or [], start=1):
             if not isinstance(message, dict):
                 continue
-            try:
+            with read.record(index):
                 read.items += parser.message(message)
-            except LineError as exc:
-                read.problems.append((index, str(exc)))
         return read

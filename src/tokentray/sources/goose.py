@@ -76,34 +76,44 @@ class GooseSource(Source):
             )
         now_ms = int(datetime.now(UTC).timestamp() * 1000)
         read = WholeRead(state={"seen": seen})
-        for row in rows:
-            data = dict(row)
-            session = str(data.get("id"))
-            totals = [
-                as_count(data.get("accumulated_input_tokens") or data.get("input_tokens")),
-                as_count(data.get("accumulated_output_tokens") or data.get("output_tokens")),
-            ]
-            before = seen.get(session, [0, 0])
-            growth = [max(t - b, 0) for t, b in zip(totals, before, strict=True)]
-            if not any(growth):
-                continue
-            seen[session] = totals
-            first = session not in since.get("seen", {})
-            when = _created_ms(data.get("created_at")) if first else now_ms
-            read.items.append(
-                UsageEvent(
-                    source=self.name,
-                    key=f"goose:{session}:{totals[0]}:{totals[1]}",
-                    session_id=session,
-                    project=str(data.get("working_dir") or ""),
-                    model=_model(data.get("model_config_json")),
-                    timestamp_ms=when or now_ms,
-                    input_tokens=growth[0],
-                    output_tokens=growth[1],
-                    estimated=True,
-                )
-            )
+        for index, row in enumerate(rows, start=1):
+            with read.record(index):
+                self._session(read, seen, since, dict(row), now_ms)
         return read
+
+    def _session(
+        self,
+        read: WholeRead,
+        seen: dict[str, list[int]],
+        since: dict[str, Any],
+        data: dict[str, Any],
+        now_ms: int,
+    ) -> None:
+        session = str(data.get("id"))
+        totals = [
+            as_count(data.get("accumulated_input_tokens") or data.get("input_tokens")),
+            as_count(data.get("accumulated_output_tokens") or data.get("output_tokens")),
+        ]
+        before = seen.get(session, [0, 0])
+        growth = [max(t - b, 0) for t, b in zip(totals, before, strict=True)]
+        if not any(growth):
+            return
+        seen[session] = totals
+        first = session not in since.get("seen", {})
+        when = _created_ms(data.get("created_at")) if first else now_ms
+        read.items.append(
+            UsageEvent(
+                source=self.name,
+                key=f"goose:{session}:{totals[0]}:{totals[1]}",
+                session_id=session,
+                project=str(data.get("working_dir") or ""),
+                model=_model(data.get("model_config_json")),
+                timestamp_ms=when or now_ms,
+                input_tokens=growth[0],
+                output_tokens=growth[1],
+                estimated=True,
+            )
+        )
 
 
 def _model(config: Any) -> str:

@@ -17,10 +17,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from tokentray.events import UsageEvent
-from tokentray.sources.base import Source, WholeRead, as_count, parse_timestamp_ms, table
+from tokentray.events import LineError, UsageEvent
+from tokentray.sources.base import (
+    Source,
+    WholeRead,
+    as_count,
+    load_document,
+    parse_timestamp_ms,
+    table,
+)
 
 log = logging.getLogger(__name__)
 BUSY_RETRIES = 5
@@ -96,14 +101,30 @@ class OpenCodeSource(Source):
         if path.suffix == ".db":
             return self._read_database(path, since)
         try:
-            data = orjson.loads(path.read_bytes())
-        except orjson.JSONDecodeError as exc:
-            return WholeRead(problems=[(0, f"not JSON: {exc}")])
+            data = load_document(path.read_bytes())
+        except LineError as exc:
+            return WholeRead(problems=[(0, str(exc))])
         if not isinstance(data, dict):
             return WholeRead(problems=[(0, "not an OpenCode message")])
         session = str(data.get("sessionID") or path.parent.name)
-        event = message_event(str(data.get("id") or path.stem), session, data, legacy=True)
-        return WholeRead(items=[event] if event else [])
+        read = WholeRead()
+        with read.record(1):
+            event = message_event(str(data.get("id") or path.stem), session, data, legacy=True)
+            read.items += [event] if event else []
+        return read
+
+    @staticmethod
+    def _row(read: WholeRead, message_id: str, session_id: str, raw: object) -> None:
+        if not isinstance(raw, str | bytes):
+            raise LineError(f"message {message_id}: data is not JSON")
+        try:
+            data = load_document(raw.encode() if isinstance(raw, str) else raw)
+        except LineError:
+            raise LineError(f"message {message_id}: data is not JSON") from None
+        if isinstance(data, dict):
+            event = message_event(message_id, session_id, data, legacy=False)
+            if event is not None:
+                read.items.append(event)
 
     def _read_database(self, path: Path, since: dict[str, Any]) -> WholeRead:
         after = int(since.get("updated_after", 0))
@@ -134,14 +155,8 @@ class OpenCodeSource(Source):
             connection.close()
         read = WholeRead(state={"updated_after": after})
         for index, (message_id, session_id, updated, raw) in enumerate(rows, start=1):
-            try:
-                data = orjson.loads(raw)
-            except (orjson.JSONDecodeError, TypeError):
-                read.problems.append((index, f"message {message_id}: data is not JSON"))
-                continue
-            if isinstance(data, dict):
-                event = message_event(str(message_id), str(session_id), data, legacy=False)
-                if event is not None:
-                    read.items.append(event)
-            read.state["updated_after"] = max(read.state["updated_after"], int(updated or 0))
+            with read.record(index):
+                self._row(read, str(message_id), str(session_id), raw)
+            if isinstance(updated, int):
+                read.state["updated_after"] = max(read.state["updated_after"], updated)
         return read
