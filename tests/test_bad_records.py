@@ -15,7 +15,9 @@ from tokentray.sources.gemini import GeminiSource
 from tokentray.sources.opencode import OpenCodeSource
 
 
-def _claude(message_id: str, usage: dict[str, Any], ts: Any = "2026-10-05T10:00:00Z", **extra: Any) -> bytes:  # noqa: E501
+def _claude(
+    message_id: str, usage: dict[str, Any], ts: Any = "2026-10-05T10:00:00Z", **extra: Any
+) -> bytes:  # noqa: E501
     message = {"id": message_id, "model": "claude-sonnet-4-5-20250929", "usage": usage, **extra}
     record = {"type": "assistant", "cwd": "/p", "timestamp": ts, "message": message}
     return json.dumps(record).encode() + b"\n"
@@ -84,9 +86,7 @@ def test_hostile_lines_are_skipped_alone_and_the_rest_is_counted(
     reasons = " | ".join(p.reason for p in scan.problems)
     assert "outside 0..10,000,000,000" in reasons
     assert "outside the years 2000-2099" in reasons or "out of range" in reasons
-    report = aggregate.period_report(
-        engine.store, "daily", ZoneInfo("UTC"), aggregate.Filters()
-    )
+    report = aggregate.period_report(engine.store, "daily", ZoneInfo("UTC"), aggregate.Filters())
     assert report.totals.output_tokens == 500
     assert report.totals.input_tokens == 50
 

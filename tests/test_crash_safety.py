@@ -111,9 +111,7 @@ def _line(message_id: str, output: int) -> bytes:
 
 def _lines(count: int, changed: dict[int, tuple[str, int]] | None = None) -> bytes:
     changed = changed or {}
-    return b"".join(
-        _line(*changed.get(i, (f"msg_{i:05d}", 100 + i % 7))) for i in range(count)
-    )
+    return b"".join(_line(*changed.get(i, (f"msg_{i:05d}", 100 + i % 7))) for i in range(count))
 
 
 @pytest.mark.parametrize("lines", [40, 3_000], ids=["small-file", "large-file"])
@@ -149,9 +147,7 @@ def test_same_size_rewrite_in_the_middle_with_the_mtime_put_back(
     assert output == before[2] + 100 + middle % 7
 
 
-def test_an_untouched_file_is_not_opened_again(
-    make_engine: EngineFactory, tmp_path: Path
-) -> None:
+def test_an_untouched_file_is_not_opened_again(make_engine: EngineFactory, tmp_path: Path) -> None:
     home = tmp_path / "claude"
     log = home / "projects" / "-p" / "s1.jsonl"
     log.parent.mkdir(parents=True)
