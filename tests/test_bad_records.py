@@ -17,7 +17,7 @@ from tokentray.sources.opencode import OpenCodeSource
 
 def _claude(
     message_id: str, usage: dict[str, Any], ts: Any = "2026-10-05T10:00:00Z", **extra: Any
-) -> bytes:  # noqa: E501
+) -> bytes:
     message = {"id": message_id, "model": "claude-sonnet-4-5-20250929", "usage": usage, **extra}
     record = {"type": "assistant", "cwd": "/p", "timestamp": ts, "message": message}
     return json.dumps(record).encode() + b"\n"

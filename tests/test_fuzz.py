@@ -258,7 +258,7 @@ def test_fuzzed_logs_never_escape_and_never_add_phantom_tokens(
     tmp_path: Path, garbage: bool
 ) -> None:
     rng = random.Random(20261122 + garbage)
-    home, engine, clean = _seed(tmp_path)
+    _home, engine, clean = _seed(tmp_path)
     mutators = GARBAGE if garbage else MUTATORS
     with engine.store:
         files = _files(engine)
