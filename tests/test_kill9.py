@@ -74,3 +74,22 @@ def test_kill9_mid_scan_then_restart_gives_the_same_totals(
     assert interrupted >= 3, "the scans finished before they could be killed"
     assert _daily(killed, env) == reference
     assert reference["totals"]["requests"] > 1000  # type: ignore[index]
+
+
+def test_workers_end_when_their_parent_is_killed(corpus: Path, tmp_path: Path) -> None:
+    """kill -9 of a scan that uses worker processes: the workers and the resource tracker
+    end too, so the caller's pipes close (communicate returns) instead of staying open."""
+    env = _env(corpus)
+    env["TOKENTRAY_WORKERS"] = "2"
+    process = subprocess.Popen(
+        _tokentray(tmp_path / "data", "scan"),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    time.sleep(1.2)  # past start-up: the workers are parsing
+    process.send_signal(signal.SIGKILL)
+    try:
+        process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail("worker processes outlived their parent and kept its pipes open")

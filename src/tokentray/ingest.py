@@ -15,6 +15,9 @@ import hashlib
 import logging
 import multiprocessing
 import os
+import stat
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -42,6 +45,11 @@ MAX_REPORTED_PROBLEMS = 200
 PARALLEL_MIN_FILES = 8
 PARALLEL_MIN_BYTES = 48 << 20
 PARALLEL_MAX_FILE_BYTES = 256 << 20
+# A line longer than this is skipped (with its reason) instead of being held in memory:
+# it is no usage line, or the file is not a log (a symlink to /dev/zero ends up here too).
+MAX_LINE_BYTES = 32 << 20
+# A JSON document (a chat file) read whole is refused past this size.
+MAX_DOCUMENT_BYTES = 256 << 20
 
 
 @dataclass(slots=True)
@@ -186,12 +194,16 @@ class Ingestor:
 
     def _task(self, source: Source, root: Path, path: Path, report: ScanReport) -> _FileTask | None:
         try:
-            return _FileTask(source, root, path, path.stat())
+            st = path.stat()
         except FileNotFoundError:
             return None
         except OSError as exc:
             report.unreadable.append(Problem(str(path), 0, f"cannot stat: {exc.strerror}"))
             return None
+        if not stat.S_ISREG(st.st_mode):  # a FIFO would block the scan; a device never ends
+            report.unreadable.append(Problem(str(path), 0, "not a regular file: skipped"))
+            return None
+        return _FileTask(source, root, path, st)
 
     def _locate(self, paths: Iterable[Path], report: ScanReport) -> list[_FileTask]:
         """Tasks for specific paths (watcher events), matched to their source and root."""
@@ -266,7 +278,12 @@ class Ingestor:
         context = multiprocessing.get_context("spawn")  # fork is unsafe beside Qt's threads
         workers = min(_worker_count(), len(work))
         jobs = [(t.source.name, t.root, t.path, cp) for t, cp in work]
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=context,
+            initializer=_die_with_parent,
+            initargs=(os.getpid(),),
+        ) as pool:
             results = pool.map(_read_file_in_worker, jobs, chunksize=4)
             self.pricer.prepare()  # load the price library while the workers parse
             for (task, _), (file_batch, file_report, missing) in zip(work, results, strict=True):
@@ -357,7 +374,7 @@ def read_file(
         if source.whole_file(path):
             _read_whole(source, root, path, cp, batch, report)
             return False
-        with open(path, "rb") as handle:
+        with _open_regular(path) as handle:
             _read_new_bytes(source, root, path, cp, handle, batch, report, flush)
     except FileNotFoundError:
         return True
@@ -368,6 +385,16 @@ def read_file(
         report.unreadable.append(Problem(str(path), 0, describe_failure(exc)))
         log.warning("cannot read %s", path, exc_info=True)
     return False
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    """Open for reading without blocking, and only a regular file: something swapped in
+    since the directory walk (a FIFO, a device) is refused rather than waited on."""
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise OSError(0, "not a regular file", str(path))
+    return os.fdopen(descriptor, "rb")
 
 
 def _read_whole(
@@ -383,6 +410,8 @@ def _read_whole(
     report.files_read += 1
     report.bytes_read += st.st_size
     try:
+        if st.st_size > MAX_DOCUMENT_BYTES:
+            raise OSError(0, f"larger than {MAX_DOCUMENT_BYTES >> 20} MiB: not read", str(path))
         result = source.read_whole(path, root, state)
     except Exception as exc:  # the file is reported; the others go on
         log.warning("cannot read %s", path, exc_info=True)
@@ -426,17 +455,39 @@ def _read_new_bytes(
     parser = source.parser(path, root, cp.parser_state or None)
     handle.seek(cp.offset)
     remainder = b""
+    skipping = False  # inside a line longer than MAX_LINE_BYTES
     while chunk := handle.read(CHUNK_BYTES):
         report.bytes_read += len(chunk)
+        if skipping:
+            chunk, skipping = _skip_long_line(chunk, cp, batch, report)
         data = remainder + chunk if remainder else chunk
         consumed = _read_lines(data, source.marks, source.skip_marks, parser, cp, batch, report)
         remainder = data[consumed:]
         batch.bytes += consumed
+        if len(remainder) > MAX_LINE_BYTES:
+            cp.offset += len(remainder)
+            remainder, skipping = b"", True
         if flush is not None and batch.full():
             batch.close_file(cp, parser, handle)
             flush()
     report.pending_partial_lines += int(bool(remainder.strip()))
     batch.close_file(cp, parser, handle)
+
+
+def _skip_long_line(
+    chunk: bytes, cp: Checkpoint, batch: _Batch, report: ScanReport
+) -> tuple[bytes, bool]:
+    """Pass over the rest of an over-long line; returns what follows it, and whether the
+    line goes on past this chunk."""
+    newline = chunk.find(b"\n")
+    if newline < 0:
+        cp.offset += len(chunk)
+        return b"", True
+    cp.offset += newline + 1
+    cp.line_no += 1
+    reason = f"line longer than {MAX_LINE_BYTES >> 20} MiB: skipped"
+    _skip(Problem(cp.path, cp.line_no, reason), cp, batch, report)
+    return chunk[newline + 1 :], False
 
 
 def _read_lines(
@@ -519,6 +570,27 @@ def _read_file_in_worker(
     batch, report = _Batch(), ScanReport()
     missing = read_file(source_by_name(source_name), root, path, cp, batch, report, None)
     return batch, report, missing
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Runs first in each worker: a worker must not outlive the process that started it
+    (killed with SIGKILL, it cannot shut its pool down), or it would keep the caller's
+    pipes open for good."""
+    if sys.platform.startswith("linux"):
+        import ctypes  # noqa: PLC0415
+
+        pr_set_pdeathsig = 1
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, 9, 0, 0, 0)  # SIGKILL when the parent thread exits
+    if os.getppid() != parent_pid:
+        os._exit(0)  # the parent is already gone
+
+    def watch() -> None:  # other systems: look for the parent every second
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _worker_count() -> int:
