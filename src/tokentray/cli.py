@@ -1,7 +1,8 @@
 """Command line: argument parsing only; the work is done by the engine modules.
 
 Exit codes: 0 success; 1 unexpected error; 2 bad arguments; 3 some log files
-could not be read (everything else was ingested); 4 the store cannot be opened.
+could not be read (everything else was ingested); 4 the store cannot be opened or
+written (a report still shows what is stored).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tokentray import __version__
 from tokentray.events import ScanReport
-from tokentray.store import StoreError
+from tokentray.store import StoreError, StoreWriteError, describe_store_error
 
 if TYPE_CHECKING:
     from tokentray.engine import Engine
@@ -119,8 +120,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args)
     except BrokenPipeError:
         return EXIT_OK
-    except (sqlite3.DatabaseError, StoreError) as exc:
-        print(f"tokentray: the usage store cannot be used: {exc}", file=sys.stderr)
+    except StoreError as exc:
+        print(f"tokentray: {exc}", file=sys.stderr)
+        return EXIT_STORE
+    except sqlite3.DatabaseError as exc:
+        print(f"tokentray: {describe_store_error(exc)}", file=sys.stderr)
         return EXIT_STORE
 
 
@@ -141,9 +145,17 @@ def _run(args: argparse.Namespace) -> int:
 
     command = args.command
     # The agents and folders chosen in Preferences apply to the command line too.
-    engine = open_engine(args.data_dir, args.config, settings=load_settings(args.config))
+    long_lived = command in ("scan", "watch", "doctor")
+    engine = open_engine(
+        args.data_dir,
+        args.config,
+        settings=load_settings(args.config),
+        integrity="always" if long_lived else "daily",
+    )
     if engine.config.error:
         print(f"tokentray: {engine.config.error}", file=sys.stderr)
+    if engine.store.notice:
+        print(f"tokentray: {engine.store.notice}", file=sys.stderr)
     with engine.store:
         if command == "scan":
             return _scan(engine, args)
@@ -197,7 +209,13 @@ def _report(engine: Engine, args: argparse.Namespace) -> int:
         scan_summary,
     )
 
-    scan = ScanReport() if args.no_scan else engine.ingestor.scan()
+    scan, store_failed = ScanReport(), False
+    if not args.no_scan:
+        try:
+            scan = engine.ingestor.scan()
+        except StoreWriteError as exc:  # what is stored can still be reported
+            print(f"tokentray: {exc}; showing what is stored", file=sys.stderr)
+            store_failed = True
     if scan.skipped_lines or scan.unreadable:
         print(scan_summary(scan, args.verbose), file=sys.stderr)
     if args.kind == "reconcile":
@@ -223,7 +241,7 @@ def _report(engine: Engine, args: argparse.Namespace) -> int:
             print(f"  {line}")
     else:
         print(report_table(report, args.breakdown))
-    return _exit_for(scan)
+    return EXIT_STORE if store_failed else _exit_for(scan)
 
 
 def _doctor(engine: Engine, args: argparse.Namespace) -> int:

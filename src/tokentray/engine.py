@@ -188,10 +188,13 @@ def open_engine(
     home: Path | None = None,
     sources: Sequence[Source] | None = None,
     settings: Settings | None = None,
+    integrity: str = "always",
 ) -> Engine:
-    """The engine over one store; ``settings`` disable agents and add folders."""
+    """The engine over one store; ``settings`` disable agents and add folders.
+    ``integrity="daily"`` lets a short command skip the store's integrity check when it
+    ran in the last day."""
     config = load_config(config_file)
-    store = Store(database_path(data_dir))
+    store = Store(database_path(data_dir), integrity=integrity)
     pricer = Pricer(config.pricing, store)
     chosen = list(sources or available_sources())
     extra: dict[str, list[Path]] = {}

@@ -15,6 +15,7 @@ import hashlib
 import logging
 import multiprocessing
 import os
+import sqlite3
 import stat
 import sys
 import threading
@@ -28,7 +29,7 @@ from typing import BinaryIO
 from tokentray.events import Activity, Problem, ScanReport, UsageEvent, check_event
 from tokentray.pricing import Pricer
 from tokentray.sources.base import LineParser, Source, WholeRead, describe_failure
-from tokentray.store import Checkpoint, Store
+from tokentray.store import Checkpoint, Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +228,7 @@ class Ingestor:
         """Ingest what is new: everywhere, or only in ``paths``."""
         started = time.perf_counter()
         report = ScanReport()
+        self.store.writable()
         self.reprice_if_needed()
         tasks = self._discover(report) if paths is None else self._locate(paths, report)
         # Older files first: a resumed session's copy of a request keeps the original session.
@@ -256,6 +258,7 @@ class Ingestor:
             gone = [p for p in gone if not Path(p).exists()]
             self.store.mark_missing(gone)
             report.files_missing = len(gone)
+            self._backup()
         report.files_seen = len(tasks)
         report.seconds = time.perf_counter() - started
         return report
@@ -309,6 +312,13 @@ class Ingestor:
             for checkpoint in batch.checkpoints.values():
                 self.store.save_checkpoint(checkpoint)
         batch.clear()
+
+    def _backup(self) -> None:
+        """The daily backup; a failure is logged, never a reason to stop ingesting."""
+        try:
+            self.store.backup_if_due()
+        except (OSError, sqlite3.Error) as exc:
+            log.warning("could not back up the usage store: %s", exc)
 
     # -- prices -----------------------------------------------------------------
 
@@ -381,6 +391,8 @@ def read_file(
     except OSError as exc:
         report.unreadable.append(Problem(str(path), 0, f"cannot read: {exc.strerror}"))
         log.warning("cannot read %s: %s", path, exc)
+    except StoreError:
+        raise  # the store, not this file, failed: stop the pass, nothing is half-stored
     except Exception as exc:  # one broken file must not stop the others
         report.unreadable.append(Problem(str(path), 0, describe_failure(exc)))
         log.warning("cannot read %s", path, exc_info=True)

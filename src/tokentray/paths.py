@@ -30,3 +30,10 @@ def config_dir() -> Path:
 
 def database_path(override: str | os.PathLike[str] | None = None) -> Path:
     return data_dir(override) / "usage.sqlite3"
+
+
+def sqlite_uri(path: Path, **options: str) -> str:
+    """A SQLite URI for ``path``, with ``#``, ``?`` and ``%`` in folder names escaped
+    (unescaped, ``#`` ends the path: the database is not found and a stray file appears)."""
+    query = "&".join(f"{key}={value}" for key, value in options.items())
+    return path.absolute().as_uri() + (f"?{query}" if query else "")

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import shutil
 import sqlite3
+import stat
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,6 +23,7 @@ from typing import Any
 import orjson
 
 from tokentray.events import Activity, Problem, UsageEvent
+from tokentray.paths import sqlite_uri
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +173,39 @@ class StoreError(RuntimeError):
     """The store cannot be used (for example, a newer tokentray wrote it)."""
 
 
+class StoreWriteError(StoreError):
+    """The store can be read but not written (read-only, full disk, I/O error): what is
+    stored stays; new usage waits in the logs until the store can be written again."""
+
+
+# How many daily backups are kept (in ``backups/`` beside the store), and how often.
+BACKUPS_KEPT = 3
+BACKUP_EVERY_MS = 24 * 3_600_000
+# Short-lived commands check the store's integrity at most this often; the tray,
+# ``scan`` and ``watch`` check it every time they open it.
+INTEGRITY_EVERY_MS = 24 * 3_600_000
+PRIVATE_FILE = 0o600
+PRIVATE_FOLDER = 0o700
+_WRITE_FAILURES = ("readonly", "read-only", "unable to open", "disk i/o", "full", "locked")
+_DAMAGE = ("malformed", "not a database", "corrupt")
+
+
+def describe_store_error(exc: BaseException) -> str:
+    """One sentence for a SQLite failure, naming what the user can do."""
+    text = str(exc).lower()
+    if "full" in text:
+        return "the disk holding the usage store is full: free some space"
+    if "readonly" in text or "read-only" in text:
+        return "the usage store is read-only: check the permissions of the data folder"
+    if "locked" in text:
+        return "the usage store is busy (another tokentray is writing): try again"
+    if "disk i/o" in text:
+        return "the usage store could not be written (disk I/O error: is the disk full?)"
+    if any(word in text for word in _DAMAGE):
+        return "the usage store is damaged: run `tokentray doctor` to rebuild it"
+    return f"the usage store cannot be used: {exc}"
+
+
 @dataclass(slots=True)
 class Checkpoint:
     """How far a file has been read, and how to recognise it is still the same file."""
@@ -213,17 +250,199 @@ def event_key_digest(key: str) -> bytes:
 class Store:
     """One SQLite database file in WAL mode."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, integrity: str = "always", recover: bool = True) -> None:
+        """Open (or create) the store; a store that cannot be written is opened read-only
+        (``read_only`` says why), and a damaged one is moved aside and rebuilt (``notice``
+        says what happened). ``integrity`` is "always" or "daily" (short commands)."""
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._use_wal()
-        self.db.execute("PRAGMA synchronous = NORMAL")
-        self.db.execute("PRAGMA foreign_keys = ON")
-        self._migrate()
+        self.read_only: str | None = None
+        self.notice: str | None = None
+        _private_folder(path.parent)
+        try:
+            self.db = self._open_writable()
+        except sqlite3.DatabaseError as exc:
+            if any(word in str(exc).lower() for word in _DAMAGE):
+                self.db = self._recover_or_fail(str(exc), recover)
+                return
+            if not any(word in str(exc).lower() for word in _WRITE_FAILURES):
+                raise StoreError(describe_store_error(exc)) from exc
+            self.db = self._open_read_only(str(exc))
+        except OSError as exc:
+            self.db = self._open_read_only(exc.strerror or str(exc))
+        damage = self._integrity_problem(integrity)
+        if damage is not None:
+            self.db.close()
+            self.db = self._recover_or_fail(damage, recover)
+
+    def _open_writable(self) -> sqlite3.Connection:
+        if not self.path.exists():  # created private: SQLite gives -wal and -shm its mode
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, PRIVATE_FILE))
+        _make_private(self.path)
+        db = sqlite3.connect(
+            sqlite_uri(self.path, mode="rw"),
+            uri=True,
+            timeout=30,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        try:
+            self.db = db
+            self._use_wal()
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+        except BaseException:
+            db.close()
+            raise
+        for suffix in ("-wal", "-shm"):
+            _make_private(self.path.with_name(self.path.name + suffix))
+        return db
+
+    def _open_read_only(self, reason: str) -> sqlite3.Connection:
+        """What is stored can still be reported: open it read-only (immutable when even
+        SQLite's shared-memory file cannot be made)."""
+        if not self.path.exists():
+            raise StoreError(f"cannot create the usage store {self.path}: {reason}")
+        for options in ({"mode": "ro"}, {"mode": "ro", "immutable": "1"}):
+            try:
+                db = sqlite3.connect(
+                    sqlite_uri(self.path, **options),
+                    uri=True,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+                version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            except sqlite3.DatabaseError:
+                continue
+            if version != len(MIGRATIONS):
+                db.close()
+                raise StoreError(f"{self.path} needs an upgrade but cannot be written ({reason})")
+            lowered = reason.lower()
+            cannot_write = "unable to open" in lowered or "readonly" in lowered
+            self.read_only = "its file or folder cannot be written" if cannot_write else reason
+            log.info("the usage store is opened read-only: %s", reason)
+            return db
+        raise StoreError(f"cannot open the usage store {self.path}: {reason}")
+
+    def _integrity_problem(self, integrity: str) -> str | None:
+        """``PRAGMA quick_check`` (about 0.3 s per million stored requests)."""
+        if integrity == "daily" and self.read_only is None:
+            last = self.get_meta("integrity_checked_ms")
+            if last is not None and _now_ms() - int(last) < INTEGRITY_EVERY_MS:
+                return None
+        try:
+            rows = self.db.execute("PRAGMA quick_check(5)").fetchall()
+        except sqlite3.DatabaseError as exc:
+            return str(exc)
+        if rows != [("ok",)]:
+            return "; ".join(str(row[0]) for row in rows)
+        if self.read_only is None:
+            self.set_meta("integrity_checked_ms", str(_now_ms()))
+        return None
+
+    def _recover_or_fail(self, damage: str, recover: bool) -> sqlite3.Connection:
+        """Move the damaged store aside, restore the newest backup (or start empty),
+        salvage the requests still readable in the damaged file, and say so."""
+        if not recover or self.read_only is not None:
+            raise StoreError(f"the usage store {self.path} is damaged ({damage})")
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+        for suffix in ("", "-wal", "-shm"):
+            source = self.path.with_name(self.path.name + suffix)
+            if source.exists():
+                source.replace(aside.with_name(aside.name + suffix))
+        backup = latest_backup(self.path)
+        if backup is not None:
+            shutil.copyfile(backup, self.path)
+            _make_private(self.path)
+        fresh = Store(self.path, recover=False)
+        salvaged = fresh.salvage_events(aside)
+        self.db = fresh.db
+        restored = (
+            f"the backup {backup.name} was restored"
+            if backup is not None
+            else "no backup was found, so it starts empty"
+        )
+        self.notice = (
+            f"The usage store was damaged ({damage[:120]}). It was moved to {aside}; "
+            f"{restored}; {salvaged} requests were salvaged from the damaged file, and usage "
+            "still in the agents' logs is read again. Requests only in the damaged part "
+            "whose logs are gone are lost."
+        )
+        log.error("%s", self.notice)
+        return self.db
 
     def close(self) -> None:
         self.db.close()
+
+    def writable(self) -> None:
+        """Raise StoreWriteError when this store was opened read-only."""
+        if self.read_only is not None:
+            raise StoreWriteError(
+                f"the usage store is read-only ({self.read_only}): new usage is not recorded"
+            )
+
+    # -- backups and salvage ------------------------------------------------------
+
+    def backup_if_due(self, now_ms: int | None = None) -> Path | None:
+        """Copy the store (SQLite's online backup) into ``backups/`` once a day; keeps the
+        newest BACKUPS_KEPT. The agents delete their logs after about 30 days, so the store
+        is the only copy of older history."""
+        now_ms = now_ms or _now_ms()
+        last = self.get_meta("backup_ms")
+        if self.read_only is not None or (
+            last is not None and now_ms - int(last) < BACKUP_EVERY_MS
+        ):
+            return None
+        folder = backup_folder(self.path)
+        _private_folder(folder)
+        day = time.strftime("%Y%m%d-%H%M%S", time.localtime(now_ms / 1000))
+        target = folder / f"usage-{day}.sqlite3"
+        partial = target.with_name(target.name + ".partial")
+        os.close(os.open(partial, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, PRIVATE_FILE))
+        copy = sqlite3.connect(partial)
+        try:
+            self.db.backup(copy)
+        finally:
+            copy.close()
+        partial.replace(target)
+        for old in sorted(folder.glob("usage-*.sqlite3"))[:-BACKUPS_KEPT]:
+            old.unlink(missing_ok=True)
+        self.set_meta("backup_ms", str(now_ms))
+        log.info("backed up the usage store to %s", target)
+        return target
+
+    def salvage_events(self, damaged: Path) -> int:
+        """Copy every request still readable in a damaged store that this one lacks."""
+        try:
+            source = sqlite3.connect(sqlite_uri(damaged, mode="ro"), uri=True)
+        except sqlite3.DatabaseError:
+            return 0
+        copied, after, step = 0, -1, 500
+        columns = EVENT_COLUMNS
+        try:
+            top = int(source.execute("SELECT MAX(id) FROM events").fetchone()[0] or 0)
+        except sqlite3.DatabaseError:
+            top = 0
+        while after < top:
+            try:
+                rows = source.execute(
+                    f"SELECT {columns} FROM events WHERE id > ? AND id <= ? ORDER BY id",
+                    (after, after + step),
+                ).fetchall()
+            except sqlite3.DatabaseError:
+                rows = []  # a damaged page: skip its range
+            after += step
+            if rows:
+                with self.transaction():
+                    before = self.db.total_changes
+                    self.db.executemany(
+                        f"INSERT OR IGNORE INTO events ({columns}) VALUES ({', '.join('?' * 19)})",
+                        rows,
+                    )
+                    copied += self.db.total_changes - before
+        source.close()
+        return copied
 
     def __enter__(self) -> Store:
         return self
@@ -269,13 +488,24 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
+        """One write transaction; a write the disk refuses (full, read-only, I/O error)
+        is rolled back whole and raised as StoreWriteError with a clear sentence."""
+        self.writable()
         try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            if any(word in str(exc).lower() for word in _WRITE_FAILURES):
+                raise StoreWriteError(describe_store_error(exc)) from exc
             raise
-        self.db.execute("COMMIT")
 
     # -- meta -------------------------------------------------------------------
 
@@ -423,6 +653,42 @@ def _event_row(p: PricedEvent) -> tuple[Any, ...]:
         p.cost_status,
         e.reported_cost_usd,
     )
+
+
+def backup_folder(database: Path) -> Path:
+    return database.parent / "backups"
+
+
+def latest_backup(database: Path) -> Path | None:
+    backups = sorted(backup_folder(database).glob("usage-*.sqlite3"))
+    return backups[-1] if backups else None
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _private_folder(folder: Path) -> None:
+    """Create the folder 0700; tighten an existing one that tokentray owns."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the data folder {folder}: {exc.strerror or exc}. "
+            "Choose another with --data-dir or TOKENTRAY_DATA_DIR"
+        ) from exc
+    _make_private(folder, PRIVATE_FOLDER)
+
+
+def _make_private(path: Path, mode: int = PRIVATE_FILE) -> None:
+    """Usage, projects and sessions are nobody else's business: owner-only modes."""
+    try:
+        st = path.stat()
+        ours = st.st_uid == os.getuid() and not st.st_mode & stat.S_ISVTX
+        if ours and stat.S_IMODE(st.st_mode) & 0o077:
+            path.chmod(mode)
+    except (OSError, AttributeError):  # missing, not ours, or no getuid (Windows)
+        pass
 
 
 def _statements(script: str) -> list[str]:

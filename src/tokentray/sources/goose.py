@@ -18,12 +18,13 @@ from typing import Any
 import orjson
 
 from tokentray.events import UsageEvent
+from tokentray.paths import sqlite_uri
 from tokentray.sources.base import Source, WholeRead, as_count, parse_timestamp_ms
 
 
 def read_only(path: Path) -> sqlite3.Connection:
     """A database another program writes (in WAL mode): read-only, never locking it."""
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2)
+    return sqlite3.connect(sqlite_uri(path, mode="ro"), uri=True, timeout=2)
 
 
 class GooseSource(Source):

@@ -26,6 +26,7 @@ from tokentray.sources.base import (
     parse_timestamp_ms,
     table,
 )
+from tokentray.sources.goose import read_only
 
 log = logging.getLogger(__name__)
 BUSY_RETRIES = 5
@@ -141,8 +142,7 @@ class OpenCodeSource(Source):
         return WholeRead(problems=[(0, "the database stayed busy")], state={"updated_after": after})
 
     def _query(self, path: Path, after: int) -> WholeRead:
-        uri = f"file:{path}?mode=ro"
-        connection = sqlite3.connect(uri, uri=True, timeout=2)
+        connection = read_only(path)
         try:
             rows = connection.execute(
                 "SELECT m.id, m.session_id, m.time_updated, m.data FROM message m "

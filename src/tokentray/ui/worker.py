@@ -182,6 +182,8 @@ class EngineWorker(QObject):
             self.problem.emit(f"The usage store cannot be opened: {exc}")
             self._emit_snapshot()
             return
+        if self._engine.store.notice:
+            self.problem.emit(self._engine.store.notice)
         if self._engine.config.error:
             self.problem.emit(self._engine.config.error)
         self._alerts = AlertEngine(self._engine.store, self._settings.rules(), self._tz)
