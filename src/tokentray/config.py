@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from tokentray.numbers import MAX_RATE_USD_PER_MILLION, out_of_range, shown
 from tokentray.paths import config_dir
 
 log = logging.getLogger(__name__)
@@ -132,8 +133,13 @@ def _parse_override(model: str, entry: Any, default_source: str) -> PriceOverrid
     rates = _rates(entry, where)
     long_context = _rates(entry.get("long_context", {}), where + ".long_context")
     threshold = entry.get("long_context_threshold")
-    if threshold is not None and (not isinstance(threshold, int) or threshold <= 0):
-        raise ConfigError(f"{where}.long_context_threshold must be a positive whole number")
+    if threshold is not None and (
+        not isinstance(threshold, int) or isinstance(threshold, bool) or not 0 < threshold < 10**9
+    ):
+        raise ConfigError(
+            f"{where}.long_context_threshold must be a positive whole number of tokens, "
+            f"not {shown(threshold)}"
+        )
     if long_context and threshold is None:
         raise ConfigError(f"{where} has long_context rates but no long_context_threshold")
     return PriceOverride(
@@ -155,8 +161,11 @@ def _rates(entry: Any, where: str) -> dict[str, float]:
         if name not in entry:
             continue
         value = entry[name]
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ConfigError(f"{where}.{name} must be a non-negative number (USD per 1M tokens)")
+        if out_of_range(value, 0, MAX_RATE_USD_PER_MILLION):
+            raise ConfigError(
+                f"{where}.{name} must be a number from 0 to {MAX_RATE_USD_PER_MILLION:,.0f} "
+                f"(USD per 1M tokens), not {shown(value)}"
+            )
         rates[name] = float(value)
     return rates
 

@@ -20,6 +20,7 @@ import tomlkit
 
 from tokentray.alerts.rules import Rule, RuleError, default_rules, rule_from_toml
 from tokentray.config import ConfigError, config_path, read_toml
+from tokentray.numbers import MAX_BUDGET_USD, out_of_range, shown
 from tokentray.sources import source_names
 
 log = logging.getLogger(__name__)
@@ -43,8 +44,11 @@ class Settings:
     error: str | None = None
 
     def validate(self) -> None:
-        if not isinstance(self.daily_budget_usd, int | float) or self.daily_budget_usd < 0:
-            raise SettingsError("budget.daily_usd must be a number of dollars, 0 or more")
+        if out_of_range(self.daily_budget_usd, 0, MAX_BUDGET_USD):
+            raise SettingsError(
+                f"budget.daily_usd must be a number of dollars from 0 to {MAX_BUDGET_USD:,.0f}, "
+                f"not {shown(self.daily_budget_usd)}"
+            )
         if self.icon_shows not in ICON_MODES:
             raise SettingsError(f"tray.icon_shows must be one of {', '.join(ICON_MODES)}")
         known = set(source_names())

@@ -15,6 +15,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import time
 from typing import Any
 
+from tokentray.numbers import (
+    MAX_THRESHOLD_TOKENS,
+    MAX_THRESHOLD_USD,
+    out_of_range,
+    shown,
+)
+
 KINDS = ("total", "burn", "projection", "runaway")
 METRICS = ("usd", "tokens", "billed_usd")  # billed_usd: what the providers report, per UTC day
 SCOPES = ("all", "source", "project", "model", "session")
@@ -56,14 +63,18 @@ class Rule:
         ):
             if value not in allowed:
                 raise RuleError(f"{where}: {what} must be one of {', '.join(allowed)}")
-        if not isinstance(self.threshold, int | float) or self.threshold <= 0:
-            raise RuleError(f"{where}: the threshold must be more than 0")
-        if not 0 < self.warning_share <= 1:
-            raise RuleError(f"{where}: the warning level must be between 1% and 100%")
+        ceiling = MAX_THRESHOLD_TOKENS if self.metric == "tokens" else MAX_THRESHOLD_USD
+        if out_of_range(self.threshold, 0, ceiling, above_low=True):
+            raise RuleError(
+                f"{where}: threshold must be a number above 0 and at most {ceiling:,.0f}, "
+                f"not {shown(self.threshold)}"
+            )
         if self.scope in ("source", "project", "model") and not self.scope_value.strip():
             raise RuleError(f"{where}: say which {self.scope} the rule watches")
-        if not isinstance(self.minutes, int) or self.minutes <= 0:
-            raise RuleError(f"{where}: the number of minutes must be more than 0")
+        if out_of_range(self.warning_share, 0, 1, above_low=True):
+            raise RuleError(f"{where}: warning_share must be above 0 and at most 1")
+        if not isinstance(self.minutes, int) or not 0 < self.minutes <= 525_600:
+            raise RuleError(f"{where}: minutes must be a whole number from 1 to 525,600")
         if self.window == "daily":
             start, end = parse_clock(self.start, where), parse_clock(self.end, where)
             if start == end:
@@ -76,8 +87,8 @@ class Rule:
             )
         if self.kind == "projection" and self.window == "rolling":
             raise RuleError(f"{where}: a projection needs a window with an end (day or daily)")
-        if self.kind == "runaway" and self.repeat_count < 0:
-            raise RuleError(f"{where}: the repeat count cannot be negative")
+        if not isinstance(self.repeat_count, int) or not 0 <= self.repeat_count <= 100_000:
+            raise RuleError(f"{where}: repeat_count must be a whole number from 0 to 100,000")
 
     def describe(self) -> str:
         unit = "$" if self.metric in ("usd", "billed_usd") else ""

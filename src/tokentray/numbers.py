@@ -1,0 +1,27 @@
+"""Limits on the numbers a person types into the config: finite and within reason.
+
+TOML accepts ``nan`` and ``inf``; a NaN compares false with everything, so an
+unchecked one silently zeroes costs or switches alerts off.
+"""
+
+from __future__ import annotations
+
+import math
+
+MAX_RATE_USD_PER_MILLION = 10_000.0  # the dearest models cost hundreds, not thousands
+MAX_BUDGET_USD = 10_000_000.0
+MAX_THRESHOLD_USD = 10_000_000.0
+MAX_THRESHOLD_TOKENS = 10_000_000_000_000.0
+
+
+def out_of_range(value: object, low: float, high: float, *, above_low: bool = False) -> bool:
+    """Whether ``value`` is not a finite number in [low, high] (or (low, high])."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return True
+    if not math.isfinite(value) or value > high:
+        return True
+    return value <= low if above_low else value < low
+
+
+def shown(value: object) -> str:
+    return repr(value) if not isinstance(value, str) else f"{value!r}"

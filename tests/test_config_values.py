@@ -1,0 +1,56 @@
+"""nan, inf and absurd numbers in config.toml are refused with the key named, never used."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tokentray.config import load_config
+from tokentray.settings import load_settings
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-1.0", "1e300"])
+def test_price_overrides_refuse_non_numbers(tmp_path: Path, value: str) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[pricing.models."claude-x"]\ninput = {value}\noutput = 15.0\n', encoding="utf-8"
+    )
+    loaded = load_config(config)
+    assert loaded.error is not None
+    assert '"claude-x"' in loaded.error or "claude-x" in loaded.error
+    assert ".input must be a number from 0 to 10,000" in loaded.error
+    assert not loaded.pricing.overrides
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-5.0", "1e12"])
+def test_a_budget_that_is_not_a_sane_number_is_refused(tmp_path: Path, value: str) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f"[budget]\ndaily_usd = {value}\n", encoding="utf-8")
+    settings = load_settings(config)
+    assert settings.error is not None and "budget.daily_usd must be a number" in settings.error
+    assert settings.daily_budget_usd == 20.0  # the default, not nan
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("threshold", "nan", "threshold must be a number above 0"),
+        ("threshold", "inf", "threshold must be a number above 0"),
+        ("threshold", "1e300", "threshold must be a number above 0"),
+        ("warning_share", "nan", "warning_share must be above 0"),
+    ],
+)
+def test_alert_rules_refuse_numbers_that_would_switch_them_off(
+    tmp_path: Path, field: str, value: str, message: str
+) -> None:
+    config = tmp_path / "config.toml"
+    rule = {"id": "r1", "name": "Night", "kind": "total", "metric": "usd", "threshold": "10.0"}
+    rule[field] = value
+    lines = "\n".join(
+        f"{k} = {v if k in ('threshold', 'warning_share') else repr(v)}" for k, v in rule.items()
+    )
+    config.write_text("[[alerts.rules]]\n" + lines.replace("'", '"') + "\n", encoding="utf-8")
+    settings = load_settings(config)
+    assert settings.error is not None and message in settings.error
+    assert "'Night'" in settings.error
