@@ -500,3 +500,60 @@ def test_command_line_test_poll_and_reconcile(
     assert main([*data, "providers", "test", "openai"]) == 5  # no key: a test fails
     assert "No OpenAI key set" in capsys.readouterr().out
     assert ADMIN_KEY not in (tmp_path / "data" / "usage.sqlite3").read_bytes().decode("latin-1")
+
+
+@pytest.mark.parametrize(
+    "bucket",
+    [
+        {"starting_at": "not-a-date-sk-ant-admin01-s3cr3ts3cr3t", "results": []},
+        {"starting_at": ["2026-11-20"], "results": [{"model": "m"}]},
+        {"starting_at": "2026-11-20T00:00:00Z", "results": [{"uncached_input_tokens": 1e400}]},
+        {"starting_at": "2026-11-20T00:00:00Z", "results": [{"uncached_input_tokens": 2**80}]},
+    ],
+    ids=["bad-date", "wrong-types", "infinite", "huge"],
+)
+def test_a_200_with_malformed_fields_is_a_malformed_error_with_back_off(
+    store: Store,
+    fake: FakeProviders,
+    memory_keyring: MemoryKeyring,
+    caplog: pytest.LogCaptureFixture,
+    bucket: dict[str, object],
+) -> None:
+    memory_keyring.set_password("tokentray", "anthropic", ADMIN_KEY)
+    body = {"data": [bucket], "has_more": False}
+    fake.route(
+        "/v1/organizations/usage_report/messages",
+        Reply(body=json.dumps(body).replace("1e+400", "1e400").encode()),
+    )
+    fake.route("/v1/organizations/cost_report", Reply(body={"data": [], "has_more": False}))
+    clock = Clock()
+    with caplog.at_level(logging.DEBUG):
+        state = _poller(store, fake, AnthropicProvider(), clock).poll(AnthropicProvider())
+    assert state.status == "error"
+    assert "unexpected shape" in state.message or "out of range" in state.message
+    assert state.next_poll_ms == int((clock.now + 60) * 1000)  # backed off, not dead
+    assert "s3cr3t" not in state.message and "s3cr3t" not in caplog.text
+    assert not store.query("SELECT * FROM provider_rows")
+
+
+def test_an_echoed_key_prefix_is_never_stored_or_logged(
+    store: Store,
+    fake: FakeProviders,
+    memory_keyring: MemoryKeyring,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    memory_keyring.set_password("tokentray", "anthropic", ADMIN_KEY)
+    prefix = ADMIN_KEY[:24]
+    echo = {"error": {"type": "invalid_request", "message": f"bad key {prefix}… \x1b[31mred"}}
+    fake.route("/v1/organizations/usage_report/messages", Reply(400, echo))
+    with caplog.at_level(logging.DEBUG):
+        state = _poller(store, fake, AnthropicProvider(), Clock()).poll(AnthropicProvider())
+    assert "bad key [key]" in state.message
+    assert "\x1b" not in state.message
+    for text in (state.message, caplog.text, "\n".join(store.db.iterdump())):
+        assert ADMIN_KEY[15:23] not in text  # not even 8 characters of the secret part
+
+
+def test_redact_hides_key_shaped_text_and_caps_length() -> None:
+    text = provider_http.redact("token sk-or-v1-abcdef123456 and " + "x" * 500, "unrelated")
+    assert "abcdef123456" not in text and len(text) <= provider_http.MAX_SERVER_TEXT

@@ -6,6 +6,7 @@ Keys never appear in messages: anything that looks like the key is redacted.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -31,11 +32,30 @@ class ProviderError(Exception):
         return self.kind in ("rate_limited", "server", "network", "malformed", "pagination")
 
 
+# Anything shaped like an API key, a bearer token or a webhook secret.
+_KEY_LIKE = re.compile(r"(?i)\b(?:sk|rk|pk|or|key|bearer)[-_ ][A-Za-z0-9_\-]{6,}")
+_TOKEN = re.compile(r"[A-Za-z0-9_\-]{8,}")
+_WINDOW = 8
+MAX_SERVER_TEXT = 200
+
+
 def redact(text: str, secret: str) -> str:
-    if not secret:
-        return text
-    text = text.replace(secret, "[key]")
-    return text.replace(secret[-12:], "[key]") if len(secret) > 16 else text
+    """Server-supplied text made safe to show and store: no piece of the key (any 8
+    characters of it, as a prefix echoed back would be), nothing key-shaped, no control
+    characters, and short."""
+    if secret:
+        text = text.replace(secret, "[key]")
+        windows = {secret[i : i + _WINDOW] for i in range(max(len(secret) - _WINDOW + 1, 0))}
+
+        def hide(match: re.Match[str]) -> str:
+            token = match.group(0)
+            parts = range(len(token) - _WINDOW + 1)
+            return "[key]" if any(token[i : i + _WINDOW] in windows for i in parts) else token
+
+        text = _TOKEN.sub(hide, text)
+    text = _KEY_LIKE.sub("[key]", text)
+    text = "".join(c if c.isprintable() else " " for c in text)
+    return text if len(text) <= MAX_SERVER_TEXT else text[: MAX_SERVER_TEXT - 1] + "…"
 
 
 class ApiClient:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -95,8 +96,17 @@ class ProviderPoller:
         try:
             with ApiClient(base_url, provider.headers(key), key, self.timeout) as client:
                 result = provider.fetch(client, first.isoformat(), today.isoformat())
+            check_rows(result.rows)
         except ProviderError as exc:
             return self._failed(provider, state, exc, now_ms)
+        except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError) as exc:
+            # A 200 whose fields are not what the API documents (a bad date, a string
+            # where a number belongs): malformed, backed off. The server's text is not
+            # repeated, only the kind of fault.
+            error = ProviderError(
+                "malformed", f"the answer has an unexpected shape ({type(exc).__name__})"
+            )
+            return self._failed(provider, state, error, now_ms)
         self._store_rows(provider.name, first.isoformat(), today.isoformat(), result.rows, now_ms)
         state.failures = 0
         state.last_ok_ms = now_ms
@@ -186,3 +196,31 @@ class ProviderPoller:
             ),
         )
         return state
+
+
+# A day of one organisation's usage: generous, but finite and storable.
+MAX_DAY_TOKENS = 10**15
+MAX_DAY_COST_USD = 1e9
+
+
+def check_rows(rows: list[ProviderRow]) -> None:
+    """Refuse (as malformed) an answer whose figures cannot be real usage."""
+    for row in rows:
+        counts = (
+            row.input_tokens,
+            row.output_tokens,
+            row.cache_read_tokens,
+            row.cache_write_5m_tokens,
+            row.cache_write_1h_tokens,
+        )
+        if any(not isinstance(c, int) or not 0 <= c <= MAX_DAY_TOKENS for c in counts):
+            raise ProviderError("malformed", f"{row.day} {row.model}: token counts out of range")
+        cost = row.cost_usd
+        if cost is not None and not (
+            isinstance(cost, int | float)
+            and math.isfinite(cost)
+            and -MAX_DAY_COST_USD < cost < MAX_DAY_COST_USD
+        ):
+            raise ProviderError("malformed", f"{row.day} {row.model}: cost out of range")
+        if not isinstance(row.day, str) or len(row.day) != 10:
+            raise ProviderError("malformed", "a row without a day")
