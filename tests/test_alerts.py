@@ -4,6 +4,7 @@ across restarts, burn rate, runaway sessions, the digest, the webhook and the CL
 from __future__ import annotations
 
 import json
+import logging
 import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -415,15 +416,17 @@ def test_cli_check_and_watch(
     assert overnight["already_notified"] is False
 
     with FakeProviders() as hook:
-        hook.route("/hook", Reply(200, {}))
-        assert (
-            main(
-                [*data, "watch", "--once", "--webhook", f"{hook.url}/hook", "--tz", "Europe/Paris"]
-            )
-            == 0
-        )
-    out = capsys.readouterr().out
-    assert "watch:" in out
+        hook.route("/hook-s3cr3t-path", Reply(200, {}))
+        url = f"{hook.url}/hook-s3cr3t-path"
+        # A URL on the command line is visible to every user (ps): refused.
+        assert main([*data, "watch", "--once", "--webhook", url]) == 2
+        assert "visible to every user" in capsys.readouterr().err
+        monkeypatch.setenv("TOKENTRAY_WEBHOOK_URL", url)
+        logging.getLogger().handlers.clear()  # let -v install its own handler
+        assert main(["-v", *data, "watch", "--once", "--webhook", "--tz", "Europe/Paris"]) == 0
+    captured = capsys.readouterr()
+    assert "watch:" in captured.out
+    assert "s3cr3t" not in captured.err and "s3cr3t" not in captured.out
 
 
 def test_provider_billed_spend_as_a_metric(store: Store) -> None:
@@ -437,3 +440,18 @@ def test_provider_billed_spend_as_a_metric(store: Store) -> None:
     assert "billed by the providers" in alert.message()
     with pytest.raises(RuleError, match="per day"):
         Rule("x", "Bad", "burn", "billed_usd", 5.0, window="rolling").validate()
+
+
+def test_logs_never_carry_a_webhook_url_or_a_key(caplog: pytest.LogCaptureFixture) -> None:
+    from tokentray.logsafe import protect_logs
+
+    with caplog.at_level(logging.DEBUG):
+        protect_logs()
+        logging.getLogger("tokentray.test").warning(
+            "posting to %s with %s",
+            "https://hooks.example/services/T0/B0/s3cr3t",
+            "sk-ant-abc123456",
+        )
+        logging.getLogger("httpx").info("HTTP Request: POST https://hooks.example/s3cr3t")
+    assert "https://hooks.example/…" in caplog.text
+    assert "s3cr3t" not in caplog.text and "abc123456" not in caplog.text

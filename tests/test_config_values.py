@@ -19,7 +19,7 @@ def test_price_overrides_refuse_non_numbers(tmp_path: Path, value: str) -> None:
     loaded = load_config(config)
     assert loaded.error is not None
     assert '"claude-x"' in loaded.error or "claude-x" in loaded.error
-    assert ".input must be a number from 0 to 10,000" in loaded.error
+    assert ".input must be a non-negative number up to 10,000" in loaded.error
     assert not loaded.pricing.overrides
 
 
@@ -35,9 +35,9 @@ def test_a_budget_that_is_not_a_sane_number_is_refused(tmp_path: Path, value: st
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("threshold", "nan", "threshold must be a number above 0"),
-        ("threshold", "inf", "threshold must be a number above 0"),
-        ("threshold", "1e300", "threshold must be a number above 0"),
+        ("threshold", "nan", "threshold must be more than 0"),
+        ("threshold", "inf", "threshold must be more than 0"),
+        ("threshold", "1e300", "threshold must be more than 0"),
         ("warning_share", "nan", "warning_share must be above 0"),
     ],
 )

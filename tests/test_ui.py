@@ -161,11 +161,13 @@ def test_appended_line_reaches_tooltip_and_graph_through_the_watcher(
     assert _distinct_colours(image) > 20, "the graph window looks empty"
 
 
-def test_second_launch_wakes_the_first(qtbot: QtBot, live_app) -> None:  # type: ignore[no-untyped-def]
-    from tokentray.ui.app import hand_over_to_running_instance, instance_name
+def test_second_launch_wakes_the_first(qtbot: QtBot, live_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tokentray.instance import socket_path
+    from tokentray.ui.app import hand_over_to_running_instance
 
     app, _ = live_app
-    name = instance_name(app.data_dir) + "-test"
+    name = socket_path(app.data_dir, {"XDG_RUNTIME_DIR": str(tmp_path / "run")})
+    assert name is not None and name.startswith(str(tmp_path / "run" / "tokentray"))
     app.listen(name)
     assert hand_over_to_running_instance(name)
     qtbot.waitUntil(lambda: app.graph_window is not None and app.graph_window.isVisible())

@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     keys = commands.add_parser("keys", help="provider API keys in the OS keyring")
     keys.add_argument("action", choices=("set", "delete", "status"))
-    keys.add_argument("provider", nargs="?", choices=provider_names())
+    keys.add_argument("provider", nargs="?", choices=[*provider_names(), "webhook"])
     providers = commands.add_parser("providers", help="fetch usage from provider APIs")
     providers.add_argument("action", choices=("poll", "test", "status"))
     providers.add_argument("provider", nargs="?", choices=provider_names())
@@ -98,7 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--tz", type=_zone, help="IANA time zone of the rules' windows")
     check.add_argument("--no-scan", action="store_true", help="do not ingest new data first")
     watch = commands.add_parser("watch", help="headless: ingest and alert until stopped")
-    watch.add_argument("--webhook", help="POST each alert as JSON (Slack-compatible) here")
+    watch.add_argument(
+        "--webhook",
+        nargs="?",
+        const=True,
+        default=None,
+        help="POST each alert as JSON (Slack-compatible) to the webhook stored with "
+        "`tokentray keys set webhook` (or TOKENTRAY_WEBHOOK_URL)",
+    )
     watch.add_argument("--interval", type=float, default=30.0, help="seconds between passes")
     watch.add_argument("--desktop", action="store_true", help="also show desktop notifications")
     watch.add_argument("--tz", type=_zone, help="IANA time zone of the rules' windows")
@@ -116,6 +123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="tokentray: %(message)s",
     )
+    from tokentray.logsafe import protect_logs  # noqa: PLC0415
+
+    protect_logs()
     try:
         return _run(args)
     except BrokenPipeError:
@@ -172,11 +182,15 @@ def _run(args: argparse.Namespace) -> int:
         if command in ("alerts", "watch"):
             from tokentray.alerts import cli as alerts_cli  # noqa: PLC0415
 
-            return (
-                alerts_cli.check(engine, args)
-                if command == "alerts"
-                else alerts_cli.watch(engine, args)
-            )
+            try:
+                return (
+                    alerts_cli.check(engine, args)
+                    if command == "alerts"
+                    else alerts_cli.watch(engine, args)
+                )
+            except alerts_cli.WebhookError as exc:
+                print(f"tokentray: {exc}", file=sys.stderr)
+                return EXIT_USAGE
         if command in ("keys", "providers"):
             from tokentray import provider_cli  # noqa: PLC0415
 

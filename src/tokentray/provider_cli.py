@@ -12,7 +12,7 @@ from tokentray.engine import Engine
 from tokentray.providers import ALL_PROVIDERS, provider_by_name
 from tokentray.providers.base import Provider
 from tokentray.providers.http import ProviderError
-from tokentray.providers.keys import KeyStore
+from tokentray.providers.keys import WEBHOOK, KeyStore, Secret
 from tokentray.providers.poll import NEVER, ProviderPoller, ProviderState
 from tokentray.reconcile import reconcile
 from tokentray.reporting import compact, to_json
@@ -32,6 +32,8 @@ def poller(engine: Engine) -> ProviderPoller:
 
 
 def _chosen(args: argparse.Namespace) -> list[Provider]:
+    if args.provider == WEBHOOK.name:
+        return []
     if args.provider:
         return [provider_by_name(args.provider)]
     return [cls() for cls in ALL_PROVIDERS]
@@ -50,15 +52,18 @@ def run(engine: Engine, args: argparse.Namespace) -> int:
 def _keys(args: argparse.Namespace) -> int:
     keys = KeyStore(os.environ)
     if args.action == "status":
-        for provider in _chosen(args):
+        chosen: list[Provider | Secret] = [*_chosen(args)]
+        if not args.provider or args.provider == WEBHOOK.name:
+            chosen = [WEBHOOK] if args.provider else [*chosen, WEBHOOK]
+        for provider in chosen:
             key, where = keys.get(provider)
             shown = f"set ({where})" if key else f"not set (keyring or {provider.env_var})"
-            print(f"{provider.display_name}: {shown}")
+            print(f"{provider.display_name}: {shown}")  # never the key itself
         return EXIT_OK
     if not args.provider:
         print("tokentray: name the provider", file=sys.stderr)
         return EXIT_PROBLEM
-    provider = provider_by_name(args.provider)
+    provider = WEBHOOK if args.provider == WEBHOOK.name else provider_by_name(args.provider)
     if args.action == "delete":
         keys.delete(provider)
         print(f"{provider.display_name} key removed from the keyring.")

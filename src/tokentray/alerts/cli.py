@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -60,6 +61,7 @@ def watch(engine: Engine, args: argparse.Namespace) -> int:
     def stopping(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
+    webhook = webhook_url(args.webhook)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stopping)
     rules = alert_engine(engine, args)
@@ -69,11 +71,38 @@ def watch(engine: Engine, args: argparse.Namespace) -> int:
         for problem in scan.unreadable:
             log.warning("cannot read %s: %s", problem.path, problem.reason)
         for alert in rules.due(datetime.now(UTC)):
-            send(alert, args.webhook, desktop=args.desktop)
+            send(alert, webhook, desktop=args.desktop)
         if args.once:
             break
         stop.wait(args.interval)
     return 0
+
+
+class WebhookError(ValueError):
+    """The webhook cannot be used as asked (one sentence for the user)."""
+
+
+def webhook_url(requested: str | bool | None) -> str | None:
+    """The stored webhook URL when ``--webhook`` is given alone. A URL typed on the command
+    line is refused: every user of the machine sees it in ``ps`` and /proc."""
+    if requested is None:
+        return None
+    if isinstance(requested, str):
+        raise WebhookError(
+            "a webhook URL on the command line is visible to every user of this machine; "
+            "store it with `tokentray keys set webhook` (or TOKENTRAY_WEBHOOK_URL) "
+            "and pass --webhook alone"
+        )
+    from tokentray.providers.http import ProviderError  # noqa: PLC0415
+    from tokentray.providers.keys import WEBHOOK, KeyStore  # noqa: PLC0415
+
+    try:
+        url, _where = KeyStore(os.environ).get(WEBHOOK)
+    except ProviderError as exc:  # no keyring: the message says how to fix it
+        raise WebhookError(exc.message) from None
+    if not url:
+        raise WebhookError("no webhook is set: `tokentray keys set webhook` stores one")
+    return url
 
 
 def send(alert: Alert, webhook: str | None, desktop: bool = False) -> None:

@@ -66,7 +66,7 @@ class Rule:
         ceiling = MAX_THRESHOLD_TOKENS if self.metric == "tokens" else MAX_THRESHOLD_USD
         if out_of_range(self.threshold, 0, ceiling, above_low=True):
             raise RuleError(
-                f"{where}: threshold must be a number above 0 and at most {ceiling:,.0f}, "
+                f"{where}: the threshold must be more than 0 and at most {ceiling:,.0f}, "
                 f"not {shown(self.threshold)}"
             )
         if self.scope in ("source", "project", "model") and not self.scope_value.strip():

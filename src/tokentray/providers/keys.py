@@ -10,8 +10,9 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
 
-from tokentray.providers.base import Provider
 from tokentray.providers.http import ProviderError
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,34 @@ NO_KEYRING_HELP = (
 )
 
 
+class Keyed(Protocol):
+    """What has a secret: a provider, or the alert webhook."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def env_var(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A secret that is not a provider key."""
+
+    name: str
+    display_name: str
+    env_var: str
+
+    def key_problem(self, key: str) -> str | None:
+        if not key.startswith(("https://", "http://")):
+            return "a webhook URL starts with https://"
+        return None
+
+
+# A webhook URL carries its own secret (Slack's does): it lives where keys live.
+WEBHOOK = Secret("webhook", "Alert webhook", "TOKENTRAY_WEBHOOK_URL")
+
+
 def fingerprint(key: str) -> str:
     """Tells keys apart (to notice a new key) without keeping the key."""
     return hashlib.sha256(key.encode()).hexdigest()[:12]
@@ -33,7 +62,7 @@ class KeyStore:
     def __init__(self, env: Mapping[str, str]) -> None:
         self.env = env
 
-    def get(self, provider: Provider) -> tuple[str | None, str]:
+    def get(self, provider: Keyed) -> tuple[str | None, str]:
         """(key, where it came from: "environment" or "keyring"); (None, "") when none."""
         from_env = self.env.get(provider.env_var, "").strip()
         if from_env:
@@ -41,13 +70,13 @@ class KeyStore:
         stored = self._call(provider, "get")
         return (stored, "keyring") if stored else (None, "")
 
-    def set(self, provider: Provider, key: str) -> None:
+    def set(self, provider: Keyed, key: str) -> None:
         self._call(provider, "set", key.strip())
 
-    def delete(self, provider: Provider) -> None:
+    def delete(self, provider: Keyed) -> None:
         self._call(provider, "delete")
 
-    def _call(self, provider: Provider, action: str, key: str = "") -> str | None:
+    def _call(self, provider: Keyed, action: str, key: str = "") -> str | None:
         import keyring  # noqa: PLC0415 - loads backends: only when keys are needed
         from keyring.errors import KeyringError, NoKeyringError, PasswordDeleteError  # noqa: PLC0415
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
-import hashlib
 import logging
 import os
 import shutil
@@ -22,6 +20,7 @@ from tokentray import __version__
 from tokentray.alerts.engine import Alert, Window
 from tokentray.alerts.rules import Rule
 from tokentray.engine import Engine, FolderStatus, local_zone, open_engine
+from tokentray.instance import owned_by_me, peer_is_me, socket_path
 from tokentray.live import LiveSnapshot
 from tokentray.paths import data_dir as default_data_dir
 from tokentray.paths import database_path
@@ -40,13 +39,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def instance_name(data_dir: Path) -> str:
-    digest = hashlib.sha1(str(data_dir.resolve()).encode()).hexdigest()[:10]
-    return f"tokentray-{getpass.getuser()}-{digest}"
-
-
 def hand_over_to_running_instance(name: str) -> bool:
-    """True when another tokentray already runs: it was asked to show its graph window."""
+    """True when another tokentray of this user already runs: it was asked to show its
+    graph window. A socket that belongs to someone else is not spoken to."""
+    if not owned_by_me(name):
+        return False
     socket = QLocalSocket()
     socket.connectToServer(name)
     if not socket.waitForConnected(500):
@@ -166,6 +163,7 @@ class TrayApp(QObject):
         """Answer later launches: they ask this instance to show its graph window."""
         QLocalServer.removeServer(name)  # a stale socket left by a crash
         self.server = QLocalServer(self)
+        self.server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
         if not self.server.listen(name):
             log.warning("single-instance socket: %s", self.server.errorString())
             return
@@ -177,6 +175,10 @@ class TrayApp(QObject):
             socket.readyRead.connect(lambda s=socket: self._on_message(s))
 
     def _on_message(self, socket: QLocalSocket) -> None:
+        if not peer_is_me(int(socket.socketDescriptor())):
+            log.warning("single-instance socket: a process of another user was refused")
+            socket.abort()
+            return
         if bytes(socket.readAll().data()).strip() == b"show":
             self.show_graphs()
 
@@ -338,12 +340,12 @@ def run(data_dir: str | None, config_file: Path | None, demo: bool = False) -> i
         data_dir = str(root / "data")
         config_file = root / "config.toml"
     folder = default_data_dir(data_dir)
-    name = instance_name(folder)
-    if not demo and hand_over_to_running_instance(name):
+    name = None if demo else socket_path(folder)
+    if name is not None and hand_over_to_running_instance(name):
         log.info("tokentray is already running: showing its graph window")
         return 0
     tray_app = TrayApp(folder, config_file, env=env)
-    if not demo:
+    if name is not None:
         tray_app.listen(name)
     timer = QTimer()
     if agents is not None:
