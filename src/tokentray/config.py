@@ -163,8 +163,8 @@ def _rates(entry: Any, where: str) -> dict[str, float]:
         value = entry[name]
         if out_of_range(value, 0, MAX_RATE_USD_PER_MILLION):
             raise ConfigError(
-                f"{where}.{name} must be a non-negative number up to {MAX_RATE_USD_PER_MILLION:,.0f} "
-                f"(USD per 1M tokens), not {shown(value)}"
+                f"{where}.{name} must be a non-negative number up to "
+                f"{MAX_RATE_USD_PER_MILLION:,.0f} (USD per 1M tokens), not {shown(value)}"
             )
         rates[name] = float(value)
     return rates
