@@ -54,3 +54,16 @@ def test_alert_rules_refuse_numbers_that_would_switch_them_off(
     settings = load_settings(config)
     assert settings.error is not None and message in settings.error
     assert "'Night'" in settings.error
+
+
+def test_the_config_file_is_private_and_old_modes_are_fixed(tmp_path: Path) -> None:
+    import stat
+
+    from tokentray.settings import Settings, save_settings
+
+    path = tmp_path / "conf" / "config.toml"
+    save_settings(Settings(daily_budget_usd=5.0), path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    path.chmod(0o644)  # as older builds left it
+    assert load_settings(path).daily_budget_usd == 5.0
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

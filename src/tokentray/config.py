@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tokentray.numbers import MAX_RATE_USD_PER_MILLION, out_of_range, shown
-from tokentray.paths import config_dir
+from tokentray.paths import config_dir, make_private
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,9 @@ def config_path() -> Path:
 def read_toml(path: Path) -> dict[str, Any] | None:
     """The parsed file; None when it does not exist; ConfigError when it cannot be read."""
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        make_private(path)
+        return tomllib.loads(text)
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 APP_NAME = "tokentray"
@@ -37,3 +38,15 @@ def sqlite_uri(path: Path, **options: str) -> str:
     (unescaped, ``#`` ends the path: the database is not found and a stray file appears)."""
     query = "&".join(f"{key}={value}" for key, value in options.items())
     return path.absolute().as_uri() + (f"?{query}" if query else "")
+
+
+def make_private(path: Path, mode: int = 0o600) -> None:
+    """Usage, projects and sessions are nobody else's business: tighten a file or folder
+    of ours that others can read (older builds left 0644 and 0755)."""
+    try:
+        st = path.stat()
+        ours = st.st_uid == os.getuid() and not st.st_mode & stat.S_ISVTX
+        if ours and stat.S_IMODE(st.st_mode) & 0o077:
+            path.chmod(mode)
+    except (OSError, AttributeError):  # missing, not ours, or no getuid (Windows)
+        pass

@@ -138,7 +138,7 @@ def save_settings(settings: Settings, path: Path | None = None) -> Path:
     """Validate and write atomically; a broken file in the way is moved aside, not lost."""
     settings.validate()
     path = path or settings.path or config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if settings.error and path.exists():
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         aside = path.with_name(f"{path.name}.broken-{stamp}")
@@ -163,7 +163,10 @@ def save_settings(settings: Settings, path: Path | None = None) -> Path:
             rules.append(tomlkit.item(rule.to_toml()))
         document["alerts"] = {"rules": rules}
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    temporary.write_text(tomlkit.dumps(document), encoding="utf-8")
+    # Owner-only: the file names projects and folders, and may hold price notes.
+    descriptor = os.open(temporary, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(tomlkit.dumps(document))
     temporary.replace(path)
     settings.path, settings.error = path, None
     return path

@@ -12,7 +12,6 @@ import logging
 import os
 import shutil
 import sqlite3
-import stat
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ from typing import Any
 import orjson
 
 from tokentray.events import Activity, Problem, UsageEvent
-from tokentray.paths import sqlite_uri
+from tokentray.paths import make_private, sqlite_uri
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +276,7 @@ class Store:
     def _open_writable(self) -> sqlite3.Connection:
         if not self.path.exists():  # created private: SQLite gives -wal and -shm its mode
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, PRIVATE_FILE))
-        _make_private(self.path)
+        make_private(self.path)
         db = sqlite3.connect(
             sqlite_uri(self.path, mode="rw"),
             uri=True,
@@ -295,7 +294,7 @@ class Store:
             db.close()
             raise
         for suffix in ("-wal", "-shm"):
-            _make_private(self.path.with_name(self.path.name + suffix))
+            make_private(self.path.with_name(self.path.name + suffix))
         return db
 
     def _open_read_only(self, reason: str) -> sqlite3.Connection:
@@ -354,7 +353,7 @@ class Store:
         backup = latest_backup(self.path)
         if backup is not None:
             shutil.copyfile(backup, self.path)
-            _make_private(self.path)
+            make_private(self.path)
         fresh = Store(self.path, recover=False)
         salvaged = fresh.salvage_events(aside)
         self.db = fresh.db
@@ -677,18 +676,7 @@ def _private_folder(folder: Path) -> None:
             f"cannot create the data folder {folder}: {exc.strerror or exc}. "
             "Choose another with --data-dir or TOKENTRAY_DATA_DIR"
         ) from exc
-    _make_private(folder, PRIVATE_FOLDER)
-
-
-def _make_private(path: Path, mode: int = PRIVATE_FILE) -> None:
-    """Usage, projects and sessions are nobody else's business: owner-only modes."""
-    try:
-        st = path.stat()
-        ours = st.st_uid == os.getuid() and not st.st_mode & stat.S_ISVTX
-        if ours and stat.S_IMODE(st.st_mode) & 0o077:
-            path.chmod(mode)
-    except (OSError, AttributeError):  # missing, not ours, or no getuid (Windows)
-        pass
+    make_private(folder, PRIVATE_FOLDER)
 
 
 def _statements(script: str) -> list[str]:
