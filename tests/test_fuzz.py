@@ -229,6 +229,52 @@ def _fuzz_documents(
     return report
 
 
+TREE_CHANGES = [_delete, _wrong_type, _odd_number, _odd_time, _deep, _odd_text]
+
+
+def _records(document: Any) -> list[Any] | None:
+    """The list of records inside a chat document, where it has one."""
+    if isinstance(document, list):
+        return document
+    if isinstance(document, dict):
+        for key in ("messages", "events"):
+            if isinstance(document.get(key), list):
+                return document[key]  # type: ignore[no-any-return]
+    return None
+
+
+def _fuzz_records(rng: random.Random, engine: Engine, source: Source, paths: list[Path]) -> int:
+    """One document per file holding MUTATIONS structurally mutated copies of its records
+    (the document stays JSON, so every record reaches the source's per-record boundary)."""
+    done = 0
+    for path in paths:
+        original = path.read_bytes()
+        document = json.loads(original)
+        records = _records(document)
+        if not records:
+            continue
+        seeds = [json.dumps(r) for r in records]
+        mutated = []
+        for _ in range(MUTATIONS):
+            record = json.loads(rng.choice(seeds))
+            slots = _slots(record, [])
+            if slots:
+                container, key = rng.choice(slots)
+                rng.choice(TREE_CHANGES)(rng, container, key)
+            mutated.append(record)
+        records[:] = mutated
+        text = json.dumps(document).encode("utf-8", "surrogatepass")
+        path.write_bytes(text)
+        report = engine.ingestor.scan([path])
+        path.write_bytes(original)
+        # A fault that reached the file boundary (line 0) lost the whole document: the
+        # record boundary inside the source must catch it.
+        lost = [p.reason for p in report.problems if p.line_no == 0]
+        assert not lost, (source.name, lost[:3])
+        done += 1
+    return done
+
+
 def _check_store(engine: Engine) -> None:
     (row,) = engine.store.query(
         "SELECT MIN(input_tokens), MAX(input_tokens), MIN(output_tokens), MAX(output_tokens), "
@@ -262,7 +308,7 @@ def test_fuzzed_logs_never_escape_and_never_add_phantom_tokens(
     mutators = GARBAGE if garbage else MUTATORS
     with engine.store:
         files = _files(engine)
-        documents = 0
+        documents = record_documents = 0
         for source, paths in files.items():
             whole = [p for p in paths if source.whole_file(p) and p.suffix == ".json"]
             lines = [p for p in paths if not source.whole_file(p)]
@@ -271,8 +317,11 @@ def test_fuzzed_logs_never_escape_and_never_add_phantom_tokens(
             if whole:
                 documents += 1
                 _fuzz_documents(rng, engine, source, whole, mutators)
+                if not garbage:
+                    record_documents += _fuzz_records(rng, engine, source, whole)
         scan = engine.ingestor.scan()
         assert documents >= 5
+        assert garbage or record_documents >= 5
         assert scan.skipped_lines > MUTATIONS  # the broken lines are counted, not lost
         assert not scan.unreadable, scan.unreadable[:3]
         _check_store(engine)

@@ -48,11 +48,7 @@ class AmpSource(Source):
         if not isinstance(thread, dict):
             return WholeRead(problems=[(0, "not an Amp thread")])
         thread_id = str(thread.get("id") or path.stem)
-        messages = {
-            m.get("messageId"): table(m.get("usage"))
-            for m in thread.get("messages") or []
-            if isinstance(m, dict)
-        }
+        messages = _messages(thread.get("messages"))
         ledger = [
             e for e in table(thread.get("usageLedger")).get("events") or [] if isinstance(e, dict)
         ]
@@ -60,7 +56,7 @@ class AmpSource(Source):
         if ledger:
             for index, entry in enumerate(ledger, start=1):
                 with read.record(index):
-                    usage = messages.get(entry.get("toMessageId"), {})
+                    usage = messages.get(_ident(entry.get("toMessageId")) or "", {})
                     tokens = table(entry.get("tokens"))
                     read.items.append(
                         self._event(
@@ -113,3 +109,23 @@ class AmpSource(Source):
             cache_read_tokens=as_count(usage.get("cacheReadInputTokens")),
             cache_write_5m_tokens=as_count(usage.get("cacheCreationInputTokens")),
         )
+
+
+def _ident(value: Any) -> str | None:
+    """A message id as text; None for a missing or malformed one."""
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _messages(raw: Any) -> dict[str, Mapping[str, Any]]:
+    """Each message's usage by its id; a message without one is keyed by its position in
+    the thread, so two such messages never collapse into one."""
+    found: dict[str, Mapping[str, Any]] = {}
+    for position, message in enumerate(raw if isinstance(raw, list) else []):
+        if isinstance(message, dict):
+            key = _ident(message.get("messageId")) or f"position-{position}"
+            found[key] = table(message.get("usage"))
+    return found
