@@ -17,7 +17,7 @@ from tokentray.paths import database_path
 from tokentray.pricing import Pricer
 from tokentray.settings import Settings
 from tokentray.sources import Source, available_sources
-from tokentray.store import Checkpoint, Store
+from tokentray.store import Checkpoint, Integrity, Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +188,7 @@ def open_engine(
     home: Path | None = None,
     sources: Sequence[Source] | None = None,
     settings: Settings | None = None,
-    integrity: str = "always",
+    integrity: Integrity = "always",
 ) -> Engine:
     """The engine over one store; ``settings`` disable agents and add folders.
     ``integrity="daily"`` lets a short command skip the store's integrity check when it

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -168,6 +168,9 @@ WHERE excluded.total_tokens > events.total_tokens
 MAX_PROBLEMS = 5_000
 
 
+Integrity = Literal["always", "daily", "never"]
+
+
 class StoreError(RuntimeError):
     """The store cannot be used (for example, a newer tokentray wrote it)."""
 
@@ -249,10 +252,13 @@ def event_key_digest(key: str) -> bytes:
 class Store:
     """One SQLite database file in WAL mode."""
 
-    def __init__(self, path: Path, *, integrity: str = "always", recover: bool = True) -> None:
+    def __init__(
+        self, path: Path, *, integrity: Integrity = "always", recover: bool = True
+    ) -> None:
         """Open (or create) the store; a store that cannot be written is opened read-only
         (``read_only`` says why), and a damaged one is moved aside and rebuilt (``notice``
-        says what happened). ``integrity`` is "always" or "daily" (short commands)."""
+        says what happened). ``integrity`` is "always", "daily" (short commands) or
+        "never" (a second connection beside one that checked)."""
         self.path = path
         self.read_only: str | None = None
         self.notice: str | None = None
@@ -323,8 +329,10 @@ class Store:
             return db
         raise StoreError(f"cannot open the usage store {self.path}: {reason}")
 
-    def _integrity_problem(self, integrity: str) -> str | None:
+    def _integrity_problem(self, integrity: Integrity) -> str | None:
         """``PRAGMA quick_check`` (about 0.3 s per million stored requests)."""
+        if integrity == "never":  # a second connection of a process that checked already
+            return None
         if integrity == "daily" and self.read_only is None:
             last = self.get_meta("integrity_checked_ms")
             if last is not None and _now_ms() - int(last) < INTEGRITY_EVERY_MS:

@@ -44,7 +44,8 @@ class ProviderWorker(QObject):
     @Slot()
     def start(self) -> None:
         try:
-            self._store = Store(self._database)
+            # The engine worker checks and repairs the store; this is a second connection.
+            self._store = Store(self._database, integrity="never", recover=False)
         except Exception as exc:  # the tray stays up; the message says why
             log.exception("provider store")
             self.problem.emit(f"Provider usage cannot be stored: {exc}")
