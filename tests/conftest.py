@@ -22,14 +22,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def shared_dir() -> Path:
-    """``../shared`` beside the project (CI has it too); TOKENTRAY_SHARED overrides."""
+    """The agents' reference log folders with their expected totals.
+
+    ``tests/fixtures/formats`` holds copies of ``../shared/formats/claude-code`` and
+    ``codex`` (so a fresh clone runs every test); TOKENTRAY_SHARED points at another copy.
+    """
     override = os.environ.get("TOKENTRAY_SHARED")
-    candidates = [Path(override)] if override else []
-    candidates += [REPO.parent / "shared", REPO.parent.parent / "shared"]
-    for candidate in candidates:
-        if (candidate / "formats").is_dir():
-            return candidate
-    pytest.skip("../shared (the format fixtures) is not beside the project")
+    return Path(override) if override else REPO / "tests" / "fixtures"
 
 
 @pytest.fixture
