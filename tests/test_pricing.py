@@ -138,3 +138,31 @@ def test_rates_are_cached_in_the_store(make_engine: EngineFactory, claude_home: 
     cached = engine.store.query("SELECT model, rates IS NULL FROM price_cache ORDER BY model")
     assert ("claude-experimental-x", 1) in cached
     assert ("claude-sonnet-4-5-20250929", 0) in cached
+
+
+SONNET_4_FIXTURE = Path(__file__).parent / "fixtures" / "sonnet-4-long-context"
+
+
+def test_sonnet_4_requests_over_200k_are_billed_at_long_context_rates(
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
+    """genai-prices has no long-context tier for Sonnet 4; Anthropic bills a request whose
+    prompt exceeds 200k entirely at $6 / $22.50 / $0.60 read / $7.50 5m / $12 1h."""
+    import shutil
+
+    home = tmp_path / "claude"
+    shutil.copytree(SONNET_4_FIXTURE, home)
+    engine = make_engine(claude=home)
+    engine.ingestor.scan()
+    rows = engine.store.query("SELECT input_tokens, cost_usd FROM events ORDER BY ts_ms")
+    assert len(rows) == 4
+    # Worked by hand, per million tokens:
+    # a: 150,000 + 60,000 read = 210,000 > 200k: 0.15*6 + 0.06*0.60 + 0.001*22.50
+    assert rows[0][1] == pytest.approx(0.9 + 0.036 + 0.0225)
+    # b: exactly 200,000: not over, base rates 0.15*3 + 0.05*0.30 + 0.001*15
+    assert rows[1][1] == pytest.approx(0.45 + 0.015 + 0.015)
+    # c: a 250,000-token 1-hour cache write: 0.00001*6 + 0.25*12 + 0.0001*22.50
+    assert rows[2][1] == pytest.approx(0.00006 + 3.0 + 0.00225)
+    # d: 5,000 + 180,000 read + 20,000 5m write = 205,000: 0.005*6 + 0.18*0.6 + 0.02*7.5
+    #    + 0.002*22.5
+    assert rows[3][1] == pytest.approx(0.03 + 0.108 + 0.15 + 0.045)

@@ -174,12 +174,15 @@ class Pricer:
 
     def _resolve(self, model: str, day: date, tier: str) -> Rates | None:
         name = normalise_model(model, self.config.aliases)
+        library = library_rates(name, day, tier)
+        # An override names a model as the logs do, or as the library knows it
+        # ("anthropic/claude-sonnet-4-0" covers every dated and aliased spelling).
+        library_id = library.origin.removeprefix(LIBRARY_ORIGIN) if library else ""
         overrides = [
             o
             for o in (*self.builtin.overrides, *self.config.overrides)
-            if o.model in (model, name) and o.applies_on(day)
+            if o.model in (model, name, library_id) and o.applies_on(day)
         ]
-        library = library_rates(name, day, tier)
         if library is None and not any("input" in o.rates for o in overrides):
             if overrides:
                 log.warning("override for %s has no input price and the library has none", model)
@@ -220,6 +223,9 @@ def _overlay(band: Band, values: dict[str, float]) -> Band:
     return tuple(values.get(name, band[i]) for i, name in enumerate(RATE_FIELDS))  # type: ignore[return-value]
 
 
+LIBRARY_ORIGIN = "genai-prices "
+
+
 def library_rates(model: str, day: date, tier: str = "") -> Rates | None:
     """Rates from genai-prices for ``model`` on ``day``, or None when it has no price."""
     from genai_prices import data_snapshot, types  # noqa: PLC0415 - heavy, import on demand
@@ -252,7 +258,7 @@ def library_rates(model: str, day: date, tier: str = "") -> Rates | None:
     return Rates(
         base=band(0),
         tiers=tuple((t, band(t + 1)) for t in thresholds),
-        origin=f"genai-prices {provider.id}/{info.id}",
+        origin=f"{LIBRARY_ORIGIN}{provider.id}/{info.id}",
         exact=exact,
     )
 
