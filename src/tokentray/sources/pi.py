@@ -30,7 +30,8 @@ class PiLineParser:
         if record.get("type", "message") != "message":
             return []
         message = table(record.get("message"))
-        stamp = record.get("timestamp")
+        # OpenClaw (and some pi builds) date a line only inside its message.
+        stamp = record.get("timestamp") or message.get("timestamp")
         if message.get("role") == "user" and stamp:
             key = "pi-turn:" + hashlib.blake2b(line, digest_size=16).hexdigest()
             return [
