@@ -130,3 +130,40 @@ def test_streaming_lines_arriving_across_scans(make_engine: EngineFactory, tmp_p
         handle.write(line(400) + line(250))
     engine.ingestor.scan()
     assert engine.store.query("SELECT COUNT(*), SUM(output_tokens) FROM events") == [(1, 400)]
+
+
+def test_usage_lines_without_a_type_are_read_by_their_shape(
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
+    """Older builds and hand-made files omit ``type``: such lines gave 0 events, silently."""
+    import json
+
+    home = tmp_path / "claude"
+    log = home / "projects" / "-p" / "old.jsonl"
+    log.parent.mkdir(parents=True)
+    lines = [
+        {
+            "timestamp": "2026-10-02T08:00:00Z",
+            "cwd": "/p",
+            "message": {
+                "id": "msg_old_1",
+                "role": "assistant",
+                "model": "claude-sonnet-4-5-20250929",
+                "usage": {"input_tokens": 7, "output_tokens": 70, "cache_read_input_tokens": 700},
+            },
+        },
+        {  # a person's message with no type and no usage stays nothing
+            "timestamp": "2026-10-02T08:00:01Z",
+            "message": {"role": "user", "content": "hello"},
+        },
+        {  # a user-role message is never taken for a response
+            "timestamp": "2026-10-02T08:00:02Z",
+            "message": {"role": "user", "usage": {"input_tokens": 5}, "model": "x"},
+        },
+    ]
+    log.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    engine = make_engine(claude=home)
+    scan = engine.ingestor.scan()
+    assert scan.skipped_lines == 0
+    rows = engine.store.query("SELECT input_tokens, output_tokens, cache_read_tokens FROM events")
+    assert rows == [(7, 70, 700)]

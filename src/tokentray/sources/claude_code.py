@@ -40,6 +40,8 @@ class ClaudeLineParser:
     def parse(self, line: bytes | memoryview, line_no: int) -> list[UsageEvent | Activity]:
         record = load_object(line)
         kind = record.get("type")
+        if kind is None and _looks_like_a_response(record):
+            kind = "assistant"  # older builds and hand-made files: decided by shape
         if kind == "user":
             return self._human_turn(record, line)
         if kind != "assistant":
@@ -155,6 +157,16 @@ def _request_key(
     if isinstance(request_id, str) and request_id:
         return "claude-req:" + request_id
     return _line_key(line)
+
+
+def _looks_like_a_response(record: Mapping[str, Any]) -> bool:
+    """A line without ``type`` that carries a model's usage: an assistant response."""
+    message = record.get("message")
+    return (
+        isinstance(message, dict)
+        and isinstance(message.get("usage"), dict)
+        and message.get("role", "assistant") == "assistant"
+    )
 
 
 def _line_key(line: bytes | memoryview) -> str:
