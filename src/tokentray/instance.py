@@ -18,6 +18,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from tokentray.paths import make_private
+
 log = logging.getLogger(__name__)
 
 MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux, 104 on macOS
@@ -31,13 +33,9 @@ def private_folder(folder: Path) -> bool:
     except OSError:
         return False
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
-        return False
-    if stat.S_IMODE(st.st_mode) & 0o077:
-        try:
-            folder.chmod(0o700)
-        except OSError:
-            return False
-    return True
+        return False  # a symlink or a folder planted by someone else
+    make_private(folder, 0o700)
+    return not stat.S_IMODE(folder.stat().st_mode) & 0o077
 
 
 def socket_path(data_dir: Path, env: Mapping[str, str] | None = None) -> str | None:

@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 
+from tokentray.logsafe import redact_text
+
 log = logging.getLogger(__name__)
 
 MAX_PAGES = 200
@@ -32,8 +34,9 @@ class ProviderError(Exception):
         return self.kind in ("rate_limited", "server", "network", "malformed", "pagination")
 
 
-# Anything shaped like an API key, a bearer token or a webhook secret.
-_KEY_LIKE = re.compile(r"(?i)\b(?:sk|rk|pk|or|key|bearer)[-_ ][A-Za-z0-9_\-]{6,}")
+# Server text may also name a secret by label ("key …", "bearer …"); the key shapes and
+# URLs that logs lose are hidden by logsafe.redact_text.
+_LABELLED = re.compile(r"(?i)\b(?:sk|rk|pk|or|key|bearer)[-_ ][A-Za-z0-9_\-]{6,}")
 _TOKEN = re.compile(r"[A-Za-z0-9_\-]{8,}")
 _WINDOW = 8
 MAX_SERVER_TEXT = 200
@@ -53,7 +56,7 @@ def redact(text: str, secret: str) -> str:
             return "[key]" if any(token[i : i + _WINDOW] in windows for i in parts) else token
 
         text = _TOKEN.sub(hide, text)
-    text = _KEY_LIKE.sub("[key]", text)
+    text = _LABELLED.sub("[key]", redact_text(text))
     text = "".join(c if c.isprintable() else " " for c in text)
     return text if len(text) <= MAX_SERVER_TEXT else text[: MAX_SERVER_TEXT - 1] + "…"
 

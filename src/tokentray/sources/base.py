@@ -137,29 +137,27 @@ def env_paths(env: Mapping[str, str], variable: str) -> list[Path] | None:
 
 def load_object(line: bytes | memoryview) -> dict[str, Any]:
     """One JSON object from a line; LineError when the line is not one."""
-    try:
-        record = orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        record = _load_leniently(line, exc)
+    record = load_document(line)
     if not isinstance(record, dict):
         raise LineError("not a JSON object")
     return record
 
 
-def load_document(data: bytes) -> Any:
-    """A whole JSON document (a chat file), read as leniently as a line."""
+def load_document(data: bytes | memoryview | str) -> Any:
+    """A JSON document (a line, a chat file, a text field holding JSON), read leniently."""
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         return _load_leniently(data, exc)
 
 
-def _load_leniently(data: bytes | memoryview, error: orjson.JSONDecodeError) -> Any:
+def _load_leniently(data: bytes | memoryview | str, error: orjson.JSONDecodeError) -> Any:
     """What orjson refuses for its bytes rather than its shape: a UTF-8 byte-order mark,
     invalid UTF-8 inside a string, a lone surrogate escape. The text is decoded with
     replacement characters, so the numbers on the line survive; anything else that is not
     JSON (NaN included) stays refused."""
-    text = bytes(data).decode("utf-8", "replace").lstrip("\ufeff")
+    text = data if isinstance(data, str) else bytes(data).decode("utf-8", "replace")
+    text = text.lstrip("\ufeff")
     try:
         return json.loads(text, parse_constant=_refuse_constant)
     except (ValueError, RecursionError):

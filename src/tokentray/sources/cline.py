@@ -78,7 +78,7 @@ class _TaskSource(Source):
             with read.record(index):
                 text = entry.get("text") or "{}"
                 try:
-                    request = load_document(text.encode() if isinstance(text, str) else b"")
+                    request = load_document(text if isinstance(text, str) else "")
                 except LineError:
                     raise LineError("api_req_started text is not JSON") from None
                 event = self._event(task, entry, request, models, project)

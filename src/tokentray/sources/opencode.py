@@ -119,7 +119,7 @@ class OpenCodeSource(Source):
         if not isinstance(raw, str | bytes):
             raise LineError(f"message {message_id}: data is not JSON")
         try:
-            data = load_document(raw.encode() if isinstance(raw, str) else raw)
+            data = load_document(raw)
         except LineError:
             raise LineError(f"message {message_id}: data is not JSON") from None
         if isinstance(data, dict):
