@@ -597,7 +597,7 @@ def _die_with_parent(parent_pid: int) -> None:
     if os.getppid() != parent_pid:
         os._exit(0)  # the parent is already gone
 
-    def watch() -> None:  # other systems: look for the parent every second
+    def watch() -> None:  # everywhere (a safety net on Linux): look for the parent each second
         while os.getppid() == parent_pid:
             time.sleep(1.0)
         os._exit(0)

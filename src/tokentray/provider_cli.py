@@ -53,8 +53,8 @@ def _keys(args: argparse.Namespace) -> int:
     keys = KeyStore(os.environ)
     if args.action == "status":
         chosen: list[Provider | Secret] = [*_chosen(args)]
-        if not args.provider or args.provider == WEBHOOK.name:
-            chosen = [WEBHOOK] if args.provider else [*chosen, WEBHOOK]
+        if args.provider in (None, WEBHOOK.name):
+            chosen.append(WEBHOOK)
         for provider in chosen:
             key, where = keys.get(provider)
             shown = f"set ({where})" if key else f"not set (keyring or {provider.env_var})"
