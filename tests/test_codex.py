@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -246,3 +247,71 @@ def test_a_held_drop_survives_a_restart_of_the_reader() -> None:
     resumed = CodexLineParser(Path("rollout-x.jsonl"), json.loads(json.dumps(first.state())))
     events += [e for n, line in enumerate(lines[5:], 5) for e in resumed.parse(line.encode(), n)]
     assert [e.output_tokens for e in events] == [5000, 6000, 700, 300]
+
+
+FORKS = Path(__file__).parent / "fixtures" / "codex-forks"
+FIELDS = ("input_tokens", "cache_read_tokens", "output_tokens")
+
+
+def _fork_family(engine) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, int]]]:  # type: ignore[no-untyped-def]
+    daily = aggregate.period_report(engine.store, "daily", UTC, aggregate.Filters())
+    days = {
+        row.period: {**{f: getattr(row.totals, f) for f in FIELDS}, "cost": row.totals.cost_usd}
+        for row in daily.rows
+    }
+    by_session = aggregate.session_report(engine.store, UTC, aggregate.Filters())
+    sessions = {row.period: {f: getattr(row.totals, f) for f in FIELDS} for row in by_session.rows}
+    return days, sessions
+
+
+def _assert_fork_answer(engine) -> None:  # type: ignore[no-untyped-def]
+    expected = json.loads((FORKS / "expected.json").read_text())
+    days, sessions = _fork_family(engine)
+    assert sorted(days) == sorted(expected["days"])
+    for day, want in expected["days"].items():
+        assert {f: days[day][f] for f in FIELDS} == {f: want[f] for f in FIELDS}, day
+        assert days[day]["cost"] == pytest.approx(want["cost_usd"], abs=1e-12), day
+    assert sessions == expected["sessions"]
+
+
+def test_fork_copies_are_recognised_by_content_not_time(
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
+    """Copies stamped minutes after the fork, a grandchild, and two orphans of one
+    missing parent (one a spawned sub-agent thread): each turn counts exactly once."""
+    home = tmp_path / "codex"
+    shutil.copytree(FORKS, home)
+    engine = make_engine(codex=home)
+    engine.ingestor.scan()
+    _assert_fork_answer(engine)
+
+
+def test_fork_answer_does_not_depend_on_the_order_files_arrive(
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
+    """Descendants first, the parent restored last (and the siblings in reverse)."""
+    home = tmp_path / "codex"
+    shutil.copytree(FORKS, home)
+    held = tmp_path / "held"
+    held.mkdir()
+    rollouts = sorted((home / "sessions").rglob("rollout-*.jsonl"), reverse=True)
+    for rollout in rollouts:
+        rollout.rename(held / rollout.name)
+    engine = make_engine(codex=home)
+    for rollout in rollouts:
+        (held / rollout.name).rename(rollout)
+        engine.ingestor.scan()
+    _assert_fork_answer(engine)
+
+
+def test_a_fork_of_a_missing_parent_counts_its_copy_once_per_lineage() -> None:
+    """Two children of one missing parent key their copies of its turns alike."""
+    first = CodexLineParser(Path("rollout-a.jsonl"), None)
+    second = CodexLineParser(Path("rollout-b.jsonl"), None)
+    line = _token_count("2026-10-04T12:00:00Z", (1000, 400, 100), (1000, 400, 100))
+    first.parse(_meta("2026-10-04T12:00:00Z", "a", parent="gone").encode(), 1)
+    second.parse(_meta("2026-10-05T12:00:00Z", "b", parent="gone").encode(), 1)
+    (one,) = first.parse(line.encode(), 2)
+    (two,) = second.parse(line.encode(), 2)
+    assert one.key == two.key  # type: ignore[union-attr]
+    assert one.replayed == two.replayed == 1  # type: ignore[union-attr]

@@ -26,8 +26,10 @@ class UsageEvent:
 
     ``key`` identifies the request across files and copies (a resumed session
     or an archived rollout repeats it), so storing the same request twice
-    keeps one row. ``replayed`` marks a copy known to be a replay of another
-    session's history: a non-replayed copy of the same key replaces it.
+    keeps one row. ``replayed`` ranks copies of one request that live in other
+    sessions' files: 0 is the original, n > 0 a copy n forks (or replays) away
+    from it. Of two copies of one key the lower rank is kept, so a replay never
+    displaces the original and counts once when the original is gone.
     """
 
     source: str
@@ -44,7 +46,7 @@ class UsageEvent:
     cache_write_1h_tokens: int = 0
     service_tier: str = ""
     estimated: bool = False
-    replayed: bool = False
+    replayed: int = 0
     reported_cost_usd: float | None = None  # the agent's own cost figure, kept beside ours
 
     @property

@@ -66,7 +66,7 @@ class _Batch:
     """What one transaction will store: events (one per key) and the checkpoints they reach.
 
     Streaming snapshots of one request arrive as several lines; only the copy
-    the store would keep (the largest, or a non-replayed one) is priced.
+    the store would keep (the one nearest the original, then the largest) is priced.
     Small files share a transaction; a big file is committed in parts.
     """
 
@@ -119,8 +119,14 @@ class _Batch:
 
 
 def supersedes(new: UsageEvent, old: UsageEvent) -> bool:
-    """The store's rule for two copies of one request (see store._UPSERT)."""
-    return new.total_tokens > old.total_tokens or (old.replayed and not new.replayed)
+    """The store's rule for two copies of one request (see store._UPSERT): the copy
+    nearer the original wins; between equals, the larger (a later streaming snapshot),
+    then the earlier (so the kept copy does not depend on the order files are read)."""
+    if new.replayed != old.replayed:
+        return new.replayed < old.replayed
+    if new.total_tokens != old.total_tokens:
+        return new.total_tokens > old.total_tokens
+    return new.timestamp_ms < old.timestamp_ms
 
 
 def _hash(data: bytes) -> bytes:

@@ -160,8 +160,10 @@ ON CONFLICT (key) DO UPDATE SET
     estimated = excluded.estimated, replayed = excluded.replayed,
     cost_usd = excluded.cost_usd, cost_status = excluded.cost_status,
     reported_cost_usd = excluded.reported_cost_usd
-WHERE excluded.total_tokens > events.total_tokens
-   OR (events.replayed = 1 AND excluded.replayed = 0)
+WHERE excluded.replayed < events.replayed
+   OR (excluded.replayed = events.replayed AND (
+        excluded.total_tokens > events.total_tokens
+        OR (excluded.total_tokens = events.total_tokens AND excluded.ts_ms < events.ts_ms)))
 """
 
 # A cap on remembered skipped lines, so a badly broken file cannot bloat the store.

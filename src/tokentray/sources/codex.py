@@ -7,10 +7,16 @@ nothing. The event key is the session id plus the cumulative vector, which is
 the same in every copy of a rollout (active and archived), so copies count
 once.
 
-Forked sessions start with a replay of the parent's ``token_count`` rows
-under rewritten timestamps. Those rows are keyed under the parent session and
-marked as replayed: they count once if the parent's own file is gone, and
-give way to the parent's own rows when both are present.
+Forked sessions (and spawned sub-agent threads) start with a copy of the
+parent's history, ``token_count`` rows included, often under rewritten
+timestamps. A copy is recognised by its content, not by its time: the
+cumulative counter runs on across a fork, so a row is keyed by the lineage's
+root session plus its cumulative vector, and the parent's own row and every
+copy of it share one key. Each copy is ranked by how many forks it lies from
+the root; the store keeps the nearest, so the original wins when present and
+a copy whose original is gone counts exactly once (however many siblings
+carry it). Timestamps only decide, for a copy, which session it is shown
+under until its original arrives.
 """
 
 from __future__ import annotations
@@ -31,8 +37,11 @@ from tokentray.sources.base import (
 
 # Codex sessions that carry no model name were all gpt-5 era sessions.
 FALLBACK_MODEL = "gpt-5"
-# A replay burst: the parent's rows copied within this many ms of the fork.
+# A replay burst: rows copied within this many ms of the fork are shown under the
+# parent's session when its own file is missing (counting does not depend on it).
 _REPLAY_WINDOW_MS = 2_000
+# Ancestor chains longer than this are treated as cut (and a cycle cannot hang the reader).
+_MAX_FORK_DEPTH = 64
 # A cumulative total that falls by at most this share is a stale snapshot.
 _STALE_REGRESSION = 0.02
 
@@ -59,6 +68,8 @@ class CodexLineParser:
         self.has_meta: bool = state.get("has_meta", False)
         self.parent_id: str = state.get("parent_id", "")
         self.fork_ms: int = state.get("fork_ms", 0)
+        # Parents named by the ancestor session_meta lines embedded in a fork.
+        self.ancestors: dict[str, str] = dict(state.get("ancestors") or {})
         self.project: str = state.get("project", "")
         self.model: str = state.get("model", "")
         self.tier: str = state.get("tier", "")
@@ -74,6 +85,7 @@ class CodexLineParser:
             "has_meta": self.has_meta,
             "parent_id": self.parent_id,
             "fork_ms": self.fork_ms,
+            "ancestors": self.ancestors,
             "project": self.project,
             "model": self.model,
             "tier": self.tier,
@@ -112,19 +124,32 @@ class CodexLineParser:
         return [Activity(CodexSource.name, key, self.session_id, timestamp_ms, "tool", fingerprint)]
 
     def _on_session_meta(self, payload: dict[str, Any], record: dict[str, Any]) -> None:
-        if self.has_meta:
-            return  # later session_meta lines re-embed ancestors
-        self.has_meta = True
+        parent = _parent_of(payload)
         session_id = payload.get("id")
+        if self.has_meta:
+            # A later session_meta re-embeds an ancestor: remember whose child it is.
+            if isinstance(session_id, str) and session_id and parent:
+                self.ancestors[session_id] = parent
+            return
+        self.has_meta = True
         if isinstance(session_id, str) and session_id:
             self.session_id = session_id
         cwd = payload.get("cwd")
         if isinstance(cwd, str):
             self.project = cwd
-        parent = payload.get("forked_from_id")
-        if isinstance(parent, str) and parent:
+        if parent:
             self.parent_id = parent
             self.fork_ms = parse_timestamp_ms(payload.get("timestamp") or record.get("timestamp"))
+
+    def _lineage(self) -> tuple[str, int]:
+        """The root session of this file's fork lineage and how many forks away it is."""
+        if not self.parent_id:
+            return self.session_id, 0
+        root, depth, seen = self.parent_id, 1, {self.session_id}
+        while root in self.ancestors and root not in seen and depth < _MAX_FORK_DEPTH:
+            seen.add(root)
+            root, depth = self.ancestors[root], depth + 1
+        return root, depth
 
     def _on_turn_context(self, payload: dict[str, Any]) -> None:
         model = payload.get("model")
@@ -216,12 +241,12 @@ class CodexLineParser:
 
     def _event(self, delta: Vector, cumulative: Vector, timestamp_ms: int) -> UsageEvent:
         input_total, cached, output, reasoning, _ = delta
-        replayed = self._replaying(timestamp_ms)
-        owner = self.parent_id if replayed else self.session_id
+        root, depth = self._lineage()
+        owner = self.parent_id if self._replaying(timestamp_ms) else self.session_id
         vector = ",".join(str(v) for v in cumulative)
         return UsageEvent(
             source=CodexSource.name,
-            key=f"codex:{owner}:{vector}",
+            key=f"codex:{root}:{vector}",
             session_id=owner,
             project=self.project,
             model=self.model or FALLBACK_MODEL,
@@ -232,7 +257,7 @@ class CodexLineParser:
             cache_read_tokens=min(cached, input_total) if input_total else cached,
             service_tier=self.tier,
             estimated=not self.model,
-            replayed=replayed,
+            replayed=depth,
         )
 
 
@@ -250,6 +275,19 @@ def _checked(vector: Vector) -> Vector:
     if max(vector) > MAX_TOKENS_PER_FIELD:
         raise LineError(f"cumulative token count {max(vector)} is out of range")
     return vector
+
+
+def _parent_of(payload: dict[str, Any]) -> str:
+    """The session a fork (``forked_from_id``) or a spawned sub-agent thread
+    (``source.subagent.thread_spawn.parent_thread_id``) copied its history from."""
+    parent = payload.get("forked_from_id")
+    if isinstance(parent, str) and parent:
+        return parent
+    source = payload.get("source")
+    subagent = source.get("subagent") if isinstance(source, dict) else None
+    spawn = subagent.get("thread_spawn") if isinstance(subagent, dict) else None
+    parent = spawn.get("parent_thread_id") if isinstance(spawn, dict) else None
+    return parent if isinstance(parent, str) else ""
 
 
 def _session_from_name(path: Path) -> str:
