@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -167,3 +169,44 @@ def test_usage_lines_without_a_type_are_read_by_their_shape(
     assert scan.skipped_lines == 0
     rows = engine.store.query("SELECT input_tokens, output_tokens, cache_read_tokens FROM events")
     assert rows == [(7, 70, 700)]
+
+
+PROGRESS = Path(__file__).parent / "fixtures" / "claude-subagent-progress"
+
+
+def _progress_engine(make_engine: EngineFactory, tmp_path: Path, with_subagent_file: bool):  # type: ignore[no-untyped-def]
+    home = tmp_path / "claude"
+    shutil.copytree(PROGRESS / "projects", home / "projects")
+    if not with_subagent_file:
+        for transcript in (home / "projects").rglob("agent-*.jsonl"):
+            transcript.unlink()
+    engine = make_engine(claude=home)
+    engine.ingestor.scan()
+    return engine
+
+
+@pytest.mark.parametrize("with_subagent_file", [True, False])
+def test_subagent_requests_copied_into_progress_lines_count_once(
+    make_engine: EngineFactory, tmp_path: Path, with_subagent_file: bool
+) -> None:
+    """k2's transcript is missing: its responses count from the parent's progress
+    lines. k1's count once whether its own file is there or not."""
+    want = json.loads((PROGRESS / "expected.json").read_text())["days"]["2026-10-08"]
+    engine = _progress_engine(make_engine, tmp_path, with_subagent_file)
+    report = aggregate.period_report(engine.store, "daily", UTC, aggregate.Filters())
+    (row,) = report.rows
+    assert row.period == "2026-10-08"
+    for field in ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens"):
+        assert getattr(row.totals, field) == want[field], field
+    assert row.totals.cost_usd == pytest.approx(want["cost_usd"], abs=1e-12)
+    assert engine.store.query("SELECT COUNT(*) FROM events") == [(want["requests"],)]
+
+
+def test_the_subagents_own_copy_wins_over_the_progress_copy(
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
+    engine = _progress_engine(make_engine, tmp_path, with_subagent_file=True)
+    rows = engine.store.query(
+        "SELECT replayed, output_tokens FROM events WHERE output_tokens = 200"
+    )
+    assert rows == [(0, 200)]

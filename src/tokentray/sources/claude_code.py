@@ -5,12 +5,18 @@ share ``message.id``; early lines carry a streaming snapshot of ``usage``.
 Each line becomes an event keyed on the message id, and the store keeps the
 largest usage seen for a key, so a response counts once with its final usage,
 however many files (resumed sessions, ``/btw`` side chains) repeat it.
+
+A subagent's responses are also copied into the parent transcript, inside
+``progress`` lines (``data.type == "agent_progress"``). Those copies are read as
+ranked copies (``replayed = 1``): the subagent's own file wins when it carries
+the same message id, and a copy counts once when that file is missing.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +50,36 @@ class ClaudeLineParser:
             kind = "assistant"  # older builds and hand-made files: decided by shape
         if kind == "user":
             return self._human_turn(record, line)
+        if kind == "progress":
+            return self._subagent_copy(record, line)
         if kind != "assistant":
             return []
+        return self._response(record, line)
+
+    def _subagent_copy(
+        self, record: dict[str, Any], line: bytes | memoryview
+    ) -> list[UsageEvent | Activity]:
+        """A subagent response embedded in the parent's agent progress line."""
+        data = record.get("data")
+        if not isinstance(data, dict) or data.get("type") != "agent_progress":
+            return []
+        inner = data.get("message")
+        if not isinstance(inner, dict) or inner.get("type") != "assistant":
+            return []
+        if not isinstance(inner.get("message"), dict):
+            return []
+        copy = {**inner, "cwd": inner.get("cwd") or record.get("cwd")}
+        copy["timestamp"] = inner.get("timestamp") or record.get("timestamp")
+        # Only the usage: the subagent's tool calls are its own file's to report.
+        return [
+            replace(found, replayed=1)
+            for found in self._response(copy, line)
+            if isinstance(found, UsageEvent)
+        ]
+
+    def _response(
+        self, record: dict[str, Any], line: bytes | memoryview
+    ) -> list[UsageEvent | Activity]:
         message = record.get("message")
         if not isinstance(message, dict):
             raise LineError("assistant line without a message object")
