@@ -818,53 +818,6 @@ def test_pi_sessions(tmp_path: Path) -> None:
     engine.store.close()
 
 
-def test_antigravity_text_is_estimated_with_tiktoken(tmp_path: Path) -> None:
-    from tokentray.estimate import count_tokens
-
-    home = tmp_path / "home"
-    request = "<USER_REQUEST>\nhello world\n</USER_REQUEST>"
-    _jsonl(
-        home
-        / ".gemini"
-        / "antigravity-cli"
-        / "brain"
-        / "session-xyz"
-        / ".system_generated"
-        / "logs"
-        / "transcript.jsonl",
-        {"created_at": "2026-05-28T13:42:08Z", "type": "USER_INPUT", "content": request},
-        {
-            "created_at": "2026-05-28T13:42:10Z",
-            "type": "PLANNER_RESPONSE",
-            "content": "hi user",
-            "thinking": "thinking hard",
-        },
-        {
-            "created_at": "2026-05-28T13:42:15Z",
-            "type": "USER_INPUT",
-            "content": "Model Selection` from None to Gemini 3.5 Pro (Medium).",
-        },
-    )
-    engine = _engine(tmp_path, home)
-    engine.ingestor.scan()
-    rows = engine.store.query(
-        "SELECT session_id, model, input_tokens, output_tokens, reasoning_tokens, estimated "
-        "FROM events ORDER BY ts_ms"
-    )
-    thinking = count_tokens("thinking hard")[0]
-    assert rows[0] == ("session-xyz", "gemini-3.5-flash", count_tokens(request)[0], 0, 0, 1)
-    assert rows[1] == (
-        "session-xyz",
-        "gemini-3.5-flash",
-        0,
-        count_tokens("hi user")[0] + thinking,
-        thinking,
-        1,
-    )
-    assert rows[2][1] == "gemini-3.5-pro"
-    engine.store.close()
-
-
 def test_openclaw_sessions_including_soft_deleted(tmp_path: Path) -> None:
     home = tmp_path / "home"
     sessions = home / ".openclaw" / "agents" / "main" / "sessions"
