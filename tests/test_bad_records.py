@@ -194,3 +194,16 @@ def test_amp_messages_without_or_with_a_malformed_id_are_each_counted(tmp_path: 
         engine.ingestor.scan()
         (row,) = engine.store.query("SELECT COUNT(*), SUM(output_tokens) FROM events")
         assert row == (4, 1500)  # 100 + 200 + 400 + 800: each message once
+
+
+def test_a_parser_state_holding_a_lone_surrogate_is_still_saved() -> None:
+    """Found by the fuzzer: a model name read from broken bytes made the checkpoint
+    unsavable, so the file's whole batch failed and was read again on every pass."""
+    from tokentray.store import state_json
+
+    state = {"model": "gpt-\ud800", "ancestors": {"a\udcff": "b"}, "previous": [1, 2]}
+    assert json.loads(state_json(state)) == {
+        "model": "gpt-?",
+        "ancestors": {"a?": "b"},
+        "previous": [1, 2],
+    }

@@ -569,7 +569,7 @@ class Store:
                 cp.line_no,
                 cp.head_hash,
                 cp.tail_hash,
-                orjson.dumps(cp.parser_state).decode(),
+                state_json(cp.parser_state),
                 cp.status,
                 cp.events,
                 cp.skipped,
@@ -662,6 +662,26 @@ def _event_row(p: PricedEvent) -> tuple[Any, ...]:
         p.cost_status,
         e.reported_cost_usd,
     )
+
+
+def state_json(state: Any) -> str:
+    """A parser's state as JSON. A string read from a broken log may hold a lone surrogate,
+    which UTF-8 cannot carry: it is stored with "?" in its place (the state must be
+    saved, or the file would be read again and again)."""
+    try:
+        return orjson.dumps(state).decode()
+    except TypeError:
+        return orjson.dumps(_valid_text(state)).decode()
+
+
+def _valid_text(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_valid_text(k): _valid_text(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_valid_text(v) for v in value]
+    return value
 
 
 def backup_folder(database: Path) -> Path:
