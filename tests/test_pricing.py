@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -166,3 +168,64 @@ def test_sonnet_4_requests_over_200k_are_billed_at_long_context_rates(
     # d: 5,000 + 180,000 read + 20,000 5m write = 205,000: 0.005*6 + 0.18*0.6 + 0.02*7.5
     #    + 0.002*22.5
     assert rows[3][1] == pytest.approx(0.03 + 0.108 + 0.15 + 0.045)
+
+
+def test_kimi_cache_hits_are_priced_at_moonshots_cache_rate(tmp_path: Path) -> None:
+    """A Kimi CLI home on kimi-k2: cache hits at $0.15, not at the $0.57 input rate."""
+    from tokentray.engine import open_engine
+
+    fixture = Path(__file__).parent / "fixtures" / "kimi"
+    want = json.loads((fixture / "expected.json").read_text())["days"]["2026-10-09"]
+    env = {"CLAUDE_CONFIG_DIR": str(tmp_path / "none"), "CODEX_HOME": str(tmp_path / "none")}
+    engine = open_engine(tmp_path / "data", tmp_path / "c.toml", env=env, home=fixture)
+    engine.ingestor.scan()
+    (row,) = engine.store.query(
+        "SELECT date(ts_ms / 1000, 'unixepoch'), SUM(input_tokens), SUM(cache_read_tokens), "
+        "SUM(cache_write_5m_tokens + cache_write_1h_tokens), SUM(output_tokens), SUM(cost_usd) "
+        "FROM events WHERE source = 'kimi' GROUP BY 1"
+    )
+    engine.store.close()
+    fields = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens")
+    assert row[:5] == ("2026-10-09", *(want[f] for f in fields))
+    assert row[5] == pytest.approx(want["cost_usd"], abs=1e-12)
+
+
+def test_opus_4_6_requests_over_200k_are_billed_at_long_context_rates() -> None:
+    pricer = Pricer()
+    small = _event("claude-opus-4-6", cache_read_tokens=199_000, input_tokens=1000)
+    big = _event("claude-opus-4-6", cache_read_tokens=199_000, input_tokens=1001, output_tokens=10)
+    assert pricer.price(small).cost_usd == pytest.approx((199_000 * 0.5 + 1000 * 5) / 1e6)
+    assert pricer.price(big).cost_usd == pytest.approx(
+        (199_000 * 1.0 + 1001 * 10 + 10 * 37.5) / 1e6
+    )
+
+
+@pytest.mark.parametrize(
+    ("model", "tier", "input_rate", "output_rate"),
+    [
+        ("claude-opus-4-6", "fast", 30.0, 150.0),  # Claude Code fast mode: 6x
+        ("gpt-5-codex", "priority", 2.5, 20.0),  # Codex fast / priority processing: 2x
+        ("gpt-5.1-codex-max", "fast", 2.5, 20.0),
+        ("gpt-5.4", "priority", 5.0, 30.0),
+    ],
+)
+def test_fast_and_priority_tiers_have_prices_of_their_own(
+    model: str, tier: str, input_rate: float, output_rate: float
+) -> None:
+    tokens = _event(model, input_tokens=100_000, output_tokens=100_000)  # under every tier
+    priced = Pricer().price(replace(tokens, service_tier=tier))
+    assert priced.cost_usd == pytest.approx((input_rate + output_rate) / 10)
+    assert priced.cost_status == "priced"  # not a list-price estimate
+
+
+def test_a_tier_without_a_price_stays_an_estimate() -> None:
+    event = replace(_event("gpt-5-mini", input_tokens=1000), service_tier="priority")
+    assert Pricer().price(event).cost_status == "estimated"
+
+
+def test_tier_overrides_are_checked(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[pricing.models."m"]\ninput = 1.0\nmultiplier = -2\n')
+    assert "multiplier" in (load_config(config).error or "")
+    config.write_text('[pricing.models."m"]\ninput = 1.0\nservice_tiers = "fast"\n')
+    assert "service_tiers" in (load_config(config).error or "")

@@ -24,13 +24,19 @@ _SUMS = (
     "SUM(input_tokens), SUM(output_tokens), SUM(reasoning_tokens), "
     "SUM(cache_write_5m_tokens + cache_write_1h_tokens), SUM(cache_read_tokens), "
     "SUM(total_tokens), SUM(COALESCE(cost_usd, 0)), "
-    "SUM(cost_status = 'unpriced'), SUM(cost_status = 'estimated'), COUNT(*)"
+    "SUM(cost_status = 'unpriced'), SUM(cost_status = 'estimated'), COUNT(*), "
+    "SUM(cost_status = 'reported')"
 )
 
 
 @dataclass(slots=True)
 class Totals:
-    """Token buckets are disjoint; ``reasoning_tokens`` is a part of ``output_tokens``."""
+    """Token buckets are disjoint; ``reasoning_tokens`` is a part of ``output_tokens``.
+
+    ``estimated_requests`` are priced from estimated counts or list prices of another
+    tier; ``reported_requests`` carry the agent's own cost figure (a model with no list
+    price). Neither is a list-price fact, and reports mark both.
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
@@ -42,6 +48,7 @@ class Totals:
     requests: int = 0
     unpriced_requests: int = 0
     estimated_requests: int = 0
+    reported_requests: int = 0
     unpriced_models: set[str] = field(default_factory=set)
 
     def add_sums(self, model: str, sums: tuple[Any, ...]) -> None:
@@ -55,6 +62,7 @@ class Totals:
         self.unpriced_requests += sums[7] or 0
         self.estimated_requests += sums[8] or 0
         self.requests += sums[9] or 0
+        self.reported_requests += sums[10] or 0
         if sums[7]:
             self.unpriced_models.add(model)
 
@@ -69,6 +77,7 @@ class Totals:
         self.requests += other.requests
         self.unpriced_requests += other.unpriced_requests
         self.estimated_requests += other.estimated_requests
+        self.reported_requests += other.reported_requests
         self.unpriced_models |= other.unpriced_models
 
     def as_dict(self) -> dict[str, Any]:
@@ -83,6 +92,7 @@ class Totals:
             "requests": self.requests,
             "unpriced_requests": self.unpriced_requests,
             "estimated_requests": self.estimated_requests,
+            "reported_requests": self.reported_requests,
             "unpriced_models": sorted(self.unpriced_models),
         }
 

@@ -112,7 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--once", action="store_true", help="one pass, then exit")
 
     prices = commands.add_parser("prices", help="show the rates used for models")
-    prices.add_argument("models", nargs="+")
+    prices.add_argument("models", nargs="*")
+    prices.add_argument(
+        "--used", action="store_true", help="every model in your history, with its provenance"
+    )
     prices.add_argument("--date", type=_date, help="price date (default: today)")
     return parser
 
@@ -290,22 +293,23 @@ def _doctor(engine: Engine, args: argparse.Namespace) -> int:
 def _prices(engine: Engine, args: argparse.Namespace) -> int:
     from datetime import UTC, datetime  # noqa: PLC0415
 
+    from tokentray.pricing import audit, describe  # noqa: PLC0415
+
+    if args.used:
+        print("\n".join(audit(engine.store, engine.pricer)))
+        return EXIT_OK
+    if not args.models:
+        print("tokentray: name one or more models, or give --used", file=sys.stderr)
+        return EXIT_USAGE
     day = args.date or date.today()
     moment_ms = int(datetime(day.year, day.month, day.day, 12, tzinfo=UTC).timestamp() * 1000)
-    print("USD per million tokens: input, output, cache read, cache write 5m, cache write 1h")
+    print("USD per million tokens: input / output / cache read / cache write 5m / 1h")
     for model in args.models:
-        rates = engine.pricer.rates(model, moment_ms)
-        if rates is None:
-            print(f"{model}: no price (unpriced; add one under [pricing.models])")
-            continue
-        print(f"{model}: {_band(rates.base)}  [{rates.origin}]")
-        for threshold, band in rates.tiers:
-            print(f"  prompt > {threshold:,} tokens: {_band(band)}")
+        head, *tiers = describe(engine.pricer.rates(model, moment_ms))
+        print(f"{model}: {head}")
+        for line in tiers:
+            print(line)
     return EXIT_OK
-
-
-def _band(band: tuple[float, ...]) -> str:
-    return " / ".join(f"{v:g}" for v in band)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,9 @@ class PriceOverride:
     not know, cache prices default to Anthropic's ratios of the input price.
     ``long_context`` rates apply to a whole request whose prompt exceeds
     ``long_context_threshold`` tokens. ``since``/``until`` bound the dates
-    (UTC, ``until`` exclusive) on which the override applies.
+    (UTC, ``until`` exclusive) on which the override applies. ``service_tiers``
+    limits it to requests made in those tiers (priority, fast); ``multiplier``
+    scales every rate, tiers included, after the fields above are applied.
     """
 
     model: str
@@ -43,11 +45,16 @@ class PriceOverride:
     since: date | None = None
     until: date | None = None
     source: str = "user override"
+    service_tiers: tuple[str, ...] = ()
+    multiplier: float | None = None
 
     def applies_on(self, day: date) -> bool:
         return (self.since is None or day >= self.since) and (
             self.until is None or day < self.until
         )
+
+    def applies_to_tier(self, tier: str) -> bool:
+        return not self.service_tiers or tier in self.service_tiers
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +136,8 @@ def _parse_override(model: str, entry: Any, default_source: str) -> PriceOverrid
         "until",
         "source",
         "checked",
+        "service_tiers",
+        "multiplier",
     }
     if unknown:
         raise ConfigError(f"{where} has unknown keys: {', '.join(sorted(unknown))}")
@@ -152,7 +161,23 @@ def _parse_override(model: str, entry: Any, default_source: str) -> PriceOverrid
         since=_date(entry.get("since"), where + ".since"),
         until=_date(entry.get("until"), where + ".until"),
         source=str(entry.get("source", default_source)),
+        service_tiers=_tiers(entry.get("service_tiers", []), where),
+        multiplier=_multiplier(entry.get("multiplier"), where),
     )
+
+
+def _tiers(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(t, str) and t for t in value):
+        raise ConfigError(f"{where}.service_tiers must be a list of tier names")
+    return tuple(value)
+
+
+def _multiplier(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value <= 100:
+        raise ConfigError(f"{where}.multiplier must be a number above 0, not {shown(value)}")
+    return float(value)
 
 
 def _rates(entry: Any, where: str) -> dict[str, float]:

@@ -29,6 +29,7 @@ class LiveSnapshot:
     today_requests: int = 0
     unpriced_models: tuple[str, ...] = ()
     estimated_requests: int = 0
+    reported_requests: int = 0  # priced at the agent's own figure: no list price
     burn_usd_per_hour: float = 0.0
     burn_tokens_per_minute: float = 0.0
     active_sessions: int = 0
@@ -77,7 +78,8 @@ def snapshot(
     start = local_day_start_ms(now_ms, tz)
     (today,) = store.query(
         "SELECT COALESCE(SUM(cost_usd), 0), COALESCE(SUM(total_tokens), 0), COUNT(*), "
-        "COALESCE(SUM(cost_status = 'estimated'), 0) FROM events WHERE ts_ms >= ?",
+        "COALESCE(SUM(cost_status = 'estimated'), 0), "
+        "COALESCE(SUM(cost_status = 'reported'), 0) FROM events WHERE ts_ms >= ?",
         (start,),
     )
     unpriced = store.query(
@@ -103,6 +105,7 @@ def snapshot(
         today_tokens=today[1],
         today_requests=today[2],
         estimated_requests=today[3],
+        reported_requests=today[4],
         unpriced_models=tuple(m for (m,) in unpriced),
         burn_usd_per_hour=burn[0] / minutes * 60,
         burn_tokens_per_minute=burn[1] / minutes,
@@ -200,6 +203,7 @@ class SessionRow:
     unpriced: bool
     usd_per_hour_now: float
     estimated: bool = False
+    reported: bool = False  # some of its cost is the agent's own figure
 
 
 def recent_sessions(store: Store, since_ms: int, now_ms: int, limit: int = 200) -> list[SessionRow]:
@@ -208,7 +212,7 @@ def recent_sessions(store: Store, since_ms: int, now_ms: int, limit: int = 200) 
         "SELECT source, session_id, model, MAX(project), MIN(ts_ms), MAX(ts_ms), "
         "SUM(total_tokens), SUM(COALESCE(cost_usd, 0)), SUM(cost_status = 'unpriced'), "
         "SUM(CASE WHEN ts_ms > ? THEN COALESCE(cost_usd, 0) ELSE 0 END), "
-        "SUM(estimated OR cost_status = 'estimated') "
+        "SUM(estimated OR cost_status = 'estimated'), SUM(cost_status = 'reported') "
         # Without the hint SQLite walks the session index over all history to group.
         "FROM events INDEXED BY events_ts WHERE ts_ms >= ? GROUP BY source, session_id, model",
         (now_ms - BURN_WINDOW_MS, since_ms),
@@ -232,6 +236,7 @@ def recent_sessions(store: Store, since_ms: int, now_ms: int, limit: int = 200) 
                 unpriced=any(p[8] for p in parts),
                 usd_per_hour_now=sum(p[9] for p in parts) / (BURN_WINDOW_MS / 3_600_000),
                 estimated=any(p[10] for p in parts),
+                reported=any(p[11] for p in parts),
             )
         )
     result.sort(key=lambda r: r.last_ms, reverse=True)

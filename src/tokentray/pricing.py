@@ -181,7 +181,9 @@ class Pricer:
         overrides = [
             o
             for o in (*self.builtin.overrides, *self.config.overrides)
-            if o.model in (model, name, library_id) and o.applies_on(day)
+            if o.model in (model, name, library_id)
+            and o.applies_on(day)
+            and o.applies_to_tier(tier)
         ]
         if library is None and not any("input" in o.rates for o in overrides):
             if overrides:
@@ -191,6 +193,39 @@ class Pricer:
         for override in overrides:  # built-in first, so the user's own win
             rates = apply_override(rates, override)
         return rates
+
+
+def describe(rates: Rates | None) -> list[str]:
+    """The rates as a person reads them: base band, provenance, then each tier."""
+    if rates is None:
+        return ["no price (unpriced; add one under [pricing.models])"]
+    lines = [f"{_band_text(rates.base)}  [{rates.origin}{'' if rates.exact else ', estimated'}]"]
+    lines += [f"  prompt > {t:,} tokens: {_band_text(band)}" for t, band in rates.tiers]
+    return lines
+
+
+def _band_text(band: Band) -> str:
+    return " / ".join(f"{v:g}" for v in band)
+
+
+def audit(store: Store, pricer: Pricer) -> list[str]:
+    """Every model in the store with the rates and provenance it is priced at, on its first
+    and (when they differ) its last day: a wrong or missing rate is visible in one screen."""
+    lines = ["USD per million tokens: input / output / cache read / cache write 5m / 1h"]
+    for source, model, tier, first_ms, last_ms, requests in store.models_used():
+        first_day, last_day = (_day(ms) for ms in (first_ms, last_ms))
+        span = first_day if first_day == last_day else f"{first_day}..{last_day}"
+        named = f"{model} [{tier} tier]" if tier else model
+        lines.append(f"{source} {named} ({requests} requests, {span})")
+        first, last = pricer.rates(model, first_ms, tier), pricer.rates(model, last_ms, tier)
+        lines += [f"  {line}" for line in describe(first)]
+        if last != first:
+            lines += [f"  from {last_day}: {line}" for line in describe(last)]
+    return lines
+
+
+def _day(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).date().isoformat()
 
 
 def apply_override(rates: Rates | None, override: PriceOverride) -> Rates:
@@ -216,7 +251,17 @@ def apply_override(rates: Rates | None, override: PriceOverride) -> Rates:
             (override.long_context_threshold, long_band),
         )
         tiers = tuple(sorted(tiers))
-    return Rates(base, tiers, f"{rates.origin} + {override.source}".lstrip(" +"), rates.exact)
+    exact = rates.exact
+    if override.multiplier is not None:
+        base = _scaled(base, override.multiplier)
+        tiers = tuple((t, _scaled(b, override.multiplier)) for t, b in tiers)
+    if override.service_tiers:
+        exact = True  # the tier now has a price of its own
+    return Rates(base, tiers, f"{rates.origin} + {override.source}".lstrip(" +"), exact)
+
+
+def _scaled(band: Band, factor: float) -> Band:
+    return tuple(round(v * factor, 6) for v in band)  # type: ignore[return-value]
 
 
 def _overlay(band: Band, values: dict[str, float]) -> Band:

@@ -25,6 +25,7 @@ CSV_FIELDS = (
     "requests",
     "unpriced_requests",
     "estimated_requests",
+    "reported_requests",
 )
 
 
@@ -76,7 +77,7 @@ def compact(n: float) -> str:
 def money(totals: Totals) -> str:
     cost = totals.cost_usd
     text = f"${cost:,.0f}" if cost >= 1000 else "<$0.01" if 0 < cost < 0.005 else f"${cost:,.2f}"
-    if totals.estimated_requests:
+    if totals.estimated_requests or totals.reported_requests:
         text = "~" + text
     if totals.unpriced_requests:
         text += "*"
@@ -141,6 +142,11 @@ def _footnotes(report: Report) -> list[str]:
         notes.append("  Add a price under [pricing.models] in the config file (see README).")
     if totals.estimated_requests:
         notes.append(f"~ {totals.estimated_requests} requests are priced from estimates.")
+    if totals.reported_requests:
+        notes.append(
+            f"~ {totals.reported_requests} requests of models with no list price carry the "
+            "agent's own cost figure (reported), not a list price."
+        )
     return [
         "",
         *(wrapped for note in notes for wrapped in textwrap.wrap(note, 79, subsequent_indent="  ")),

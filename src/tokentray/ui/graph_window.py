@@ -228,6 +228,8 @@ class GraphWindow(QWidget):
         unpriced = f" · unpriced: {', '.join(snap.unpriced_models)}" if snap.unpriced_models else ""
         if snap.estimated_requests:
             unpriced += " · ~ partly estimated"
+        if snap.reported_requests:
+            unpriced += " · ~ partly the agents' own cost figures"
         self.status.setText(
             f"Today {money(snap.today_cost_usd)} · now {money(snap.burn_usd_per_hour)}/h · "
             f"updated {datetime.fromtimestamp(snap.now_ms / 1000):%H:%M:%S}{unpriced}"
@@ -450,6 +452,8 @@ class SessionTableModel(QAbstractTableModel):
                 return "* some of this session's models have no known price: not in the cost"
             if column == 6 and self.rows[row].estimated:
                 return "~ partly estimated: the agent's log has no exact token counts"
+            if column == 6 and self.rows[row].reported:
+                return "~ partly the agent's own cost figure: the model has no list price"
         return None
 
 
@@ -462,7 +466,7 @@ def _session_cells(row: SessionRow) -> tuple[str, ...]:
         datetime.fromtimestamp(row.first_ms / 1000).strftime("%m-%d %H:%M"),
         f"{minutes / 60:.1f} h" if minutes >= 90 else f"{minutes:.0f} min",
         compact(row.tokens),
-        ("~" if row.estimated else "")
+        ("~" if row.estimated or row.reported else "")
         + money(row.cost_usd)
         + (UNPRICED_MARK if row.unpriced else ""),
         money(row.usd_per_hour_now) if row.usd_per_hour_now else "",

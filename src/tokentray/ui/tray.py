@@ -64,6 +64,8 @@ def tooltip(
     notes = []
     if snap.estimated_requests:
         notes.append("~ partly estimated")
+    if snap.reported_requests:
+        notes.append("~ partly the agents' own cost figures")
     if snap.unpriced_models:
         notes.append(f"unpriced: {', '.join(snap.unpriced_models[:2])}")
     if not snap.sources_found:
