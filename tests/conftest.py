@@ -117,3 +117,32 @@ def memory_keyring() -> Iterator[MemoryKeyring]:
 def fake() -> Iterator[FakeProviders]:
     with FakeProviders() as server:
         yield server
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+DAY_FIELDS = (
+    "requests",
+    "input_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+)
+
+
+def assert_expected_days(engine: Engine, fixture: str) -> None:
+    """The engine's daily totals (UTC) equal the hand-computed ``days`` of
+    ``tests/fixtures/<fixture>/expected.json``, for every field the answer names."""
+    from zoneinfo import ZoneInfo
+
+    from tokentray import aggregate
+
+    expected = json.loads((FIXTURES / fixture / "expected.json").read_text())["days"]
+    report = aggregate.period_report(engine.store, "daily", ZoneInfo("UTC"), aggregate.Filters())
+    got = {row.period: row.totals for row in report.rows}
+    assert sorted(got) == sorted(expected)
+    for day, want in expected.items():
+        for name in DAY_FIELDS:
+            if name in want:
+                assert getattr(got[day], name) == want[name], (fixture, day, name)
+        assert got[day].cost_usd == pytest.approx(want["cost_usd"], abs=1e-9), (fixture, day)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from conftest import EngineFactory
+from conftest import FIXTURES, EngineFactory, assert_expected_days
 from tokentray import aggregate
 from tokentray.engine import open_engine
 from tokentray.sources.gemini import GeminiSource
@@ -168,32 +168,16 @@ def test_amp_messages_without_or_with_a_malformed_id_are_each_counted(tmp_path: 
     and an id that is an object stopped the whole thread."""
     from tokentray.sources.amp import AmpSource
 
-    home = tmp_path / "home"
-    threads = home / ".local" / "share" / "amp" / "threads"
-    threads.mkdir(parents=True)
-
-    def usage(output: int) -> dict[str, Any]:
-        return {
-            "model": "claude-sonnet-4-20250514",
-            "inputTokens": 10,
-            "outputTokens": output,
-            "timestamp": "2026-01-19T11:42:10.652Z",
-        }
-
-    messages = [
-        {"role": "assistant", "usage": usage(100)},
-        {"role": "assistant", "usage": usage(200)},
-        {"role": "assistant", "messageId": {"odd": 1}, "usage": usage(400)},
-        {"role": "assistant", "messageId": 9, "usage": usage(800)},
-    ]
-    (threads / "T-1.json").write_text(json.dumps({"id": "T-1", "messages": messages}))
     engine = open_engine(
-        tmp_path / "data", tmp_path / "none.toml", env={}, home=home, sources=[AmpSource()]
+        tmp_path / "data",
+        tmp_path / "none.toml",
+        env={},
+        home=FIXTURES / "amp",
+        sources=[AmpSource()],
     )
     with engine.store:
         engine.ingestor.scan()
-        (row,) = engine.store.query("SELECT COUNT(*), SUM(output_tokens) FROM events")
-        assert row == (4, 1500)  # 100 + 200 + 400 + 800: each message once
+        assert_expected_days(engine, "amp")  # 100 + 200 + 400 + 800: each message once
 
 
 def test_a_parser_state_holding_a_lone_surrogate_is_still_saved() -> None:

@@ -247,3 +247,17 @@ def test_doctor_reports_each_agent_and_a_silent_format_change(
     assert gemini["warning"].startswith("Gemini CLI: 0 events parsed from 3 new files")
     code, out, _ = run(capsys, "--data-dir", str(agents), "doctor")
     assert "! Gemini CLI: 0 events parsed" in out and "OpenCode: no folder found" in out
+
+
+def test_prices_used_lists_every_model_with_its_provenance(
+    agents: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "--data-dir", str(agents), "scan")
+    code, out, _ = run(capsys, "--data-dir", str(agents), "prices", "--used")
+    assert code == 0
+    assert "claude-code claude-sonnet-4-5-20250929 (" in out
+    assert "[genai-prices anthropic/claude-sonnet-4-5]" in out
+    assert "prompt > 200,000 tokens: 6 / 22.5 / 0.6 / 7.5 / 12" in out
+    assert "claude-experimental-x" in out and "no list price" in out
+    code, _, err = run(capsys, "--data-dir", str(agents), "prices")
+    assert code == 2 and "--used" in err

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import FIXTURES, assert_expected_days
 from tokentray.engine import open_engine
 
 
@@ -947,29 +948,8 @@ def test_copilot_otel_export_is_read_instead_of_session_events(tmp_path: Path) -
 def test_openclaw_lines_dated_only_inside_the_message_are_counted(tmp_path: Path) -> None:
     """Every line of this file has its time under ``message.timestamp`` only (epoch ms):
     all were skipped as undated (0 tokens)."""
-    home = tmp_path / "home"
-    sessions = home / ".openclaw" / "agents" / "main" / "sessions"
-
-    def reply(ms: int, output: int) -> dict[str, object]:
-        usage = {"input": 12, "output": output, "cacheRead": 3000, "cacheWrite": 400}
-        message = {"role": "assistant", "model": "claude-sonnet-4-5", "timestamp": ms}
-        return {"type": "message", "message": {**message, "usage": usage}}
-
-    _jsonl(
-        sessions / "u-9.jsonl",
-        {"type": "session", "cwd": "/home/me/claw"},
-        reply(1_790_000_000_000, 150),
-        reply(1_790_000_060_000, 250),
-    )
-    engine = _engine(tmp_path, home)
+    engine = _engine(tmp_path, FIXTURES / "openclaw")
     scan = engine.ingestor.scan()
     assert scan.skipped_lines == 0
-    rows = engine.store.query(
-        "SELECT ts_ms, input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens "
-        "FROM events ORDER BY ts_ms"
-    )
-    assert rows == [
-        (1_790_000_000_000, 12, 150, 3000, 400),
-        (1_790_000_060_000, 12, 250, 3000, 400),
-    ]
+    assert_expected_days(engine, "openclaw")
     engine.store.close()

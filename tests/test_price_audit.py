@@ -39,7 +39,8 @@ def _every_fixture_home(tmp_path: Path) -> list[tuple[dict[str, str], Path]]:
     ]
     homes.append(({"CLAUDE_CONFIG_DIR": none, "CODEX_HOME": none}, FIXTURES / "fuzz" / "home"))
     homes.append(({"CLAUDE_CONFIG_DIR": none, "CODEX_HOME": none}, antigravity_home))
-    homes.append(({"CLAUDE_CONFIG_DIR": none, "CODEX_HOME": none}, FIXTURES / "kimi"))
+    for folder in ("kimi", "pi", "amp", "openclaw"):
+        homes.append(({"CLAUDE_CONFIG_DIR": none, "CODEX_HOME": none}, FIXTURES / folder))
     return homes
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EngineFactory
+from conftest import EngineFactory, assert_expected_days
 from tokentray.config import load_config
 from tokentray.events import UsageEvent
 from tokentray.pricing import Pricer, library_rates
@@ -156,6 +156,7 @@ def test_sonnet_4_requests_over_200k_are_billed_at_long_context_rates(
     shutil.copytree(SONNET_4_FIXTURE, home)
     engine = make_engine(claude=home)
     engine.ingestor.scan()
+    assert_expected_days(engine, "sonnet-4-long-context")
     rows = engine.store.query("SELECT input_tokens, cost_usd FROM events ORDER BY ts_ms")
     assert len(rows) == 4
     # Worked by hand, per million tokens:

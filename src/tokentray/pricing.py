@@ -198,7 +198,7 @@ class Pricer:
 def describe(rates: Rates | None) -> list[str]:
     """The rates as a person reads them: base band, provenance, then each tier."""
     if rates is None:
-        return ["no price (unpriced; add one under [pricing.models])"]
+        return ["no list price (add one under [pricing.models])"]
     lines = [f"{_band_text(rates.base)}  [{rates.origin}{'' if rates.exact else ', estimated'}]"]
     lines += [f"  prompt > {t:,} tokens: {_band_text(band)}" for t, band in rates.tiers]
     return lines
@@ -212,7 +212,7 @@ def audit(store: Store, pricer: Pricer) -> list[str]:
     """Every model in the store with the rates and provenance it is priced at, on its first
     and (when they differ) its last day: a wrong or missing rate is visible in one screen."""
     lines = ["USD per million tokens: input / output / cache read / cache write 5m / 1h"]
-    for source, model, tier, first_ms, last_ms, requests in store.models_used():
+    for source, model, tier, first_ms, last_ms, requests, reported in store.models_used():
         first_day, last_day = (_day(ms) for ms in (first_ms, last_ms))
         span = first_day if first_day == last_day else f"{first_day}..{last_day}"
         named = f"{model} [{tier} tier]" if tier else model
@@ -221,6 +221,8 @@ def audit(store: Store, pricer: Pricer) -> list[str]:
         lines += [f"  {line}" for line in describe(first)]
         if last != first:
             lines += [f"  from {last_day}: {line}" for line in describe(last)]
+        if reported:
+            lines.append(f"  {reported} requests priced at the agent's own figure (reported)")
     return lines
 
 

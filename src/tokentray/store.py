@@ -632,11 +632,12 @@ class Store:
         )
         return [Problem(path, line_no, reason) for path, line_no, reason in rows]
 
-    def models_used(self) -> list[tuple[str, str, str, int, int, int]]:
-        """(source, model, service tier, first ms, last ms, requests) for every model in
-        the store."""
+    def models_used(self) -> list[tuple[str, str, str, int, int, int, int]]:
+        """(source, model, service tier, first ms, last ms, requests, requests priced at the
+        agent's own figure) for every model in the store."""
         return self.query(
-            "SELECT source, model, service_tier, MIN(ts_ms), MAX(ts_ms), COUNT(*) FROM events "
+            "SELECT source, model, service_tier, MIN(ts_ms), MAX(ts_ms), COUNT(*), "
+            "SUM(cost_status = 'reported') FROM events "
             "GROUP BY source, model, service_tier ORDER BY source, model, service_tier"
         )
 
