@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import sqlite3
@@ -170,3 +171,31 @@ def test_random_blobs_either_parse_or_raise_proto_error() -> None:
             first(blob, 1, 4, 5)
         except ProtoError:
             pass
+
+
+def test_responses_beyond_the_databases_rows_are_not_estimated(tmp_path: Path) -> None:
+    """With the database there, the transcript adds no estimates (a response without a
+    database row would otherwise be counted on top of the exact calls)."""
+    home = _home(tmp_path)
+    engine = _engine(tmp_path, home)
+    engine.ingestor.scan()
+    transcript = next((home / ".gemini").rglob(f"{EXACT}/**/transcript.jsonl"))
+    extra = {"created_at": "2026-10-09T08:05:00Z", "type": "PLANNER_RESPONSE", "content": "Done."}
+    with transcript.open("a") as handle:
+        handle.write(json.dumps(extra) + "\n")
+    engine.ingestor.scan()
+    _check(engine)
+    engine.store.close()
+
+
+def test_a_fifo_named_like_the_database_does_not_block(tmp_path: Path) -> None:
+    home = _home(tmp_path, keep=("brain",))
+    conversations = home / ".gemini" / "antigravity-cli" / "conversations"
+    conversations.mkdir()
+    os.mkfifo(conversations / f"{EXACT}.db")
+    engine = _engine(tmp_path, home)
+    engine.ingestor.scan()  # would hang reading the FIFO
+    assert engine.store.query(
+        "SELECT COUNT(*) FROM events WHERE session_id = ? AND estimated = 1", (EXACT,)
+    ) == [(2,)]
+    engine.store.close()

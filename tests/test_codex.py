@@ -315,3 +315,13 @@ def test_a_fork_of_a_missing_parent_counts_its_copy_once_per_lineage() -> None:
     (two,) = second.parse(line.encode(), 2)
     assert one.key == two.key  # type: ignore[union-attr]
     assert one.replayed == two.replayed == 1  # type: ignore[union-attr]
+
+
+def test_an_ancestor_cycle_does_not_hang_the_reader() -> None:
+    parser = CodexLineParser(Path("rollout-c.jsonl"), None)
+    parser.parse(_meta("2026-10-04T12:00:00Z", "c", parent="b").encode(), 1)
+    parser.parse(_meta("2026-10-04T12:00:00Z", "b", parent="a").encode(), 2)
+    parser.parse(_meta("2026-10-04T12:00:00Z", "a", parent="b").encode(), 3)  # a cycle
+    line = _token_count("2026-10-04T12:00:01Z", (10, 0, 1), (10, 0, 1))
+    (event,) = parser.parse(line.encode(), 4)
+    assert event.replayed <= 3  # type: ignore[union-attr]

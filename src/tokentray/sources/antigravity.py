@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sqlite3
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,9 @@ class AntigravityLineParser:
         state = state or {}
         parts = path.parts
         self.session_id = parts[-4] if len(parts) >= 4 else path.stem
+        # brain/<id>/.system_generated/logs/transcript.jsonl -> conversations/<id>.db
+        database = path.parents[4] / "conversations" / f"{self.session_id}.db"
+        self.exact_elsewhere = len(parts) >= 5 and _is_database(database)
         self.model: str = state.get("model", DEFAULT_MODEL)
         self.ordinal: int = state.get("ordinal", 0)
         self.pending_input: int = state.get("pending_input", 0)
@@ -100,7 +104,9 @@ class AntigravityLineParser:
         )
         self.ordinal += 1
         self.pending_input = 0
-        return [event] if event.total_tokens else []
+        # With the database present its rows are the count; an estimate could only
+        # outlive them (a response the database has no row for).
+        return [event] if event.total_tokens and not self.exact_elsewhere else []
 
 
 class AntigravitySource(Source):
@@ -179,6 +185,17 @@ class AntigravitySource(Source):
             output_tokens=response + thinking,
             reasoning_tokens=thinking,
         )
+
+
+def _is_database(path: Path) -> bool:
+    """An SQLite file (by its header): a missing or broken one leaves the estimates."""
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return False  # a FIFO would block the reader
+        with path.open("rb") as handle:
+            return handle.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
 
 
 def _new_rows(path: Path, after_idx: int) -> list[tuple[Any, Any]]:
