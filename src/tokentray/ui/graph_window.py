@@ -49,7 +49,7 @@ SESSION_COLUMNS = ("Source", "Project", "Model", "Started", "Duration", "Tokens"
 pg.setConfigOptions(antialias=True, background="w", foreground="#333333")
 
 
-class CompactAxis(pg.AxisItem):  # type: ignore[misc]
+class CompactAxis(pg.AxisItem):
     """Tick labels like 250k and 3.5M instead of 3.5e+06."""
 
     def __init__(self, orientation: str, prefix: str = "") -> None:
