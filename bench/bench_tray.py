@@ -138,9 +138,8 @@ def bench_graph(results: dict[str, object]) -> None:
     from PySide6.QtWidgets import QApplication
 
     from tokentray.engine import local_zone, open_engine
-    from tokentray.events import UsageEvent
+    from tokentray.events import PricedEvent, UsageEvent
     from tokentray.live import snapshot
-    from tokentray.store import PricedEvent
     from tokentray.ui.graph_window import GraphWindow
     from tokentray.ui.series_cache import SeriesCache
     from tokentray.ui.worker import GraphSpec, compute_graph

@@ -16,8 +16,8 @@ from provider_server import FakeProviders, Reply
 from tokentray.alerts.engine import AlertEngine, window_at
 from tokentray.alerts.notify import post_webhook
 from tokentray.alerts.rules import Rule, RuleError, default_rules
-from tokentray.events import Activity, UsageEvent
-from tokentray.store import PricedEvent, Store
+from tokentray.events import Activity, PricedEvent, UsageEvent
+from tokentray.store import Store
 
 PARIS = ZoneInfo("Europe/Paris")
 OVERNIGHT = Rule(

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tokentray import live
-from tokentray.events import UsageEvent
-from tokentray.store import PricedEvent, Store
+from tokentray.events import PricedEvent, UsageEvent
+from tokentray.store import Store
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 NOW_MS = int(NOW.timestamp() * 1000)

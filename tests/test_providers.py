@@ -438,8 +438,7 @@ def test_refetch_window_after_a_success(
 
 
 def test_reconcile_names_the_likely_reason(store: Store) -> None:
-    from tokentray.events import UsageEvent
-    from tokentray.store import PricedEvent
+    from tokentray.events import PricedEvent, UsageEvent
 
     ms = int(datetime(2026, 11, 19, 12, tzinfo=UTC).timestamp() * 1000)
     local = UsageEvent("claude-code", "k1", "s", "/p", "claude-sonnet-4-5", ms, input_tokens=1000)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tokentray import store as store_module
-from tokentray.events import UsageEvent
-from tokentray.store import PricedEvent, Store
+from tokentray.events import PricedEvent, UsageEvent
+from tokentray.store import Store
 
 
 def _event(key: str, output: int, replayed: bool = False, session: str = "s") -> PricedEvent:

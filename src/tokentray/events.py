@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 # Sane bounds of the event model. A record outside them is corrupt (or hostile) and is
 # skipped with its reason, never stored: one request never bills ten billion tokens in a
@@ -72,6 +73,20 @@ class UsageEvent:
             + self.cache_write_5m_tokens
             + self.cache_write_1h_tokens
         )
+
+
+CostStatus = Literal["priced", "unpriced", "estimated", "reported"]
+
+
+@dataclass(slots=True)
+class PricedEvent:
+    """A request with its cost: ``estimated`` is priced from estimated counts or another
+    tier's list price; ``reported`` is the agent's own figure for a model with no list
+    price; ``unpriced`` has no cost at all (``cost_usd`` None), never $0."""
+
+    event: UsageEvent
+    cost_usd: float | None
+    cost_status: CostStatus
 
 
 @dataclass(slots=True)

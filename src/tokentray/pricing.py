@@ -26,8 +26,8 @@ from typing import Any
 import orjson
 
 from tokentray.config import RATE_FIELDS, PriceOverride, PricingConfig, parse_pricing
-from tokentray.events import UsageEvent
-from tokentray.store import PricedEvent, Store
+from tokentray.events import CostStatus, PricedEvent, UsageEvent
+from tokentray.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,10 @@ ALGORITHM_VERSION = "2"
 # Anthropic's published ratios to the input price, used when no cache price is known.
 DEFAULT_CACHE_RATIOS = {"cache_read": 0.1, "cache_write_5m": 1.25, "cache_write_1h": 2.0}
 
-PRICED, UNPRICED, ESTIMATED, REPORTED = "priced", "unpriced", "estimated", "reported"
+PRICED: CostStatus = "priced"
+UNPRICED: CostStatus = "unpriced"
+ESTIMATED: CostStatus = "estimated"
+REPORTED: CostStatus = "reported"
 
 Band = tuple[float, float, float, float, float]  # input, output, cache read, 5m write, 1h write
 
@@ -154,22 +157,14 @@ class Pricer:
         """(found, rates) from the store's price cache; rates None means known unpriced."""
         if self.store is None:
             return False, None
-        rows = self.store.query(
-            "SELECT rates FROM price_cache WHERE model = ? AND day = ? AND tier = ? "
-            "AND fingerprint = ?",
-            (*key, self.fingerprint),
-        )
-        if not rows:
-            return False, None
-        return True, None if rows[0][0] is None else Rates.from_json(rows[0][0])
+        found, rates = self.store.cached_rates(*key, self.fingerprint)
+        return found, None if rates is None else Rates.from_json(rates)
 
     def _remember(self, key: tuple[str, str, str], rates: Rates | None) -> None:
         if self.store is None:
             return
-        self.store.db.execute(
-            "INSERT OR REPLACE INTO price_cache (model, day, tier, fingerprint, rates) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (*key, self.fingerprint, None if rates is None else rates.to_json()),
+        self.store.remember_rates(
+            *key, self.fingerprint, None if rates is None else rates.to_json()
         )
 
     def _resolve(self, model: str, day: date, tier: str) -> Rates | None:

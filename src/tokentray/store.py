@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import orjson
 
-from tokentray.events import Activity, Problem, UsageEvent
+from tokentray.events import Activity, PricedEvent, Problem
 from tokentray.paths import make_private, sqlite_uri
 
 log = logging.getLogger(__name__)
@@ -238,13 +238,6 @@ class Checkpoint:
     def new(cls, path: str, source: str) -> Checkpoint:
         """A file not read yet."""
         return cls(path, source, 0, 0, 0, 0, 0, 0, b"", b"", {})
-
-
-@dataclass(slots=True)
-class PricedEvent:
-    event: UsageEvent
-    cost_usd: float | None
-    cost_status: str  # "priced", "unpriced" or "estimated"
 
 
 def event_key_digest(key: str) -> bytes:
@@ -639,6 +632,26 @@ class Store:
             "SELECT source, model, service_tier, MIN(ts_ms), MAX(ts_ms), COUNT(*), "
             "SUM(cost_status = 'reported') FROM events "
             "GROUP BY source, model, service_tier ORDER BY source, model, service_tier"
+        )
+
+    def cached_rates(
+        self, model: str, day: str, tier: str, fingerprint: str
+    ) -> tuple[bool, str | None]:
+        """(found, rates as JSON) from the price cache; found with None: known unpriced."""
+        rows = self.query(
+            "SELECT rates FROM price_cache WHERE model = ? AND day = ? AND tier = ? "
+            "AND fingerprint = ?",
+            (model, day, tier, fingerprint),
+        )
+        return (True, rows[0][0]) if rows else (False, None)
+
+    def remember_rates(
+        self, model: str, day: str, tier: str, fingerprint: str, rates: str | None
+    ) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO price_cache (model, day, tier, fingerprint, rates) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (model, day, tier, fingerprint, rates),
         )
 
     def count_events(self) -> int:
