@@ -362,11 +362,7 @@ class Ingestor:
             )
             priced = self.pricer.price(event)
             updates.append((priced.cost_usd, priced.cost_status, row[0]))
-        with self.store.transaction():
-            self.store.db.executemany(
-                "UPDATE events SET cost_usd = ?, cost_status = ? WHERE id = ?", updates
-            )
-            self.store.set_meta("pricing_fingerprint", self.pricer.fingerprint)
+        self.store.set_costs(updates, self.pricer.fingerprint)
         if updates:
             log.info("re-priced %d events", len(updates))
         return len(updates)

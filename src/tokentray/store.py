@@ -634,6 +634,45 @@ class Store:
             "GROUP BY source, model, service_tier ORDER BY source, model, service_tier"
         )
 
+    def replace_provider_rows(
+        self, provider: str, first_day: str, last_day: str, rows: Sequence[tuple[Any, ...]]
+    ) -> None:
+        """A provider's figures for these days replace what was stored for them; rows of
+        one (day, model, kind) add up."""
+        with self.transaction():
+            self.db.execute(
+                "DELETE FROM provider_rows WHERE provider = ? AND day BETWEEN ? AND ?",
+                (provider, first_day, last_day),
+            )
+            self.db.executemany(
+                "INSERT INTO provider_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (provider, day, model, kind) DO UPDATE SET "
+                "input_tokens = input_tokens + excluded.input_tokens, "
+                "output_tokens = output_tokens + excluded.output_tokens, "
+                "cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens, "
+                "cache_write_5m_tokens = cache_write_5m_tokens + excluded.cache_write_5m_tokens, "
+                "cache_write_1h_tokens = cache_write_1h_tokens + excluded.cache_write_1h_tokens, "
+                "cost_usd = COALESCE(cost_usd, 0) + COALESCE(excluded.cost_usd, 0)",
+                rows,
+            )
+
+    def save_provider_state(self, row: tuple[Any, ...]) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO provider_state VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row
+        )
+
+    def set_costs(self, updates: Sequence[tuple[Any, ...]], fingerprint: str) -> None:
+        """New (cost, status, event id) after re-pricing, and the prices they came from."""
+        with self.transaction():
+            self.db.executemany(
+                "UPDATE events SET cost_usd = ?, cost_status = ? WHERE id = ?", updates
+            )
+            self.set_meta("pricing_fingerprint", fingerprint)
+
+    def record_alerts(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """(rule, window start, level, fired at, message) of alerts that fired."""
+        self.db.executemany("INSERT OR IGNORE INTO alert_state VALUES (?, ?, ?, ?, ?)", rows)
+
     def cached_rates(
         self, model: str, day: str, tier: str, fingerprint: str
     ) -> tuple[bool, str | None]:

@@ -376,8 +376,7 @@ class AlertEngine:
 
     def _record(self, alert: Alert, levels: list[str], at: datetime) -> None:
         fired_ms = int(at.timestamp() * 1000)
-        self.store.db.executemany(
-            "INSERT OR IGNORE INTO alert_state VALUES (?, ?, ?, ?, ?)",
+        self.store.record_alerts(
             [
                 (alert.key, alert.window.start_ms, level, fired_ms, alert.message())
                 for level in levels

@@ -132,38 +132,28 @@ class ProviderPoller:
         self, provider: str, first: str, last: str, rows: list[ProviderRow], now_ms: int
     ) -> None:
         """The provider's figures for these days replace what was stored for them."""
-        with self.store.transaction():
-            self.store.db.execute(
-                "DELETE FROM provider_rows WHERE provider = ? AND day BETWEEN ? AND ?",
-                (provider, first, last),
-            )
-            self.store.db.executemany(
-                "INSERT INTO provider_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (provider, day, model, kind) DO UPDATE SET "
-                "input_tokens = input_tokens + excluded.input_tokens, "
-                "output_tokens = output_tokens + excluded.output_tokens, "
-                "cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens, "
-                "cache_write_5m_tokens = cache_write_5m_tokens + excluded.cache_write_5m_tokens, "
-                "cache_write_1h_tokens = cache_write_1h_tokens + excluded.cache_write_1h_tokens, "
-                "cost_usd = COALESCE(cost_usd, 0) + COALESCE(excluded.cost_usd, 0)",
-                [
-                    (
-                        r.provider,
-                        r.day,
-                        r.model,
-                        r.kind,
-                        r.input_tokens,
-                        r.output_tokens,
-                        r.cache_read_tokens,
-                        r.cache_write_5m_tokens,
-                        r.cache_write_1h_tokens,
-                        r.cost_usd,
-                        now_ms,
-                    )
-                    for r in rows
-                    if first <= r.day <= last
-                ],
-            )
+        self.store.replace_provider_rows(
+            provider,
+            first,
+            last,
+            [
+                (
+                    r.provider,
+                    r.day,
+                    r.model,
+                    r.kind,
+                    r.input_tokens,
+                    r.output_tokens,
+                    r.cache_read_tokens,
+                    r.cache_write_5m_tokens,
+                    r.cache_write_1h_tokens,
+                    r.cost_usd,
+                    now_ms,
+                )
+                for r in rows
+                if first <= r.day <= last
+            ],
+        )
 
     # -- state -------------------------------------------------------------------
 
@@ -182,8 +172,7 @@ class ProviderPoller:
 
     def _save(self, state: ProviderState, status: str, message: str, next_ms: int) -> ProviderState:
         state.status, state.message, state.next_poll_ms = status, message, next_ms
-        self.store.db.execute(
-            "INSERT OR REPLACE INTO provider_state VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        self.store.save_provider_state(
             (
                 state.provider,
                 status,
