@@ -30,8 +30,15 @@ import orjson
 from tokentray.estimate import count_tokens
 from tokentray.events import Activity, LineError, UsageEvent
 from tokentray.paths import sqlite_uri
-from tokentray.sources.base import Source, WholeRead, load_object, parse_timestamp_ms
-from tokentray.sources.goose import read_only
+from tokentray.sources.base import (
+    Source,
+    WholeRead,
+    database_owner,
+    load_object,
+    parse_timestamp_ms,
+    read_only,
+    wal_signature,
+)
 from tokentray.sources.protowire import ProtoError, first
 
 DEFAULT_MODEL = "gemini-3.5-flash"
@@ -132,15 +139,10 @@ class AntigravitySource(Source):
         return path.suffix == ".db"
 
     def owner(self, path: Path) -> Path:
-        for suffix in ("-wal", "-shm"):
-            if path.name.endswith(".db" + suffix):
-                return path.with_name(path.name.removesuffix(suffix))
-        return path
+        return database_owner(path)
 
     def signature(self, path: Path) -> list[int]:
-        signature = super().signature(path)
-        wal = path.with_name(path.name + "-wal")
-        return signature + ([wal.stat().st_size, wal.stat().st_mtime_ns] if wal.exists() else [])
+        return super().signature(path) + wal_signature(path)
 
     def parser(self, path: Path, root: Path, state: dict[str, Any] | None) -> AntigravityLineParser:
         return AntigravityLineParser(path, state)

@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import os
+import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from typing import Any, Protocol
 import orjson
 
 from tokentray.events import Activity, LineError, UsageEvent
+from tokentray.paths import sqlite_uri
 
 
 class LineParser(Protocol):
@@ -61,6 +63,28 @@ class WholeRead:
             yield
         except Exception as exc:  # one bad record must not stop the rest
             self.problems.append((index, describe_failure(exc)))
+
+
+def read_only(path: Path) -> sqlite3.Connection:
+    """A database another program writes (in WAL mode): read-only, never locking it."""
+    return sqlite3.connect(sqlite_uri(path, mode="ro"), uri=True, timeout=2)
+
+
+def wal_signature(database: Path) -> list[int]:
+    """Size and mtime of a database's -wal file (where recent writes sit), if it has one."""
+    wal = database.with_name(database.name + "-wal")
+    if not wal.exists():
+        return []
+    stat = wal.stat()
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def database_owner(path: Path) -> Path:
+    """``x.db`` for its ``x.db-wal`` and ``x.db-shm``; any other path for itself."""
+    for suffix in ("-wal", "-shm"):
+        if path.name.endswith(".db" + suffix):
+            return path.with_name(path.name.removesuffix(suffix))
+    return path
 
 
 def describe_failure(exc: Exception) -> str:

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tokentray.events import LineError, UsageEvent
-from tokentray.sources.base import Source, WholeRead, as_count
-from tokentray.sources.goose import read_only
+from tokentray.sources.base import Source, WholeRead, as_count, read_only, wal_signature
 
 MODEL = "crush-session-cost"
 
@@ -50,9 +49,7 @@ class CrushSource(Source):
         return path.with_name("crush.db") if path.name.startswith("crush.db-") else path
 
     def signature(self, path: Path) -> list[int]:
-        signature = super().signature(path)
-        wal = path.with_name("crush.db-wal")
-        return signature + ([wal.stat().st_size, wal.stat().st_mtime_ns] if wal.exists() else [])
+        return super().signature(path) + wal_signature(path)
 
     def parser(self, path: Path, root: Path, state: dict[str, Any] | None) -> Any:
         raise NotImplementedError("the Crush database is read whole")

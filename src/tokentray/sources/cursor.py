@@ -20,8 +20,14 @@ import orjson
 
 from tokentray.estimate import count_tokens
 from tokentray.events import UsageEvent
-from tokentray.sources.base import Source, WholeRead, as_count, parse_timestamp_ms, table
-from tokentray.sources.goose import read_only
+from tokentray.sources.base import (
+    Source,
+    WholeRead,
+    as_count,
+    parse_timestamp_ms,
+    read_only,
+    table,
+)
 
 MAX_VALUE_BYTES = 512_000
 MIN_INTERVAL_MS = 10 * 60 * 1000

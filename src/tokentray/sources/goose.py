@@ -18,13 +18,14 @@ from typing import Any
 import orjson
 
 from tokentray.events import UsageEvent
-from tokentray.paths import sqlite_uri
-from tokentray.sources.base import Source, WholeRead, as_count, parse_timestamp_ms
-
-
-def read_only(path: Path) -> sqlite3.Connection:
-    """A database another program writes (in WAL mode): read-only, never locking it."""
-    return sqlite3.connect(sqlite_uri(path, mode="ro"), uri=True, timeout=2)
+from tokentray.sources.base import (
+    Source,
+    WholeRead,
+    as_count,
+    parse_timestamp_ms,
+    read_only,
+    wal_signature,
+)
 
 
 class GooseSource(Source):
@@ -55,9 +56,7 @@ class GooseSource(Source):
         return path.with_name("sessions.db") if path.name.startswith("sessions.db-") else path
 
     def signature(self, path: Path) -> list[int]:
-        signature = super().signature(path)
-        wal = path.with_name("sessions.db-wal")
-        return signature + ([wal.stat().st_size, wal.stat().st_mtime_ns] if wal.exists() else [])
+        return super().signature(path) + wal_signature(path)
 
     def parser(self, path: Path, root: Path, state: dict[str, Any] | None) -> Any:
         raise NotImplementedError("the Goose database is read whole")

@@ -22,11 +22,13 @@ from tokentray.sources.base import (
     Source,
     WholeRead,
     as_count,
+    database_owner,
     load_document,
     parse_timestamp_ms,
+    read_only,
     table,
+    wal_signature,
 )
-from tokentray.sources.goose import read_only
 
 log = logging.getLogger(__name__)
 BUSY_RETRIES = 5
@@ -82,18 +84,11 @@ class OpenCodeSource(Source):
         return True
 
     def owner(self, path: Path) -> Path:
-        for suffix in ("-wal", "-shm"):
-            if path.name.endswith(".db" + suffix):
-                return path.with_name(path.name[: -len(suffix)])
-        return path
+        return database_owner(path)
 
     def signature(self, path: Path) -> list[int]:
         signature = super().signature(path)
-        wal = path.with_name(path.name + "-wal")
-        if path.suffix == ".db" and wal.exists():
-            stat = wal.stat()
-            signature += [stat.st_size, stat.st_mtime_ns]
-        return signature
+        return signature + wal_signature(path) if path.suffix == ".db" else signature
 
     def parser(self, path: Path, root: Path, state: dict[str, Any] | None) -> Any:
         raise NotImplementedError("OpenCode files are read whole")
