@@ -145,4 +145,4 @@ def assert_expected_days(engine: Engine, fixture: str) -> None:
         for name in DAY_FIELDS:
             if name in want:
                 assert getattr(got[day], name) == want[name], (fixture, day, name)
-        assert got[day].cost_usd == pytest.approx(want["cost_usd"], abs=1e-9), (fixture, day)
+        assert got[day].cost_usd == pytest.approx(want["cost_usd"], abs=1e-12), (fixture, day)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import EngineFactory, load_expected
+from conftest import EngineFactory, assert_expected_days, load_expected
 from tokentray import aggregate
 
 UTC = ZoneInfo("UTC")
@@ -138,7 +138,6 @@ def test_usage_lines_without_a_type_are_read_by_their_shape(
     make_engine: EngineFactory, tmp_path: Path
 ) -> None:
     """Older builds and hand-made files omit ``type``: such lines gave 0 events, silently."""
-    import json
 
     home = tmp_path / "claude"
     log = home / "projects" / "-p" / "old.jsonl"
@@ -191,15 +190,8 @@ def test_subagent_requests_copied_into_progress_lines_count_once(
 ) -> None:
     """k2's transcript is missing: its responses count from the parent's progress
     lines. k1's count once whether its own file is there or not."""
-    want = json.loads((PROGRESS / "expected.json").read_text())["days"]["2026-10-08"]
     engine = _progress_engine(make_engine, tmp_path, with_subagent_file)
-    report = aggregate.period_report(engine.store, "daily", UTC, aggregate.Filters())
-    (row,) = report.rows
-    assert row.period == "2026-10-08"
-    for field in ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens"):
-        assert getattr(row.totals, field) == want[field], field
-    assert row.totals.cost_usd == pytest.approx(want["cost_usd"], abs=1e-12)
-    assert engine.store.query("SELECT COUNT(*) FROM events") == [(want["requests"],)]
+    assert_expected_days(engine, "claude-subagent-progress")  # requests included
 
 
 def test_the_subagents_own_copy_wins_over_the_progress_copy(

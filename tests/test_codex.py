@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import EngineFactory, load_expected
+from conftest import EngineFactory, assert_expected_days, load_expected
 from tokentray import aggregate
 from tokentray.sources.codex import CodexLineParser
 
@@ -253,24 +253,11 @@ FORKS = Path(__file__).parent / "fixtures" / "codex-forks"
 FIELDS = ("input_tokens", "cache_read_tokens", "output_tokens")
 
 
-def _fork_family(engine) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, int]]]:  # type: ignore[no-untyped-def]
-    daily = aggregate.period_report(engine.store, "daily", UTC, aggregate.Filters())
-    days = {
-        row.period: {**{f: getattr(row.totals, f) for f in FIELDS}, "cost": row.totals.cost_usd}
-        for row in daily.rows
-    }
+def _assert_fork_answer(engine) -> None:  # type: ignore[no-untyped-def]
+    assert_expected_days(engine, "codex-forks")
+    expected = json.loads((FORKS / "expected.json").read_text())
     by_session = aggregate.session_report(engine.store, UTC, aggregate.Filters())
     sessions = {row.period: {f: getattr(row.totals, f) for f in FIELDS} for row in by_session.rows}
-    return days, sessions
-
-
-def _assert_fork_answer(engine) -> None:  # type: ignore[no-untyped-def]
-    expected = json.loads((FORKS / "expected.json").read_text())
-    days, sessions = _fork_family(engine)
-    assert sorted(days) == sorted(expected["days"])
-    for day, want in expected["days"].items():
-        assert {f: days[day][f] for f in FIELDS} == {f: want[f] for f in FIELDS}, day
-        assert days[day]["cost"] == pytest.approx(want["cost_usd"], abs=1e-12), day
     assert sessions == expected["sessions"]
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from conftest import EngineFactory, assert_expected_days
+from conftest import FIXTURES, EngineFactory, assert_expected_days
 from tokentray.config import load_config
 from tokentray.events import UsageEvent
 from tokentray.pricing import Pricer, library_rates
@@ -175,20 +174,12 @@ def test_kimi_cache_hits_are_priced_at_moonshots_cache_rate(tmp_path: Path) -> N
     """A Kimi CLI home on kimi-k2: cache hits at $0.15, not at the $0.57 input rate."""
     from tokentray.engine import open_engine
 
-    fixture = Path(__file__).parent / "fixtures" / "kimi"
-    want = json.loads((fixture / "expected.json").read_text())["days"]["2026-10-09"]
     env = {"CLAUDE_CONFIG_DIR": str(tmp_path / "none"), "CODEX_HOME": str(tmp_path / "none")}
-    engine = open_engine(tmp_path / "data", tmp_path / "c.toml", env=env, home=fixture)
-    engine.ingestor.scan()
-    (row,) = engine.store.query(
-        "SELECT date(ts_ms / 1000, 'unixepoch'), SUM(input_tokens), SUM(cache_read_tokens), "
-        "SUM(cache_write_5m_tokens + cache_write_1h_tokens), SUM(output_tokens), SUM(cost_usd) "
-        "FROM events WHERE source = 'kimi' GROUP BY 1"
-    )
-    engine.store.close()
-    fields = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens")
-    assert row[:5] == ("2026-10-09", *(want[f] for f in fields))
-    assert row[5] == pytest.approx(want["cost_usd"], abs=1e-12)
+    engine = open_engine(tmp_path / "data", tmp_path / "c.toml", env=env, home=FIXTURES / "kimi")
+    with engine.store:
+        engine.ingestor.scan()
+        assert engine.store.query("SELECT DISTINCT source FROM events") == [("kimi",)]
+        assert_expected_days(engine, "kimi")
 
 
 def test_opus_4_6_requests_over_200k_are_billed_at_long_context_rates() -> None:
