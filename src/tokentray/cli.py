@@ -293,7 +293,7 @@ def _doctor(engine: Engine, args: argparse.Namespace) -> int:
 def _prices(engine: Engine, args: argparse.Namespace) -> int:
     from datetime import UTC, datetime  # noqa: PLC0415
 
-    from tokentray.pricing import audit, describe  # noqa: PLC0415
+    from tokentray.pricing import RATES_HEADER, audit, describe  # noqa: PLC0415
 
     if args.used:
         print("\n".join(audit(engine.store, engine.pricer)))
@@ -303,7 +303,7 @@ def _prices(engine: Engine, args: argparse.Namespace) -> int:
         return EXIT_USAGE
     day = args.date or date.today()
     moment_ms = int(datetime(day.year, day.month, day.day, 12, tzinfo=UTC).timestamp() * 1000)
-    print("USD per million tokens: input / output / cache read / cache write 5m / 1h")
+    print(RATES_HEADER)
     for model in args.models:
         head, *tiers = describe(engine.pricer.rates(model, moment_ms))
         print(f"{model}: {head}")

@@ -190,6 +190,9 @@ class Pricer:
         return rates
 
 
+RATES_HEADER = "USD per million tokens: input / output / cache read / cache write 5m / 1h"
+
+
 def describe(rates: Rates | None) -> list[str]:
     """The rates as a person reads them: base band, provenance, then each tier."""
     if rates is None:
@@ -206,7 +209,7 @@ def _band_text(band: Band) -> str:
 def audit(store: Store, pricer: Pricer) -> list[str]:
     """Every model in the store with the rates and provenance it is priced at, on its first
     and (when they differ) its last day: a wrong or missing rate is visible in one screen."""
-    lines = ["USD per million tokens: input / output / cache read / cache write 5m / 1h"]
+    lines = [RATES_HEADER]
     for source, model, tier, first_ms, last_ms, requests, reported in store.models_used():
         first_day, last_day = (_day(ms) for ms in (first_ms, last_ms))
         span = first_day if first_day == last_day else f"{first_day}..{last_day}"
@@ -248,12 +251,10 @@ def apply_override(rates: Rates | None, override: PriceOverride) -> Rates:
             (override.long_context_threshold, long_band),
         )
         tiers = tuple(sorted(tiers))
-    exact = rates.exact
     if override.multiplier is not None:
         base = _scaled(base, override.multiplier)
         tiers = tuple((t, _scaled(b, override.multiplier)) for t, b in tiers)
-    if override.service_tiers:
-        exact = True  # the tier now has a price of its own
+    exact = rates.exact or bool(override.service_tiers)  # a tier override prices that tier
     return Rates(base, tiers, f"{rates.origin} + {override.source}".lstrip(" +"), exact)
 
 
