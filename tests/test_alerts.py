@@ -431,7 +431,7 @@ def test_cli_check_and_watch(
 
 def test_provider_billed_spend_as_a_metric(store: Store) -> None:
     rule = Rule("billed", "Billed today", "total", "billed_usd", 100.0)
-    store.db.execute(
+    store._db.execute(
         "INSERT INTO provider_rows VALUES ('anthropic', '2026-10-14', 'm', 'cost', "
         "0, 0, 0, 0, 0, 120.0, 0)"
     )

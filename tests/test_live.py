@@ -48,7 +48,7 @@ def test_burn_rate_and_budget_state(tmp_path: Path) -> None:
 
 def test_budget_can_count_the_providers_figure(tmp_path: Path) -> None:
     store = _store(tmp_path, (2.0, 5))
-    store.db.execute(
+    store._db.execute(
         "INSERT INTO provider_rows VALUES ('anthropic', '2026-11-20', 'm', 'cost', "
         "0, 0, 0, 0, 0, 9.5, 0)"
     )

@@ -199,7 +199,7 @@ def test_rejected_key_stops_polling_and_never_leaks(
     # The key is in no message, log line, stored state or file.
     assert ADMIN_KEY not in state.message and ADMIN_KEY[-12:] not in state.message
     assert ADMIN_KEY not in caplog.text
-    dump = "\n".join(store.db.iterdump())
+    dump = "\n".join(store._db.iterdump())
     assert ADMIN_KEY not in dump
     for path in tmp_path.rglob("*"):
         if path.is_file():
@@ -444,11 +444,11 @@ def test_reconcile_names_the_likely_reason(store: Store) -> None:
     local = UsageEvent("claude-code", "k1", "s", "/p", "claude-sonnet-4-5", ms, input_tokens=1000)
     with store.transaction():
         store.upsert_events([PricedEvent(local, 0.5, "priced")])
-        store.db.execute(
+        store._db.execute(
             "INSERT INTO provider_rows VALUES ('anthropic', '2026-11-19', 'm', 'usage', "
             "5000, 0, 0, 0, 0, NULL, 0)"
         )
-        store.db.execute(
+        store._db.execute(
             "INSERT INTO provider_rows VALUES ('anthropic', '2026-11-19', 'm', 'cost', "
             "0, 0, 0, 0, 0, 2.0, 0)"
         )
@@ -549,7 +549,7 @@ def test_an_echoed_key_prefix_is_never_stored_or_logged(
         state = _poller(store, fake, AnthropicProvider(), Clock()).poll(AnthropicProvider())
     assert "bad key [key]" in state.message
     assert "\x1b" not in state.message
-    for text in (state.message, caplog.text, "\n".join(store.db.iterdump())):
+    for text in (state.message, caplog.text, "\n".join(store._db.iterdump())):
         assert ADMIN_KEY[15:23] not in text  # not even 8 characters of the secret part
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tokentray import store as store_module
 from tokentray.events import PricedEvent, UsageEvent
 from tokentray.store import Store
+from tokentray.store import core as store_module
 
 
 def _event(key: str, output: int, replayed: bool = False, session: str = "s") -> PricedEvent:

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tokentray import store as store_module
 from tokentray.engine import open_engine
 from tokentray.paths import sqlite_uri
 from tokentray.store import Store, StoreError
+from tokentray.store import core as store_module
 
 
 def _line(message_id: str, output: int = 100, day: int = 5) -> bytes:
@@ -176,7 +176,7 @@ def test_a_damaged_store_is_detected_moved_aside_and_rebuilt_from_backup_and_log
         assert list(data.glob("usage.sqlite3.damaged-*"))
         engine.ingestor.scan()
         assert engine.store.count_events() == expected + 50
-        assert engine.store.db.execute("PRAGMA quick_check").fetchone() == ("ok",)
+        assert engine.store._db.execute("PRAGMA quick_check").fetchone() == ("ok",)
 
 
 def test_without_backup_or_logs_the_readable_requests_are_salvaged(tmp_path: Path) -> None:
@@ -188,7 +188,7 @@ def test_without_backup_or_logs_the_readable_requests_are_salvaged(tmp_path: Pat
     engine = open_engine(data, tmp_path / "none.toml", env=env, home=tmp_path)
     engine.store.set_meta("backup_ms", "99999999999999")  # no backup is made
     engine.ingestor.scan()
-    engine.store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.store.close()
     (home / "projects" / "-p" / "s1.jsonl").unlink()  # the agent cleaned up its logs
     _damage(data / "usage.sqlite3")

@@ -14,19 +14,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tokentray.store import Store
+from tokentray.store import EventFilter, Store
 
 QUARTER_HOUR_MS = 15 * 60 * 1000
 BLOCK_HOURS = 5
 PERIOD_KINDS = ("daily", "weekly", "monthly")
-
-_SUMS = (
-    "SUM(input_tokens), SUM(output_tokens), SUM(reasoning_tokens), "
-    "SUM(cache_write_5m_tokens + cache_write_1h_tokens), SUM(cache_read_tokens), "
-    "SUM(total_tokens), SUM(COALESCE(cost_usd, 0)), "
-    "SUM(cost_status = 'unpriced'), SUM(cost_status = 'estimated'), COUNT(*), "
-    "SUM(cost_status = 'reported')"
-)
 
 
 @dataclass(slots=True)
@@ -155,19 +147,15 @@ class Filters:
     until: date | None = None
     source: str | None = None
 
-    def where(self, tz: ZoneInfo) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if self.since is not None:
-            clauses.append("ts_ms >= ?")
-            params.append(_local_midnight_ms(self.since, tz))
-        if self.until is not None:
-            clauses.append("ts_ms < ?")
-            params.append(_local_midnight_ms(self.until + timedelta(days=1), tz))
-        if self.source:
-            clauses.append("source = ?")
-            params.append(self.source)
-        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+    def events(self, tz: ZoneInfo) -> EventFilter:
+        """The events these local dates (``until`` inclusive) and this agent cover."""
+        return EventFilter(
+            start_ms=None if self.since is None else _local_midnight_ms(self.since, tz),
+            end_ms=None
+            if self.until is None
+            else _local_midnight_ms(self.until + timedelta(days=1), tz),
+            source=self.source or None,
+        )
 
 
 def _local_midnight_ms(day: date, tz: ZoneInfo) -> int:
@@ -186,12 +174,7 @@ def period_label(moment: datetime, kind: str) -> str:
 
 def period_report(store: Store, kind: str, tz: ZoneInfo, filters: Filters) -> Report:
     """Daily, weekly (weeks start on Monday) or monthly totals in time zone ``tz``."""
-    where, params = filters.where(tz)
-    rows = store.query(
-        f"SELECT ts_ms / {QUARTER_HOUR_MS} AS q, model, {_SUMS} FROM events{where} "
-        "GROUP BY q, model ORDER BY q",
-        params,
-    )
+    rows = store.sums_by_time_and_model(QUARTER_HOUR_MS, filters.events(tz))
     by_period: dict[str, Row] = {}
     labels: dict[int, str] = {}
     for quarter, model, *sums in rows:
@@ -205,12 +188,7 @@ def period_report(store: Store, kind: str, tz: ZoneInfo, filters: Filters) -> Re
 
 def session_report(store: Store, tz: ZoneInfo, filters: Filters) -> Report:
     """One row per session, oldest first activity first."""
-    where, params = filters.where(tz)
-    rows = store.query(
-        f"SELECT source, session_id, model, MAX(project), MIN(ts_ms), MAX(ts_ms), {_SUMS} "
-        f"FROM events{where} GROUP BY source, session_id, model",
-        params,
-    )
+    rows = store.sums_by_session_and_model(filters.events(tz))
     sessions: dict[tuple[str, str], Row] = {}
     for source, session_id, model, project, first, last, *sums in rows:
         row = sessions.get((source, session_id))
@@ -242,11 +220,7 @@ def block_report(
     five hours. Rows carry the window's start and end, whether it is still
     active, its burn rate and, while active, the projected total at its end.
     """
-    where, params = filters.where(tz)
-    rows = store.query(
-        f"SELECT ts_ms / 1000 AS s, model, {_SUMS} FROM events{where} GROUP BY s, model ORDER BY s",
-        params,
-    )
+    rows = store.sums_by_time_and_model(1000, filters.events(tz))
     now_s = (now or datetime.now(UTC)).timestamp()
     blocks: list[Row] = []
     current: Row | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -44,65 +44,46 @@ class Engine:
     ingestor: Ingestor
 
     def folder_status(self) -> list[FolderStatus]:
-        checkpoints = self.store.checkpoints()
-        updated = dict(self.store.query("SELECT path, updated_ms FROM files"))
-        recent_problems = self.store.query(
-            "SELECT path, line_no, reason FROM problems ORDER BY id DESC LIMIT 500"
-        )
-        result = []
-        for source, root in self.ingestor.roots():
-            mine = [cp for path, cp in checkpoints.items() if Path(path).is_relative_to(root)]
-            last = [cp.last_event_ms for cp in mine if cp.last_event_ms]
-            parsed = [updated.get(cp.path, 0) for cp in mine if cp.events]
-            problems = tuple(
-                f"{Path(p).name}:{n}: {r}"
-                for p, n, r in recent_problems
-                if Path(p).is_relative_to(root)
-            )[:3]
-            result.append(
-                FolderStatus(
-                    source=source.name,
-                    display_name=source.display_name,
-                    root=root,
-                    found=root.is_dir(),
-                    files=len(mine),
-                    events=sum(cp.events for cp in mine),
-                    skipped=sum(cp.skipped for cp in mine),
-                    last_event_ms=max(last) if last else None,
-                    last_parse_ms=max(parsed) if parsed else None,
-                    problems=problems,
+        stats, updated = self._folder_stats()
+        return [folder.status(updated) for folder in stats]
+
+    def _folder_stats(self, problem_limit: int = 500) -> tuple[list[_FolderStats], dict[str, int]]:
+        """Every agent folder with the checkpoints and skipped lines under it; each path
+        is matched by walking up its own parents, so the cost is files times depth."""
+        stats = [_FolderStats(source, root) for source, root in self.ingestor.roots()]
+        by_root: dict[Path, list[_FolderStats]] = {}
+        for folder in stats:
+            by_root.setdefault(folder.root, []).append(folder)
+        for path, cp in self.store.checkpoints().items():
+            for folder in _folders_holding(path, by_root):
+                folder.checkpoints.append(cp)
+        for problem in self.store.problems(problem_limit):
+            for folder in _folders_holding(problem.path, by_root):
+                folder.problems.append(
+                    f"{Path(problem.path).name}:{problem.line_no}: {problem.reason}"
                 )
-            )
-        return result
+        return stats, self.store.file_update_times()
 
     def doctor(self, now_ms: int | None = None) -> list[dict[str, Any]]:
         """Per agent: its folders, what was read, the last event and parse, skipped lines
         with the first reasons, and a warning when files are read but give no usage."""
         now_ms = now_ms or int(time.time() * 1000)
-        checkpoints = self.store.checkpoints()
-        updated = dict(self.store.query("SELECT path, updated_ms FROM files"))
+        folders: dict[str, list[_FolderStats]] = {}
+        stats, updated = self._folder_stats(problem_limit=200)
+        for folder in stats:
+            folders.setdefault(folder.source.name, []).append(folder)
         report = []
         for source in self.ingestor.sources:
-            roots = [root for s, root in self.ingestor.roots() if s is source]
-            mine = [
-                cp
-                for path, cp in checkpoints.items()
-                if any(Path(path).is_relative_to(root) for root in roots)
-            ]
+            mine_folders = folders.get(source.name, [])
+            unique = {cp.path: cp for f in mine_folders for cp in f.checkpoints}
+            mine = list(unique.values())
             last_event = max((cp.last_event_ms or 0 for cp in mine), default=0) or None
             last_parse = max((updated.get(cp.path, 0) for cp in mine if cp.events), default=0)
-            reasons = self.store.query(
-                "SELECT path, line_no, reason FROM problems ORDER BY id DESC LIMIT 200"
-            )
-            problems = [
-                f"{Path(p).name}:{n}: {r}"
-                for p, n, r in reasons
-                if any(Path(p).is_relative_to(root) for root in roots)
-            ][:5]
+            problems = list(dict.fromkeys(p for f in mine_folders for p in f.problems))[:5]
             entry: dict[str, Any] = {
                 "agent": source.display_name,
                 "source": source.name,
-                "folders": [{"path": str(r), "found": r.is_dir()} for r in roots],
+                "folders": [{"path": str(f.root), "found": f.root.is_dir()} for f in mine_folders],
                 "files": len(mine),
                 "events": sum(cp.events for cp in mine),
                 "skipped_lines": sum(cp.skipped for cp in mine),
@@ -132,6 +113,42 @@ class Engine:
                     f"{status.events} usage lines"
                 )
         return lines
+
+
+@dataclass(slots=True)
+class _FolderStats:
+    """One agent folder and what the store knows of the files under it."""
+
+    source: Source
+    root: Path
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def status(self, updated: dict[str, int]) -> FolderStatus:
+        mine = self.checkpoints
+        last = [cp.last_event_ms for cp in mine if cp.last_event_ms]
+        parsed = [updated.get(cp.path, 0) for cp in mine if cp.events]
+        return FolderStatus(
+            source=self.source.name,
+            display_name=self.source.display_name,
+            root=self.root,
+            found=self.root.is_dir(),
+            files=len(mine),
+            events=sum(cp.events for cp in mine),
+            skipped=sum(cp.skipped for cp in mine),
+            last_event_ms=max(last) if last else None,
+            last_parse_ms=max(parsed) if parsed else None,
+            problems=tuple(self.problems[:3]),
+        )
+
+
+def _folders_holding(path: str, by_root: dict[Path, list[_FolderStats]]) -> list[_FolderStats]:
+    """The folders a path lies in (itself or any parent is a root)."""
+    start = Path(path)
+    found: list[_FolderStats] = []
+    for candidate in (start, *start.parents):
+        found += by_root.get(candidate, ())
+    return found
 
 
 SILENT_AFTER_MS = 24 * 3_600_000

@@ -336,11 +336,7 @@ class Ingestor:
 
     def reprice(self) -> int:
         """Re-price every stored event with the current prices; returns how many."""
-        rows = self.store.query(
-            "SELECT id, source, session_id, project, model, ts_ms, input_tokens, output_tokens, "
-            "reasoning_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, "
-            "service_tier, estimated, reported_cost_usd FROM events"
-        )
+        rows = self.store.events_for_repricing()
         updates = []
         for row in rows:
             event = UsageEvent(

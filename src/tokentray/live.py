@@ -13,10 +13,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tokentray.store import Store
+from tokentray.store.reads import Column
 
 BURN_WINDOW_MS = 15 * 60 * 1000
 WARNING_SHARE = 0.8
-SPLITS = {"source": "source", "model": "model", "project": "project"}
+SPLITS: dict[str, Column] = {"source": "source", "model": "model", "project": "project"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,24 +77,8 @@ def snapshot(
     """Today at a glance; with ``count_billed`` today's spend is the higher of the local
     logs and what the providers billed today (they see other machines and keys too)."""
     start = local_day_start_ms(now_ms, tz)
-    (today,) = store.query(
-        "SELECT COALESCE(SUM(cost_usd), 0), COALESCE(SUM(total_tokens), 0), COUNT(*), "
-        "COALESCE(SUM(cost_status = 'estimated'), 0), "
-        "COALESCE(SUM(cost_status = 'reported'), 0) FROM events WHERE ts_ms >= ?",
-        (start,),
-    )
-    unpriced = store.query(
-        "SELECT DISTINCT model FROM events WHERE ts_ms >= ? AND cost_status = 'unpriced' "
-        "ORDER BY model",
-        (start,),
-    )
-    # No upper bound: an agent's clock a little ahead of ours still counts as now.
-    (burn,) = store.query(
-        "SELECT COALESCE(SUM(cost_usd), 0), COALESCE(SUM(total_tokens), 0), "
-        "COUNT(DISTINCT source || ':' || session_id) FROM events WHERE ts_ms > ?",
-        (now_ms - BURN_WINDOW_MS,),
-    )
-    (last,) = store.query("SELECT MAX(ts_ms) FROM events")
+    today = store.day_totals(start)
+    burn = store.burn_since(now_ms - BURN_WINDOW_MS)
     billed = billed_today(store, now_ms)
     spent = max(today[0], billed) if count_billed and billed is not None else today[0]
     minutes = BURN_WINDOW_MS / 60_000
@@ -106,13 +91,13 @@ def snapshot(
         today_requests=today[2],
         estimated_requests=today[3],
         reported_requests=today[4],
-        unpriced_models=tuple(m for (m,) in unpriced),
+        unpriced_models=tuple(store.unpriced_models(start)),
         burn_usd_per_hour=burn[0] / minutes * 60,
         burn_tokens_per_minute=burn[1] / minutes,
         active_sessions=burn[2],
-        top_project=_top(store, "project", start),
-        top_model=_top(store, "model", start),
-        last_event_ms=last[0],
+        top_project=store.top_by_cost("project", start),
+        top_model=store.top_by_cost("model", start),
+        last_event_ms=store.last_event_ms(),
         daily_budget_usd=daily_budget_usd,
         budget_state=budget_state(spent, daily_budget_usd),
         sources_found=sources_found,
@@ -123,20 +108,7 @@ def snapshot(
 def billed_today(store: Store, now_ms: int) -> float | None:
     """What the providers report as spent on the current UTC day, or None if nothing fetched."""
     day = datetime.fromtimestamp(now_ms / 1000, UTC).date().isoformat()
-    (row,) = store.query(
-        "SELECT SUM(cost_usd), COUNT(*) FROM provider_rows WHERE kind = 'cost' AND day = ?", (day,)
-    )
-    return float(row[0] or 0.0) if row[1] else None
-
-
-def _top(store: Store, column: str, start: int) -> str:
-    rows = store.query(
-        f"SELECT {column} FROM events WHERE ts_ms >= ? "
-        f"GROUP BY {column} ORDER BY SUM(COALESCE(cost_usd, 0)) DESC, SUM(total_tokens) DESC "
-        "LIMIT 1",
-        (start,),
-    )
-    return str(rows[0][0]) if rows else ""
+    return store.billed_cost_on(day)
 
 
 @dataclass(slots=True)
@@ -158,15 +130,10 @@ class Series:
 
 def series(store: Store, start_ms: int, end_ms: int, bucket_ms: int, split: str) -> Series:
     """Usage between ``start_ms`` and ``end_ms`` in buckets of ``bucket_ms``."""
-    column = SPLITS[split]
     result = Series(bucket_ms, start_ms, end_ms)
-    rows = store.query(
-        f"SELECT ts_ms / ? AS b, {column}, SUM(total_tokens), SUM(COALESCE(cost_usd, 0)), "
-        "SUM(cost_status = 'unpriced') FROM events WHERE ts_ms >= ? AND ts_ms < ? "
-        f"GROUP BY b, {column}",
-        (bucket_ms, start_ms, end_ms),
-    )
-    for bucket, label, tokens, cost, unpriced in rows:
+    for bucket, label, tokens, cost, unpriced in store.buckets(
+        bucket_ms, start_ms, end_ms, SPLITS[split]
+    ):
         name = str(label) or "(unknown)"
         result.tokens.setdefault(name, {})[bucket * bucket_ms] = tokens
         result.cost.setdefault(name, {})[bucket * bucket_ms] = cost
@@ -177,14 +144,9 @@ def series(store: Store, start_ms: int, end_ms: int, bucket_ms: int, split: str)
 
 def cumulative_cost(store: Store, start_ms: int, end_ms: int) -> list[tuple[int, float]]:
     """(time, spend so far) at each request in the window, for the spend chart."""
-    rows = store.query(
-        "SELECT ts_ms, SUM(COALESCE(cost_usd, 0)) FROM events WHERE ts_ms >= ? AND ts_ms < ? "
-        "GROUP BY ts_ms ORDER BY ts_ms",
-        (start_ms, end_ms),
-    )
     total = 0.0
     points = []
-    for ts, cost in rows:
+    for ts, cost in store.cost_by_time(start_ms, end_ms):
         total += cost
         points.append((ts, total))
     return points
@@ -208,15 +170,7 @@ class SessionRow:
 
 def recent_sessions(store: Store, since_ms: int, now_ms: int, limit: int = 200) -> list[SessionRow]:
     """Sessions active since ``since_ms``, most recently active first."""
-    rows = store.query(
-        "SELECT source, session_id, model, MAX(project), MIN(ts_ms), MAX(ts_ms), "
-        "SUM(total_tokens), SUM(COALESCE(cost_usd, 0)), SUM(cost_status = 'unpriced'), "
-        "SUM(CASE WHEN ts_ms > ? THEN COALESCE(cost_usd, 0) ELSE 0 END), "
-        "SUM(estimated OR cost_status = 'estimated'), SUM(cost_status = 'reported') "
-        # Without the hint SQLite walks the session index over all history to group.
-        "FROM events INDEXED BY events_ts WHERE ts_ms >= ? GROUP BY source, session_id, model",
-        (now_ms - BURN_WINDOW_MS, since_ms),
-    )
+    rows = store.recent_session_rows(since_ms, now_ms - BURN_WINDOW_MS)
     sessions: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
     for row in rows:
         sessions.setdefault((row[0], row[1]), []).append(row)
@@ -245,14 +199,9 @@ def recent_sessions(store: Store, since_ms: int, now_ms: int, limit: int = 200) 
 
 def session_timeline(store: Store, source: str, session_id: str) -> list[tuple[int, int, float]]:
     """(time, tokens so far, spend so far) at each request of one session."""
-    rows = store.query(
-        "SELECT ts_ms, total_tokens, COALESCE(cost_usd, 0) FROM events "
-        "WHERE source = ? AND session_id = ? ORDER BY ts_ms",
-        (source, session_id),
-    )
     tokens, cost = 0, 0.0
     points = []
-    for ts, t, c in rows:
+    for ts, t, c in store.session_requests(source, session_id):
         tokens += t
         cost += c
         points.append((ts, tokens, cost))

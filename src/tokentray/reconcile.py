@@ -53,25 +53,16 @@ def reconcile(
 ) -> list[ReconcileRow]:
     rows: dict[tuple[str, str], ReconcileRow] = {}
     for provider, sources in LOCAL_SOURCES.items():
-        marks = ",".join("?" * len(sources))
-        for day, tokens, cost in store.query(
-            "SELECT date(ts_ms / 1000, 'unixepoch'), SUM(total_tokens), SUM(COALESCE(cost_usd, 0)) "
-            f"FROM events WHERE source IN ({marks}) GROUP BY 1",
-            sources,
-        ):
+        for day, tokens, cost in store.local_daily_utc(sources):
             rows[(day, provider)] = ReconcileRow(day, provider, tokens, cost)
-    for provider, day, kind, tokens, cost in store.query(
-        "SELECT provider, day, kind, SUM(input_tokens + output_tokens + cache_read_tokens + "
-        "cache_write_5m_tokens + cache_write_1h_tokens), SUM(cost_usd) FROM provider_rows "
-        "GROUP BY provider, day, kind"
-    ):
+    for provider, day, kind, tokens, billed in store.provider_daily():
         row = rows.setdefault((day, provider), ReconcileRow(day, provider))
         if kind == "usage":
             row.billed_tokens = tokens
         elif kind == "cost":
-            row.billed_cost_usd = cost
+            row.billed_cost_usd = billed
         elif kind == "claude_code":
-            row.claude_code_estimate_usd = cost
+            row.claude_code_estimate_usd = billed
     today = datetime.now(UTC).date().isoformat()
     selected = [
         r

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 
 from tokentray.alerts.rules import Rule, parse_clock
 from tokentray.live import billed_today
-from tokentray.store import Store
+from tokentray.store import EventFilter, Store
+from tokentray.store.reads import Metric
 
 log = logging.getLogger(__name__)
 
@@ -141,14 +142,18 @@ def last_ended_window(rule: Rule, at: datetime, tz: ZoneInfo) -> Window | None:
 # -- evaluation -------------------------------------------------------------------
 
 
-def _scope_sql(rule: Rule) -> tuple[str, list[Any]]:
-    if rule.scope in ("source", "project", "model"):
-        return f" AND {rule.scope} = ?", [rule.scope_value]
-    return "", []
+def _events(
+    rule: Rule, start_ms: int, end_ms: int, source: str | None = None, session: str | None = None
+) -> EventFilter:
+    """The rule's scope (an agent, project or model, or everything) between two times."""
+    scope = {rule.scope: rule.scope_value} if rule.scope in ("source", "project", "model") else {}
+    if source is not None:
+        scope["source"] = source
+    return EventFilter(start_ms, end_ms, session_id=session, **scope)
 
 
-def _value_sql(rule: Rule) -> str:
-    return "COALESCE(cost_usd, 0)" if rule.metric == "usd" else "total_tokens"
+def _metric(rule: Rule) -> Metric:
+    return "usd" if rule.metric == "usd" else "tokens"
 
 
 class AlertEngine:
@@ -196,28 +201,24 @@ class AlertEngine:
             return "critical"
         return "warning" if value >= rule.threshold * rule.warning_share else ""
 
-    def _sum(self, rule: Rule, start_ms: int, end_ms: int, extra: str, params: list[Any]) -> float:
-        scope, scope_params = _scope_sql(rule)
-        (row,) = self.store.query(
-            f"SELECT COALESCE(SUM({_value_sql(rule)}), 0) FROM events "
-            f"WHERE ts_ms >= ? AND ts_ms < ?{scope}{extra}",
-            [start_ms, end_ms, *scope_params, *params],
-        )
-        return float(row[0])
+    def _sum(
+        self, rule: Rule, start_ms: int, end_ms: int, source: str | None, session: str | None
+    ) -> float:
+        return self.store.sum_value(_metric(rule), _events(rule, start_ms, end_ms, source, session))
 
     def _measure(
         self, rule: Rule, at: datetime, window: Window, session: str
     ) -> tuple[float, float | None]:
         """(the value compared with the threshold, the projection at the window's end)."""
-        extra, params = (" AND session_id = ?", [session]) if session else ("", [])
+        only = session or None
         at_ms = int(at.timestamp() * 1000) + 1
         if rule.metric == "billed_usd":  # the providers' own figure for the current UTC day
             return billed_today(self.store, at_ms) or 0.0, None
         look_back = rule.minutes * 60_000
-        burn = self._sum(rule, at_ms - look_back, at_ms, extra, params) * 3_600_000 / look_back
+        burn = self._sum(rule, at_ms - look_back, at_ms, None, only) * 3_600_000 / look_back
         if rule.kind == "burn":
             return burn, None
-        total = self._sum(rule, window.start_ms, min(at_ms, window.end_ms), extra, params)
+        total = self._sum(rule, window.start_ms, min(at_ms, window.end_ms), None, only)
         if rule.window == "rolling":
             return total, None
         remaining_h = max(0.0, (window.end_ms - at_ms) / 3_600_000)
@@ -225,10 +226,9 @@ class AlertEngine:
 
     def _per_session(self, rule: Rule, at: datetime, window: Window) -> list[Alert]:
         alerts = []
-        for (session,) in self.store.query(
-            "SELECT DISTINCT session_id FROM events WHERE ts_ms >= ? AND ts_ms < ?",
-            (window.start_ms, int(at.timestamp() * 1000) + 1),
-        ):
+        at_ms = int(at.timestamp() * 1000) + 1
+        sessions = self.store.sessions_in(EventFilter(window.start_ms, at_ms))
+        for session in dict.fromkeys(session for _source, session in sessions):
             value, projection = self._measure(rule, at, window, session)
             level = self._level(rule, projection if rule.kind == "projection" else value)
             if level:
@@ -244,26 +244,9 @@ class AlertEngine:
         at_ms = int(at.timestamp() * 1000) + 1
         idle_ms = rule.minutes * 60_000
         alerts = []
-        for source, session in self.store.query(
-            "SELECT DISTINCT source, session_id FROM events WHERE ts_ms >= ? AND ts_ms < ?",
-            (at_ms - idle_ms, at_ms),
-        ):
-            burn = (
-                self._sum(
-                    rule,
-                    at_ms - idle_ms,
-                    at_ms,
-                    " AND source = ? AND session_id = ?",
-                    [source, session],
-                )
-                * 3_600_000
-                / idle_ms
-            )
-            last_human, humans, recorded = self.store.query(
-                "SELECT MAX(CASE WHEN kind = 'human' THEN ts_ms END), SUM(kind = 'human'), "
-                "COUNT(*) FROM activity WHERE source = ? AND session_id = ?",
-                (source, session),
-            )[0]
+        for source, session in self.store.sessions_in(EventFilter(at_ms - idle_ms, at_ms)):
+            burn = self._sum(rule, at_ms - idle_ms, at_ms, source, session) * 3_600_000 / idle_ms
+            last_human, humans, recorded = self.store.human_activity(source, session)
             # Unattended: its last prompt is old, or it runs on tools with no prompt at all
             # (a session read before tokentray recorded activity cannot be judged).
             unattended = bool(recorded) and (not humans or (last_human or 0) < at_ms - idle_ms)
@@ -285,29 +268,18 @@ class AlertEngine:
     def _repeated_tool(self, rule: Rule, source: str, session: str, at_ms: int) -> str:
         if rule.repeat_count <= 1:
             return ""
-        calls = self.store.query(
-            "SELECT fingerprint FROM activity WHERE source = ? AND session_id = ? "
-            "AND kind = 'tool' AND ts_ms < ? ORDER BY ts_ms DESC LIMIT ?",
-            (source, session, at_ms, rule.repeat_count),
-        )
-        prints = {c for (c,) in calls}
-        return calls[0][0] if len(calls) == rule.repeat_count and len(prints) == 1 else ""
+        calls = self.store.last_tool_calls(source, session, at_ms, rule.repeat_count)
+        return calls[0] if len(calls) == rule.repeat_count and len(set(calls)) == 1 else ""
 
     def _culprit(self, rule: Rule, at: datetime, window: Window, session: str) -> dict[str, str]:
         """The session, project and model that weigh most in the window."""
-        scope, params = _scope_sql(rule)
-        if session:
-            scope += " AND session_id = ?"
-            params = [*params, session]
-        rows = self.store.query(
-            "SELECT source, session_id, project, model FROM events "
-            f"WHERE ts_ms >= ? AND ts_ms < ?{scope} GROUP BY source, session_id, project, model "
-            f"ORDER BY SUM({_value_sql(rule)}) DESC LIMIT 1",
-            [window.start_ms, int(at.timestamp() * 1000) + 1, *params],
+        where = _events(
+            rule, window.start_ms, int(at.timestamp() * 1000) + 1, None, session or None
         )
-        if not rows:
+        heaviest = self.store.heaviest(_metric(rule), where)
+        if heaviest is None:
             return {}
-        source, session_id, project, model = rows[0]
+        source, session_id, project, model = heaviest
         return {"source": source, "session": session_id, "project": project, "model": model}
 
     def _digest(self, rule: Rule, at: datetime) -> list[Alert]:
@@ -316,27 +288,14 @@ class AlertEngine:
         since_end_ms = at.timestamp() * 1000 - window.end_ms if window else 0
         if window is None or since_end_ms > DIGEST_WITHIN.total_seconds() * 1000:
             return []
-        (row,) = self.store.query(
-            "SELECT COALESCE(SUM(COALESCE(cost_usd, 0)), 0), COALESCE(SUM(total_tokens), 0), "
-            "COUNT(DISTINCT source || ':' || session_id) FROM events "
-            "WHERE ts_ms >= ? AND ts_ms < ?",
-            (window.start_ms, window.end_ms),
-        )
+        row = self.store.window_totals(window.start_ms, window.end_ms)
         if not row[2]:
             return []  # a quiet night needs no summary
-        (top,) = self.store.query(
-            "SELECT project FROM events WHERE ts_ms >= ? AND ts_ms < ? GROUP BY project "
-            "ORDER BY SUM(COALESCE(cost_usd, 0)) DESC LIMIT 1",
-            (window.start_ms, window.end_ms),
-        )
-        fired = self.store.query(
-            "SELECT COUNT(*) FROM alert_state WHERE fired_ms >= ? AND fired_ms < ? "
-            "AND level != 'digest'",
-            (window.start_ms, window.end_ms),
-        )[0][0]
+        top = self.store.top_by_cost("project", window.start_ms, window.end_ms)
+        fired = self.store.alerts_fired_between(window.start_ms, window.end_ms)
         text = (
             f"{window.start:%a %H:%M}–{window.end:%H:%M}: ${row[0]:,.2f}, {row[1]:,} tokens, "
-            f"{row[2]} sessions, mostly {top[0] or 'unknown project'}; {fired} alerts fired."
+            f"{row[2]} sessions, mostly {top or 'unknown project'}; {fired} alerts fired."
         )
         alert = Alert(rule, "digest", row[0], rule.threshold, window, f"{rule.id}:digest")
         alert.details = {"text": text, "tokens": row[1], "sessions": row[2], "alerts": fired}
@@ -367,12 +326,7 @@ class AlertEngine:
         return new
 
     def _fired(self, alert: Alert, level: str) -> bool:
-        return bool(
-            self.store.query(
-                "SELECT 1 FROM alert_state WHERE rule_id = ? AND window_start_ms = ? AND level = ?",
-                (alert.key, alert.window.start_ms, level),
-            )
-        )
+        return self.store.alert_fired(alert.key, alert.window.start_ms, level)
 
     def _record(self, alert: Alert, levels: list[str], at: datetime) -> None:
         fired_ms = int(at.timestamp() * 1000)

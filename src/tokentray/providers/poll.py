@@ -158,14 +158,10 @@ class ProviderPoller:
     # -- state -------------------------------------------------------------------
 
     def state(self, provider: str) -> ProviderState:
-        rows = self.store.query(
-            "SELECT status, message, last_ok_ms, next_poll_ms, failures, key_fingerprint, info "
-            "FROM provider_state WHERE provider = ?",
-            (provider,),
-        )
-        if not rows:
+        row = self.store.provider_state_row(provider)
+        if row is None:
             return ProviderState(provider)
-        status, message, last_ok, next_poll, failures, key_fp, info = rows[0]
+        status, message, last_ok, next_poll, failures, key_fp, info = row
         return ProviderState(
             provider, status, message, last_ok, next_poll, failures, key_fp, orjson.loads(info)
         )

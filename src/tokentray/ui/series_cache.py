@@ -48,7 +48,7 @@ def window(store: Store, span_ms: int, now_ms: int) -> tuple[int, int, int]:
     if span_ms:
         start = now_ms - span_ms
     else:
-        (first,) = store.query("SELECT MIN(ts_ms) FROM events")[0]
+        first = store.first_event_ms()
         start = first if first is not None else now_ms - 86_400_000
     bucket = MINUTE_MS if now_ms - start <= 30 * 86_400_000 else HOUR_MS
     start -= start % bucket

@@ -23,6 +23,7 @@ import orjson
 
 from tokentray.events import Activity, PricedEvent, Problem
 from tokentray.paths import make_private, sqlite_uri
+from tokentray.store.reads import StoreReads
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +245,7 @@ def event_key_digest(key: str) -> bytes:
     return hashlib.blake2b(key.encode(), digest_size=16).digest()
 
 
-class Store:
+class Store(StoreReads):
     """One SQLite database file in WAL mode."""
 
     def __init__(
@@ -259,20 +260,20 @@ class Store:
         self.notice: str | None = None
         _private_folder(path.parent)
         try:
-            self.db = self._open_writable()
+            self._db = self._open_writable()
         except sqlite3.DatabaseError as exc:
             if any(word in str(exc).lower() for word in _DAMAGE):
-                self.db = self._recover_or_fail(str(exc), recover)
+                self._db = self._recover_or_fail(str(exc), recover)
                 return
             if not any(word in str(exc).lower() for word in _WRITE_FAILURES):
                 raise StoreError(describe_store_error(exc)) from exc
-            self.db = self._open_read_only(str(exc))
+            self._db = self._open_read_only(str(exc))
         except OSError as exc:
-            self.db = self._open_read_only(exc.strerror or str(exc))
+            self._db = self._open_read_only(exc.strerror or str(exc))
         damage = self._integrity_problem(integrity)
         if damage is not None:
-            self.db.close()
-            self.db = self._recover_or_fail(damage, recover)
+            self._db.close()
+            self._db = self._recover_or_fail(damage, recover)
 
     def _open_writable(self) -> sqlite3.Connection:
         if not self.path.exists():  # created private: SQLite gives -wal and -shm its mode
@@ -286,7 +287,7 @@ class Store:
             check_same_thread=False,
         )
         try:
-            self.db = db
+            self._db = db
             self._use_wal()
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")
@@ -333,7 +334,7 @@ class Store:
             if last is not None and _now_ms() - int(last) < INTEGRITY_EVERY_MS:
                 return None
         try:
-            rows = self.db.execute("PRAGMA quick_check(5)").fetchall()
+            rows = self._db.execute("PRAGMA quick_check(5)").fetchall()
         except sqlite3.DatabaseError as exc:
             return str(exc)
         if rows != [("ok",)]:
@@ -359,7 +360,7 @@ class Store:
             make_private(self.path)
         fresh = Store(self.path, recover=False)
         salvaged = fresh.salvage_events(aside)
-        self.db = fresh.db
+        self._db = fresh._db
         restored = (
             f"the backup {backup.name} was restored"
             if backup is not None
@@ -372,10 +373,10 @@ class Store:
             "whose logs are gone are lost."
         )
         log.error("%s", self.notice)
-        return self.db
+        return self._db
 
     def close(self) -> None:
-        self.db.close()
+        self._db.close()
 
     def writable(self) -> None:
         """Raise StoreWriteError when this store was opened read-only."""
@@ -404,7 +405,7 @@ class Store:
         os.close(os.open(partial, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, PRIVATE_FILE))
         copy = sqlite3.connect(partial)
         try:
-            self.db.backup(copy)
+            self._db.backup(copy)
         finally:
             copy.close()
         partial.replace(target)
@@ -437,12 +438,12 @@ class Store:
             after += step
             if rows:
                 with self.transaction():
-                    before = self.db.total_changes
-                    self.db.executemany(
+                    before = self._db.total_changes
+                    self._db.executemany(
                         f"INSERT OR IGNORE INTO events ({columns}) VALUES ({', '.join('?' * 19)})",
                         rows,
                     )
-                    copied += self.db.total_changes - before
+                    copied += self._db.total_changes - before
         source.close()
         return copied
 
@@ -457,7 +458,7 @@ class Store:
         and SQLite does not wait for that on its own."""
         for attempt in range(100):
             try:
-                self.db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute("PRAGMA journal_mode = WAL")
                 return
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or attempt == 99:
@@ -468,7 +469,7 @@ class Store:
 
     @property
     def schema_version(self) -> int:
-        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     def _migrate(self) -> None:
         """Apply missing migrations, each under the write lock (two processes or threads
@@ -484,8 +485,8 @@ class Store:
                 if current == len(MIGRATIONS):
                     return
                 for statement in _statements(MIGRATIONS[current]):
-                    self.db.execute(statement)
-                self.db.execute(f"PRAGMA user_version = {current + 1}")
+                    self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {current + 1}")
             log.info("store schema migrated to version %d", current + 1)
 
     @contextmanager
@@ -494,17 +495,17 @@ class Store:
         is rolled back whole and raised as StoreWriteError with a clear sentence."""
         self.writable()
         try:
-            self.db.execute("BEGIN IMMEDIATE")
+            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self.db
+                yield self._db
             except BaseException:
-                if self.db.in_transaction:
-                    self.db.execute("ROLLBACK")
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
-            self.db.execute("COMMIT")
+            self._db.execute("COMMIT")
         except sqlite3.OperationalError as exc:
-            if self.db.in_transaction:
-                self.db.execute("ROLLBACK")
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             if any(word in str(exc).lower() for word in _WRITE_FAILURES):
                 raise StoreWriteError(describe_store_error(exc)) from exc
             raise
@@ -512,11 +513,11 @@ class Store:
     # -- meta -------------------------------------------------------------------
 
     def get_meta(self, key: str) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
     def set_meta(self, key: str, value: str) -> None:
-        self.db.execute(
+        self._db.execute(
             "INSERT INTO meta (key, value) VALUES (?, ?) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, value),
@@ -526,7 +527,7 @@ class Store:
 
     def checkpoints(self, source: str | None = None) -> dict[str, Checkpoint]:
         query = "SELECT * FROM files" + (" WHERE source = ?" if source else "")
-        cursor = self.db.execute(query, (source,) if source else ())
+        cursor = self._db.execute(query, (source,) if source else ())
         names = [d[0] for d in cursor.description]
         result: dict[str, Checkpoint] = {}
         for row in cursor:
@@ -537,7 +538,7 @@ class Store:
         return result
 
     def save_checkpoint(self, cp: Checkpoint) -> None:
-        self.db.execute(
+        self._db.execute(
             """INSERT INTO files (path, source, device, inode, size, mtime_ns, offset, line_no,
                    head_hash, tail_hash, parser_state, status, events, skipped, last_event_ms,
                    updated_ms, ctime_ns, sample_hash)
@@ -575,7 +576,7 @@ class Store:
 
     def mark_missing(self, paths: Iterable[str]) -> None:
         """Files an agent deleted: their events stay; the checkpoint remembers the loss."""
-        self.db.executemany(
+        self._db.executemany(
             "UPDATE files SET status = 'missing', updated_ms = ? WHERE path = ?",
             [(int(time.time() * 1000), p) for p in paths],
         )
@@ -586,12 +587,12 @@ class Store:
         """Store events; a key seen before keeps its largest usage. Returns rows changed."""
         if not priced:
             return 0
-        before = self.db.total_changes
-        self.db.executemany(_UPSERT, [_event_row(p) for p in priced])
-        return self.db.total_changes - before
+        before = self._db.total_changes
+        self._db.executemany(_UPSERT, [_event_row(p) for p in priced])
+        return self._db.total_changes - before
 
     def add_activity(self, activity: Sequence[Activity]) -> None:
-        self.db.executemany(
+        self._db.executemany(
             "INSERT OR IGNORE INTO activity VALUES (?, ?, ?, ?, ?, ?)",
             [
                 (
@@ -610,29 +611,20 @@ class Store:
         if not problems:
             return
         now = int(time.time() * 1000)
-        self.db.executemany(
+        self._db.executemany(
             "INSERT INTO problems (path, line_no, reason, seen_ms) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (path, line_no) DO UPDATE SET reason = excluded.reason",
             [(p.path, p.line_no, p.reason, now) for p in problems],
         )
-        self.db.execute(
+        self._db.execute(
             "DELETE FROM problems WHERE id <= (SELECT MAX(id) FROM problems) - ?", (MAX_PROBLEMS,)
         )
 
     def problems(self, limit: int = 50) -> list[Problem]:
-        rows = self.db.execute(
+        rows = self._db.execute(
             "SELECT path, line_no, reason FROM problems ORDER BY id DESC LIMIT ?", (limit,)
         )
         return [Problem(path, line_no, reason) for path, line_no, reason in rows]
-
-    def models_used(self) -> list[tuple[str, str, str, int, int, int, int]]:
-        """(source, model, service tier, first ms, last ms, requests, requests priced at the
-        agent's own figure) for every model in the store."""
-        return self.query(
-            "SELECT source, model, service_tier, MIN(ts_ms), MAX(ts_ms), COUNT(*), "
-            "SUM(cost_status = 'reported') FROM events "
-            "GROUP BY source, model, service_tier ORDER BY source, model, service_tier"
-        )
 
     def replace_provider_rows(
         self, provider: str, first_day: str, last_day: str, rows: Sequence[tuple[Any, ...]]
@@ -640,11 +632,11 @@ class Store:
         """A provider's figures for these days replace what was stored for them; rows of
         one (day, model, kind) add up."""
         with self.transaction():
-            self.db.execute(
+            self._db.execute(
                 "DELETE FROM provider_rows WHERE provider = ? AND day BETWEEN ? AND ?",
                 (provider, first_day, last_day),
             )
-            self.db.executemany(
+            self._db.executemany(
                 "INSERT INTO provider_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (provider, day, model, kind) DO UPDATE SET "
                 "input_tokens = input_tokens + excluded.input_tokens, "
@@ -657,47 +649,30 @@ class Store:
             )
 
     def save_provider_state(self, row: tuple[Any, ...]) -> None:
-        self.db.execute(
+        self._db.execute(
             "INSERT OR REPLACE INTO provider_state VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row
         )
 
     def set_costs(self, updates: Sequence[tuple[Any, ...]], fingerprint: str) -> None:
         """New (cost, status, event id) after re-pricing, and the prices they came from."""
         with self.transaction():
-            self.db.executemany(
+            self._db.executemany(
                 "UPDATE events SET cost_usd = ?, cost_status = ? WHERE id = ?", updates
             )
             self.set_meta("pricing_fingerprint", fingerprint)
 
     def record_alerts(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """(rule, window start, level, fired at, message) of alerts that fired."""
-        self.db.executemany("INSERT OR IGNORE INTO alert_state VALUES (?, ?, ?, ?, ?)", rows)
-
-    def cached_rates(
-        self, model: str, day: str, tier: str, fingerprint: str
-    ) -> tuple[bool, str | None]:
-        """(found, rates as JSON) from the price cache; found with None: known unpriced."""
-        rows = self.query(
-            "SELECT rates FROM price_cache WHERE model = ? AND day = ? AND tier = ? "
-            "AND fingerprint = ?",
-            (model, day, tier, fingerprint),
-        )
-        return (True, rows[0][0]) if rows else (False, None)
+        self._db.executemany("INSERT OR IGNORE INTO alert_state VALUES (?, ?, ?, ?, ?)", rows)
 
     def remember_rates(
         self, model: str, day: str, tier: str, fingerprint: str, rates: str | None
     ) -> None:
-        self.db.execute(
+        self._db.execute(
             "INSERT OR REPLACE INTO price_cache (model, day, tier, fingerprint, rates) "
             "VALUES (?, ?, ?, ?, ?)",
             (model, day, tier, fingerprint, rates),
         )
-
-    def count_events(self) -> int:
-        return int(self.db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self.db.execute(sql, params).fetchall()
 
 
 def _event_row(p: PricedEvent) -> tuple[Any, ...]:

@@ -1,0 +1,343 @@
+"""The questions the engine asks of the usage database, one method each.
+
+Callers describe *which* events they mean with an :class:`EventFilter` and get
+plain rows or numbers back; the SQL stays here. ``Store`` inherits these.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Column = Literal["source", "model", "project"]
+Metric = Literal["usd", "tokens"]
+Row = tuple[Any, ...]
+
+_VALUE = {"usd": "COALESCE(cost_usd, 0)", "tokens": "total_tokens"}
+_COLUMNS: frozenset[str] = frozenset({"source", "model", "project"})
+
+# Per group: input, output, reasoning, cache write, cache read, total tokens, cost,
+# unpriced, estimated, requests, reported (the order ``aggregate.Totals.add_sums`` reads).
+_SUMS = (
+    "SUM(input_tokens), SUM(output_tokens), SUM(reasoning_tokens), "
+    "SUM(cache_write_5m_tokens + cache_write_1h_tokens), SUM(cache_read_tokens), "
+    "SUM(total_tokens), SUM(COALESCE(cost_usd, 0)), "
+    "SUM(cost_status = 'unpriced'), SUM(cost_status = 'estimated'), COUNT(*), "
+    "SUM(cost_status = 'reported')"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """Which events: ``start_ms`` inclusive, ``end_ms`` exclusive, and exact matches."""
+
+    start_ms: int | None = None
+    end_ms: int | None = None
+    source: str | None = None
+    session_id: str | None = None
+    project: str | None = None
+    model: str | None = None
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if self.start_ms is not None:
+            clauses.append("ts_ms >= ?")
+            params.append(self.start_ms)
+        if self.end_ms is not None:
+            clauses.append("ts_ms < ?")
+            params.append(self.end_ms)
+        for column in ("source", "session_id", "project", "model"):
+            value = getattr(self, column)
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _column(name: str) -> str:
+    if name not in _COLUMNS:
+        raise ValueError(f"cannot group events by {name!r}")
+    return name
+
+
+class StoreReads:
+    """Read-only questions; mixed into ``Store``, which owns the connection."""
+
+    _db: sqlite3.Connection
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return self._db.execute(sql, params).fetchall()
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Ad-hoc read-only SQL for tests and benchmarks; the engine uses the methods below
+        (tests/test_architecture.py keeps it that way)."""
+        return self._rows(sql, params)
+
+    # -- events: totals -------------------------------------------------------------
+
+    def count_events(self) -> int:
+        return int(self._rows("SELECT COUNT(*) FROM events")[0][0])
+
+    def first_event_ms(self) -> int | None:
+        value = self._rows("SELECT MIN(ts_ms) FROM events")[0][0]
+        return None if value is None else int(value)
+
+    def last_event_ms(self) -> int | None:
+        value = self._rows("SELECT MAX(ts_ms) FROM events")[0][0]
+        return None if value is None else int(value)
+
+    def day_totals(self, start_ms: int) -> tuple[float, int, int, int, int]:
+        """(cost, tokens, requests, estimated requests, reported requests) since ``start_ms``."""
+        (row,) = self._rows(
+            "SELECT COALESCE(SUM(cost_usd), 0), COALESCE(SUM(total_tokens), 0), COUNT(*), "
+            "COALESCE(SUM(cost_status = 'estimated'), 0), "
+            "COALESCE(SUM(cost_status = 'reported'), 0) FROM events WHERE ts_ms >= ?",
+            (start_ms,),
+        )
+        return float(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4])
+
+    def unpriced_models(self, start_ms: int) -> list[str]:
+        rows = self._rows(
+            "SELECT DISTINCT model FROM events WHERE ts_ms >= ? AND cost_status = 'unpriced' "
+            "ORDER BY model",
+            (start_ms,),
+        )
+        return [str(model) for (model,) in rows]
+
+    def burn_since(self, after_ms: int) -> tuple[float, int, int]:
+        """(cost, tokens, sessions) of events after ``after_ms``, with no upper bound: an
+        agent's clock a little ahead of ours still counts as now."""
+        (row,) = self._rows(
+            "SELECT COALESCE(SUM(cost_usd), 0), COALESCE(SUM(total_tokens), 0), "
+            "COUNT(DISTINCT source || ':' || session_id) FROM events WHERE ts_ms > ?",
+            (after_ms,),
+        )
+        return float(row[0]), int(row[1]), int(row[2])
+
+    def window_totals(self, start_ms: int, end_ms: int) -> tuple[float, int, int]:
+        """(cost, tokens, sessions) between the two times."""
+        (row,) = self._rows(
+            "SELECT COALESCE(SUM(COALESCE(cost_usd, 0)), 0), COALESCE(SUM(total_tokens), 0), "
+            "COUNT(DISTINCT source || ':' || session_id) FROM events "
+            "WHERE ts_ms >= ? AND ts_ms < ?",
+            (start_ms, end_ms),
+        )
+        return float(row[0]), int(row[1]), int(row[2])
+
+    def sum_value(self, metric: Metric, where: EventFilter) -> float:
+        clause, params = where.where()
+        (row,) = self._rows(
+            f"SELECT COALESCE(SUM({_VALUE[metric]}), 0) FROM events{clause}", params
+        )
+        return float(row[0])
+
+    def top_by_cost(self, column: Column, start_ms: int, end_ms: int | None = None) -> str:
+        """The source, model or project with the most spend (then tokens) in the window."""
+        name = _column(column)
+        clause, params = EventFilter(start_ms, end_ms).where()
+        rows = self._rows(
+            f"SELECT {name} FROM events{clause} GROUP BY {name} "
+            "ORDER BY SUM(COALESCE(cost_usd, 0)) DESC, SUM(total_tokens) DESC LIMIT 1",
+            params,
+        )
+        return str(rows[0][0]) if rows else ""
+
+    def heaviest(self, metric: Metric, where: EventFilter) -> tuple[str, str, str, str] | None:
+        """(source, session, project, model) that weighs most by ``metric``."""
+        clause, params = where.where()
+        rows = self._rows(
+            f"SELECT source, session_id, project, model FROM events{clause} "
+            f"GROUP BY source, session_id, project, model ORDER BY SUM({_VALUE[metric]}) DESC "
+            "LIMIT 1",
+            params,
+        )
+        return (
+            (str(rows[0][0]), str(rows[0][1]), str(rows[0][2]), str(rows[0][3])) if rows else None
+        )
+
+    def sessions_in(self, where: EventFilter) -> list[tuple[str, str]]:
+        """(source, session) of every session with events that match."""
+        clause, params = where.where()
+        rows = self._rows(f"SELECT DISTINCT source, session_id FROM events{clause}", params)
+        return [(str(source), str(session)) for source, session in rows]
+
+    # -- events: groups for reports and charts ------------------------------------------
+
+    def sums_by_time_and_model(self, bucket_ms: int, where: EventFilter) -> list[Row]:
+        """(bucket number, model, *sums) ordered by bucket; ``bucket_ms`` divides ts_ms."""
+        clause, params = where.where()
+        return self._rows(
+            f"SELECT ts_ms / {int(bucket_ms)} AS b, model, {_SUMS} FROM events{clause} "
+            "GROUP BY b, model ORDER BY b",
+            params,
+        )
+
+    def sums_by_session_and_model(self, where: EventFilter) -> list[Row]:
+        """(source, session, model, project, first ms, last ms, *sums)."""
+        clause, params = where.where()
+        return self._rows(
+            f"SELECT source, session_id, model, MAX(project), MIN(ts_ms), MAX(ts_ms), {_SUMS} "
+            f"FROM events{clause} GROUP BY source, session_id, model",
+            params,
+        )
+
+    def buckets(self, bucket_ms: int, start_ms: int, end_ms: int, split: Column) -> list[Row]:
+        """(bucket number, label, tokens, cost, unpriced requests) per bucket and label."""
+        name = _column(split)
+        return self._rows(
+            f"SELECT ts_ms / ? AS b, {name}, SUM(total_tokens), SUM(COALESCE(cost_usd, 0)), "
+            "SUM(cost_status = 'unpriced') FROM events WHERE ts_ms >= ? AND ts_ms < ? "
+            f"GROUP BY b, {name}",
+            (bucket_ms, start_ms, end_ms),
+        )
+
+    def cost_by_time(self, start_ms: int, end_ms: int) -> list[tuple[int, float]]:
+        rows = self._rows(
+            "SELECT ts_ms, SUM(COALESCE(cost_usd, 0)) FROM events WHERE ts_ms >= ? AND ts_ms < ? "
+            "GROUP BY ts_ms ORDER BY ts_ms",
+            (start_ms, end_ms),
+        )
+        return [(int(ts), float(cost)) for ts, cost in rows]
+
+    def recent_session_rows(self, since_ms: int, burn_after_ms: int) -> list[Row]:
+        """(source, session, model, project, first, last, tokens, cost, unpriced, cost after
+        ``burn_after_ms``, estimated, reported) per session and model active since ``since_ms``."""
+        return self._rows(
+            "SELECT source, session_id, model, MAX(project), MIN(ts_ms), MAX(ts_ms), "
+            "SUM(total_tokens), SUM(COALESCE(cost_usd, 0)), SUM(cost_status = 'unpriced'), "
+            "SUM(CASE WHEN ts_ms > ? THEN COALESCE(cost_usd, 0) ELSE 0 END), "
+            "SUM(estimated OR cost_status = 'estimated'), SUM(cost_status = 'reported') "
+            # Without the hint SQLite walks the session index over all history to group.
+            "FROM events INDEXED BY events_ts WHERE ts_ms >= ? GROUP BY source, session_id, model",
+            (burn_after_ms, since_ms),
+        )
+
+    def session_requests(self, source: str, session_id: str) -> list[tuple[int, int, float]]:
+        """(time, tokens, cost) of each request of one session, in order."""
+        rows = self._rows(
+            "SELECT ts_ms, total_tokens, COALESCE(cost_usd, 0) FROM events "
+            "WHERE source = ? AND session_id = ? ORDER BY ts_ms",
+            (source, session_id),
+        )
+        return [(int(ts), int(tokens), float(cost)) for ts, tokens, cost in rows]
+
+    def local_daily_utc(self, sources: Sequence[str]) -> list[tuple[str, int, float]]:
+        """(UTC day, tokens, cost) of the given agents' events."""
+        if not sources:
+            return []
+        marks = ",".join("?" * len(sources))
+        rows = self._rows(
+            "SELECT date(ts_ms / 1000, 'unixepoch'), SUM(total_tokens), SUM(COALESCE(cost_usd, 0)) "
+            f"FROM events WHERE source IN ({marks}) GROUP BY 1",
+            list(sources),
+        )
+        return [(str(day), int(tokens), float(cost)) for day, tokens, cost in rows]
+
+    def events_for_repricing(self) -> list[Row]:
+        """(id, source, session, project, model, ts, input, output, reasoning, cache read,
+        cache write 5m, cache write 1h, service tier, estimated, reported cost) of every event."""
+        return self._rows(
+            "SELECT id, source, session_id, project, model, ts_ms, input_tokens, output_tokens, "
+            "reasoning_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, "
+            "service_tier, estimated, reported_cost_usd FROM events"
+        )
+
+    def models_used(self) -> list[Row]:
+        """(source, model, service tier, first ms, last ms, requests, requests priced at the
+        agent's own figure) for every model in the store."""
+        return self._rows(
+            "SELECT source, model, service_tier, MIN(ts_ms), MAX(ts_ms), COUNT(*), "
+            "SUM(cost_status = 'reported') FROM events "
+            "GROUP BY source, model, service_tier ORDER BY source, model, service_tier"
+        )
+
+    # -- activity (prompts and tool calls) -------------------------------------------------
+
+    def human_activity(self, source: str, session_id: str) -> tuple[int | None, int, int]:
+        """(last prompt ms, prompts, activity rows recorded) for one session."""
+        (row,) = self._rows(
+            "SELECT MAX(CASE WHEN kind = 'human' THEN ts_ms END), SUM(kind = 'human'), "
+            "COUNT(*) FROM activity WHERE source = ? AND session_id = ?",
+            (source, session_id),
+        )
+        return row[0], int(row[1] or 0), int(row[2])
+
+    def last_tool_calls(
+        self, source: str, session_id: str, before_ms: int, limit: int
+    ) -> list[str]:
+        """Fingerprints of the session's last ``limit`` tool calls before ``before_ms``."""
+        rows = self._rows(
+            "SELECT fingerprint FROM activity WHERE source = ? AND session_id = ? "
+            "AND kind = 'tool' AND ts_ms < ? ORDER BY ts_ms DESC LIMIT ?",
+            (source, session_id, before_ms, limit),
+        )
+        return [str(fingerprint) for (fingerprint,) in rows]
+
+    # -- files --------------------------------------------------------------------------
+
+    def file_update_times(self) -> dict[str, int]:
+        """When each read file last gave usage (ms)."""
+        return {str(path): int(ms) for path, ms in self._rows("SELECT path, updated_ms FROM files")}
+
+    # -- providers ------------------------------------------------------------------------
+
+    def billed_cost_on(self, day: str) -> float | None:
+        """The providers' summed cost for one UTC day, or None when nothing was fetched."""
+        (row,) = self._rows(
+            "SELECT SUM(cost_usd), COUNT(*) FROM provider_rows WHERE kind = 'cost' AND day = ?",
+            (day,),
+        )
+        return float(row[0] or 0.0) if row[1] else None
+
+    def provider_daily(self) -> list[tuple[str, str, str, int, float | None]]:
+        """(provider, day, kind, tokens, cost) summed over models."""
+        rows = self._rows(
+            "SELECT provider, day, kind, SUM(input_tokens + output_tokens + cache_read_tokens + "
+            "cache_write_5m_tokens + cache_write_1h_tokens), SUM(cost_usd) FROM provider_rows "
+            "GROUP BY provider, day, kind"
+        )
+        return [(str(p), str(d), str(k), int(t or 0), c) for p, d, k, t, c in rows]
+
+    def provider_state_row(self, provider: str) -> Row | None:
+        """(status, message, last ok, next poll, failures, key fingerprint, info JSON)."""
+        rows = self._rows(
+            "SELECT status, message, last_ok_ms, next_poll_ms, failures, key_fingerprint, info "
+            "FROM provider_state WHERE provider = ?",
+            (provider,),
+        )
+        return rows[0] if rows else None
+
+    # -- alerts ---------------------------------------------------------------------------
+
+    def alert_fired(self, key: str, window_start_ms: int, level: str) -> bool:
+        return bool(
+            self._rows(
+                "SELECT 1 FROM alert_state WHERE rule_id = ? AND window_start_ms = ? AND level = ?",
+                (key, window_start_ms, level),
+            )
+        )
+
+    def alerts_fired_between(self, start_ms: int, end_ms: int) -> int:
+        """Alerts (digests aside) fired in the window."""
+        (row,) = self._rows(
+            "SELECT COUNT(*) FROM alert_state WHERE fired_ms >= ? AND fired_ms < ? "
+            "AND level != 'digest'",
+            (start_ms, end_ms),
+        )
+        return int(row[0])
+
+    # -- price cache ------------------------------------------------------------------------
+
+    def cached_rates(
+        self, model: str, day: str, tier: str, fingerprint: str
+    ) -> tuple[bool, str | None]:
+        """(found, rates as JSON) from the price cache; found with None: known unpriced."""
+        rows = self._rows(
+            "SELECT rates FROM price_cache WHERE model = ? AND day = ? AND tier = ? "
+            "AND fingerprint = ?",
+            (model, day, tier, fingerprint),
+        )
+        return (True, rows[0][0]) if rows else (False, None)
