@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from tokentray.config import load_config
 from tokentray.settings import load_settings
 
 
@@ -16,7 +15,7 @@ def test_price_overrides_refuse_non_numbers(tmp_path: Path, value: str) -> None:
     config.write_text(
         f'[pricing.models."claude-x"]\ninput = {value}\noutput = 15.0\n', encoding="utf-8"
     )
-    loaded = load_config(config)
+    loaded = load_settings(config)
     assert loaded.error is not None
     assert '"claude-x"' in loaded.error or "claude-x" in loaded.error
     assert ".input must be a non-negative number up to 10,000" in loaded.error

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES, EngineFactory, assert_expected_days
-from tokentray.config import load_config
 from tokentray.events import UsageEvent
 from tokentray.pricing import Pricer, library_rates
+from tokentray.settings import load_settings
 
 
 def _ms(day: str) -> int:
@@ -61,7 +61,7 @@ def _config(tmp_path: Path, text: str) -> Path:
 
 
 def test_user_override_prices_an_unknown_model(tmp_path: Path) -> None:
-    config = load_config(
+    config = load_settings(
         _config(
             tmp_path,
             """
@@ -83,7 +83,7 @@ long_context = { input = 4.0 }
 
 
 def test_alias_prices_a_proxy_name_as_a_known_model(tmp_path: Path) -> None:
-    config = load_config(
+    config = load_settings(
         _config(tmp_path, '[pricing.aliases]\n"gateway/sonnet" = "claude-sonnet-4-5"\n')
     )
     priced = Pricer(config.pricing).price(_event("gateway/sonnet", output_tokens=1_000_000))
@@ -92,12 +92,12 @@ def test_alias_prices_a_proxy_name_as_a_known_model(tmp_path: Path) -> None:
 
 def test_broken_config_gives_defaults_and_a_message(tmp_path: Path) -> None:
     path = _config(tmp_path, "[pricing.models.x]\ninput = -1\n")
-    config = load_config(path)
+    config = load_settings(path)
     assert config.error is not None and "non-negative" in config.error
     assert config.pricing.overrides == ()
     assert path.read_text() == "[pricing.models.x]\ninput = -1\n"  # left as it was
 
-    assert load_config(_config(tmp_path, "not = [toml")).error is not None
+    assert load_settings(_config(tmp_path, "not = [toml")).error is not None
 
 
 def test_builtin_override_codex_mini_latest() -> None:
@@ -218,6 +218,6 @@ def test_a_tier_without_a_price_stays_an_estimate() -> None:
 def test_tier_overrides_are_checked(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text('[pricing.models."m"]\ninput = 1.0\nmultiplier = -2\n')
-    assert "multiplier" in (load_config(config).error or "")
+    assert "multiplier" in (load_settings(config).error or "")
     config.write_text('[pricing.models."m"]\ninput = 1.0\nservice_tiers = "fast"\n')
-    assert "service_tiers" in (load_config(config).error or "")
+    assert "service_tiers" in (load_settings(config).error or "")

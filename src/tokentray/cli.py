@@ -161,12 +161,11 @@ def _run(args: argparse.Namespace) -> int:
     long_lived = command in ("scan", "watch", "doctor")
     engine = open_engine(
         args.data_dir,
-        args.config,
         settings=load_settings(args.config),
         integrity="always" if long_lived else "daily",
     )
-    if engine.config.error:
-        print(f"tokentray: {engine.config.error}", file=sys.stderr)
+    if engine.settings.error:
+        print(f"tokentray: {engine.settings.error}", file=sys.stderr)
     if engine.store.notice:
         print(f"tokentray: {engine.store.notice}", file=sys.stderr)
     with engine.store:

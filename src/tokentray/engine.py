@@ -1,4 +1,4 @@
-"""Wires the engine together: config, store, pricer, sources and ingestor."""
+"""Wires the engine together: settings, store, pricer, sources and ingestor."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tokentray.config import Config, load_config
 from tokentray.ingest import Ingestor
 from tokentray.paths import database_path
 from tokentray.pricing import Pricer
-from tokentray.settings import Settings
+from tokentray.settings import Settings, load_settings
 from tokentray.sources import Source, available_sources
 from tokentray.store import Checkpoint, Integrity, Store
 
@@ -38,7 +37,7 @@ class FolderStatus:
 
 @dataclass(slots=True)
 class Engine:
-    config: Config
+    settings: Settings
     store: Store
     pricer: Pricer
     ingestor: Ingestor
@@ -207,19 +206,18 @@ def open_engine(
     settings: Settings | None = None,
     integrity: Integrity = "always",
 ) -> Engine:
-    """The engine over one store; ``settings`` disable agents and add folders.
+    """The engine over one store, with ``settings`` (read from ``config_file`` when not
+    given): they disable agents, add folders and override prices.
     ``integrity="daily"`` lets a short command skip the store's integrity check when it
     ran in the last day."""
-    config = load_config(config_file)
+    settings = settings if settings is not None else load_settings(config_file)
     store = Store(database_path(data_dir), integrity=integrity)
-    pricer = Pricer(config.pricing, store)
-    chosen = list(sources or available_sources())
-    extra: dict[str, list[Path]] = {}
-    if settings is not None:
-        chosen = [s for s in chosen if s.name not in settings.disabled_sources]
-        extra = settings.extra_roots()
-    ingestor = Ingestor(store, chosen, pricer, env=env, home=home, extra_roots=extra)
-    return Engine(config, store, pricer, ingestor)
+    pricer = Pricer(settings.pricing, store)
+    chosen = [s for s in sources or available_sources() if s.name not in settings.disabled_sources]
+    ingestor = Ingestor(
+        store, chosen, pricer, env=env, home=home, extra_roots=settings.extra_roots()
+    )
+    return Engine(settings, store, pricer, ingestor)
 
 
 def local_zone() -> ZoneInfo:

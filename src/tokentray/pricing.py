@@ -25,8 +25,8 @@ from typing import Any
 
 import orjson
 
-from tokentray.config import RATE_FIELDS, PriceOverride, PricingConfig, parse_pricing
 from tokentray.events import CostStatus, PricedEvent, UsageEvent
+from tokentray.price_overrides import RATE_FIELDS, PriceOverride, PricingConfig, parse_pricing
 from tokentray.store import Store
 
 log = logging.getLogger(__name__)

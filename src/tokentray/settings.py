@@ -1,6 +1,7 @@
-"""The app's own settings, kept in the same ``config.toml`` as the price overrides.
+"""The one reader of ``config.toml``: budget, tray, sources, alert rules and price overrides.
 
-Loaded and validated as one typed object. A file that cannot be used gives a
+Loaded once per command (or per change in Preferences) and validated as one typed object
+that the engine, the CLI and the tray all receive. A file that cannot be used gives a
 clear message and the defaults; it is never overwritten: the next save moves
 it aside as ``config.toml.broken-<time>`` first. Saving writes a temporary
 file and renames it, so a crash never leaves half a file; tomlkit keeps the
@@ -11,21 +12,24 @@ from __future__ import annotations
 
 import logging
 import os
+import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import tomlkit
 
 from tokentray.alerts.rules import Rule, RuleError, default_rules, rule_from_toml
-from tokentray.config import ConfigError, config_path, read_toml
 from tokentray.numbers import MAX_BUDGET_USD, out_of_range, shown
+from tokentray.paths import config_dir, make_private
+from tokentray.price_overrides import PricingConfig, PricingError, parse_pricing
 from tokentray.sources import source_names
 
 log = logging.getLogger(__name__)
 
-ICON_MODES = ("spend", "burn")
+IconMode = Literal["spend", "burn"]  # today's spend, or spend per hour now
+ICON_MODES: tuple[IconMode, ...] = get_args(IconMode)
 
 
 class SettingsError(ValueError):
@@ -35,11 +39,12 @@ class SettingsError(ValueError):
 @dataclass(slots=True)
 class Settings:
     daily_budget_usd: float = 20.0
-    icon_shows: str = "spend"  # "spend": today's spend; "burn": spend per hour now
+    icon_shows: IconMode = "spend"
     budget_counts_billed: bool = False  # today's spend = max(local logs, provider-billed)
     disabled_sources: list[str] = field(default_factory=list)
     custom_folders: list[tuple[str, str]] = field(default_factory=list)  # (source, folder)
     alert_rules: list[Rule] | None = None  # None: the defaults
+    pricing: PricingConfig = field(default_factory=PricingConfig)  # the user's [pricing] table
     path: Path | None = None
     error: str | None = None
 
@@ -82,7 +87,25 @@ class Settings:
         return roots
 
 
+def config_path() -> Path:
+    return config_dir() / "config.toml"
+
+
+def read_toml(path: Path) -> dict[str, Any] | None:
+    """The parsed file (made owner-only); None when it does not exist."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        make_private(path)
+        return tomllib.loads(text)
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(str(exc)) from exc
+
+
 def load_settings(path: Path | None = None) -> Settings:
+    """The settings file; a missing file gives the defaults, an unusable one the defaults
+    and ``error`` saying why (the file itself is left as it is)."""
     path = path or config_path()
     try:
         raw = read_toml(path)
@@ -90,7 +113,7 @@ def load_settings(path: Path | None = None) -> Settings:
             return Settings(path=path)
         settings = _from_toml(raw)
         settings.validate()
-    except (ConfigError, SettingsError, TypeError, ValueError) as exc:
+    except (PricingError, SettingsError, TypeError, ValueError) as exc:
         return _broken(path, str(exc))
     settings.path = path
     return settings
@@ -131,6 +154,7 @@ def _from_toml(raw: dict[str, Any]) -> Settings:
         disabled_sources=[str(d) for d in disabled],
         custom_folders=[(str(f.get("source", "")), str(f.get("path", ""))) for f in folders],
         alert_rules=rules,
+        pricing=parse_pricing(raw.get("pricing", {}), source="user override"),
     )
 
 

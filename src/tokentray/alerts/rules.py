@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import time
-from typing import Any
+from typing import Any, Literal, get_args
 
 from tokentray.numbers import (
     MAX_THRESHOLD_TOKENS,
@@ -22,10 +22,15 @@ from tokentray.numbers import (
     shown,
 )
 
-KINDS = ("total", "burn", "projection", "runaway")
-METRICS = ("usd", "tokens", "billed_usd")  # billed_usd: what the providers report, per UTC day
-SCOPES = ("all", "source", "project", "model", "session")
-WINDOWS = ("day", "rolling", "daily")
+RuleKind = Literal["total", "burn", "projection", "runaway"]
+# billed_usd: what the providers report as spent, per UTC day
+RuleMetric = Literal["usd", "tokens", "billed_usd"]
+RuleScope = Literal["all", "source", "project", "model", "session"]
+RuleWindow = Literal["day", "rolling", "daily"]
+KINDS: tuple[RuleKind, ...] = get_args(RuleKind)
+METRICS: tuple[RuleMetric, ...] = get_args(RuleMetric)
+SCOPES: tuple[RuleScope, ...] = get_args(RuleScope)
+WINDOWS: tuple[RuleWindow, ...] = get_args(RuleWindow)
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
@@ -37,13 +42,13 @@ class RuleError(ValueError):
 class Rule:
     id: str
     name: str
-    kind: str = "total"
-    metric: str = "usd"
+    kind: RuleKind = "total"
+    metric: RuleMetric = "usd"
     threshold: float = 20.0  # the critical level: USD, or tokens (per hour for "burn")
     warning_share: float = 0.8
-    scope: str = "all"
+    scope: RuleScope = "all"
     scope_value: str = ""
-    window: str = "day"
+    window: RuleWindow = "day"
     minutes: int = 60  # rolling window; burn-rate look-back; runaway: minutes without a human
     start: str = "22:00"  # daily window, local time
     end: str = "07:00"

@@ -87,7 +87,7 @@ class TrayApp(QObject):
         self.server: QLocalServer | None = None
 
         def opener(settings: Settings) -> Engine:
-            return open_engine(data_dir, config_file, env=env, settings=settings)
+            return open_engine(data_dir, env=env, settings=settings)
 
         self.engine_thread = QThread()
         self.engine_thread.setObjectName("tokentray-engine")

@@ -184,8 +184,6 @@ class EngineWorker(QObject):
             return
         if self._engine.store.notice:
             self.problem.emit(self._engine.store.notice)
-        if self._engine.config.error:
-            self.problem.emit(self._engine.config.error)
         self._alerts = AlertEngine(self._engine.store, self._settings.rules(), self._tz)
         self.pausedUntil.emit(self._alerts.paused_until_ms())
         self.refresh()

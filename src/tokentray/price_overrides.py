@@ -1,28 +1,20 @@
-"""The user's config file (TOML in the user config dir), as far as the engine needs it.
-
-A broken file never stops tokentray: it is reported, left untouched, and the
-defaults apply.
-"""
+"""The ``[pricing]`` table of the settings file: user price overrides and model aliases,
+and the same format for the built-in overrides shipped in ``data/price_overrides.toml``.
+Reading the file is ``settings``'s job; this module only validates the table."""
 
 from __future__ import annotations
 
-import logging
-import tomllib
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from tokentray.numbers import MAX_RATE_USD_PER_MILLION, out_of_range, shown
-from tokentray.paths import config_dir, make_private
-
-log = logging.getLogger(__name__)
 
 RATE_FIELDS = ("input", "output", "cache_read", "cache_write_5m", "cache_write_1h")
 
 
-class ConfigError(ValueError):
-    """The config file cannot be used as written; the message says where and why."""
+class PricingError(ValueError):
+    """The ``[pricing]`` table cannot be used as written; the message says where and why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,60 +55,18 @@ class PricingConfig:
     aliases: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class Config:
-    pricing: PricingConfig = field(default_factory=PricingConfig)
-    path: Path | None = None
-    error: str | None = None
-
-
-def config_path() -> Path:
-    return config_dir() / "config.toml"
-
-
-def read_toml(path: Path) -> dict[str, Any] | None:
-    """The parsed file; None when it does not exist; ConfigError when it cannot be read."""
-    try:
-        text = path.read_text(encoding="utf-8")
-        make_private(path)
-        return tomllib.loads(text)
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(str(exc)) from exc
-
-
-def load_config(path: Path | None = None) -> Config:
-    """Read the config file; a missing file gives defaults, a broken one defaults plus an error."""
-    path = path or config_path()
-    try:
-        raw = read_toml(path)
-        if raw is None:
-            return Config(path=path)
-        pricing = parse_pricing(raw.get("pricing", {}), source="user override")
-    except ConfigError as exc:
-        return _broken(path, str(exc))
-    return Config(pricing=pricing, path=path)
-
-
-def _broken(path: Path, reason: str) -> Config:
-    message = f"config file {path} is not usable ({reason}); using defaults, file left as is"
-    log.warning("%s", message)
-    return Config(path=path, error=message)
-
-
 def parse_pricing(raw: Any, source: str) -> PricingConfig:
     """Parse a ``[pricing]`` table: ``aliases`` and ``models`` (one table or a list per model)."""
     if not isinstance(raw, dict):
-        raise ConfigError("[pricing] must be a table")
+        raise PricingError("[pricing] must be a table")
     aliases = raw.get("aliases", {})
     if not isinstance(aliases, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in aliases.items()
     ):
-        raise ConfigError("[pricing.aliases] must map model names to model names")
+        raise PricingError("[pricing.aliases] must map model names to model names")
     models = raw.get("models", {})
     if not isinstance(models, dict):
-        raise ConfigError("[pricing.models] must be a table of models")
+        raise PricingError("[pricing.models] must be a table of models")
     overrides: list[PriceOverride] = []
     for model, entries in models.items():
         for entry in entries if isinstance(entries, list) else [entries]:
@@ -127,7 +77,7 @@ def parse_pricing(raw: Any, source: str) -> PricingConfig:
 def _parse_override(model: str, entry: Any, default_source: str) -> PriceOverride:
     where = f"[pricing.models.{model!r}]"
     if not isinstance(entry, dict):
-        raise ConfigError(f"{where} must be a table")
+        raise PricingError(f"{where} must be a table")
     unknown = set(entry) - {
         *RATE_FIELDS,
         "long_context_threshold",
@@ -140,19 +90,19 @@ def _parse_override(model: str, entry: Any, default_source: str) -> PriceOverrid
         "multiplier",
     }
     if unknown:
-        raise ConfigError(f"{where} has unknown keys: {', '.join(sorted(unknown))}")
+        raise PricingError(f"{where} has unknown keys: {', '.join(sorted(unknown))}")
     rates = _rates(entry, where)
     long_context = _rates(entry.get("long_context", {}), where + ".long_context")
     threshold = entry.get("long_context_threshold")
     if threshold is not None and (
         not isinstance(threshold, int) or isinstance(threshold, bool) or not 0 < threshold < 10**9
     ):
-        raise ConfigError(
+        raise PricingError(
             f"{where}.long_context_threshold must be a positive whole number of tokens, "
             f"not {shown(threshold)}"
         )
     if long_context and threshold is None:
-        raise ConfigError(f"{where} has long_context rates but no long_context_threshold")
+        raise PricingError(f"{where} has long_context rates but no long_context_threshold")
     return PriceOverride(
         model=model,
         rates=rates,
@@ -168,7 +118,7 @@ def _parse_override(model: str, entry: Any, default_source: str) -> PriceOverrid
 
 def _tiers(value: Any, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(t, str) and t for t in value):
-        raise ConfigError(f"{where}.service_tiers must be a list of tier names")
+        raise PricingError(f"{where}.service_tiers must be a list of tier names")
     return tuple(value)
 
 
@@ -176,20 +126,20 @@ def _multiplier(value: Any, where: str) -> float | None:
     if value is None:
         return None
     if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value <= 100:
-        raise ConfigError(f"{where}.multiplier must be a number above 0, not {shown(value)}")
+        raise PricingError(f"{where}.multiplier must be a number above 0, not {shown(value)}")
     return float(value)
 
 
 def _rates(entry: Any, where: str) -> dict[str, float]:
     if not isinstance(entry, dict):
-        raise ConfigError(f"{where} must be a table")
+        raise PricingError(f"{where} must be a table")
     rates: dict[str, float] = {}
     for name in RATE_FIELDS:
         if name not in entry:
             continue
         value = entry[name]
         if out_of_range(value, 0, MAX_RATE_USD_PER_MILLION):
-            raise ConfigError(
+            raise PricingError(
                 f"{where}.{name} must be a non-negative number up to "
                 f"{MAX_RATE_USD_PER_MILLION:,.0f} (USD per 1M tokens), not {shown(value)}"
             )
@@ -207,4 +157,4 @@ def _date(value: Any, where: str) -> date | None:
             return date.fromisoformat(value)
         except ValueError:
             pass
-    raise ConfigError(f"{where} must be a date (YYYY-MM-DD)")
+    raise PricingError(f"{where} must be a date (YYYY-MM-DD)")
