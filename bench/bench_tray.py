@@ -137,12 +137,12 @@ def bench_latency(results: dict[str, object]) -> None:
 def bench_graph(results: dict[str, object]) -> None:
     from PySide6.QtWidgets import QApplication
 
+    from tokentray.dashboard.graph import GraphSpec, compute_graph
+    from tokentray.dashboard.live import snapshot
+    from tokentray.dashboard.series_cache import SeriesCache
     from tokentray.engine import local_zone, open_engine
     from tokentray.events import PricedEvent, UsageEvent
-    from tokentray.live import snapshot
     from tokentray.ui.graph_window import GraphWindow
-    from tokentray.ui.series_cache import SeriesCache
-    from tokentray.ui.worker import GraphSpec, compute_graph
 
     app = QApplication.instance() or QApplication([])
     root = Path(tempfile.mkdtemp(dir=OUT))
@@ -196,7 +196,7 @@ def bench_graph(results: dict[str, object]) -> None:
                 changed = (stamp, stamp)
             started = time.perf_counter()
             snap = snapshot(engine.store, int(time.time() * 1000), tz, 20.0)
-            data = compute_graph(engine, spec, tz, snap, cache, changed)
+            data = compute_graph(engine.store, spec, tz, snap, cache, changed)
             (query if attempt else first_query).append(time.perf_counter() - started)
             started = time.perf_counter()
             window.show_data(data)

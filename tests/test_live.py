@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tokentray import live
+from tokentray.dashboard import live
 from tokentray.events import PricedEvent, UsageEvent
 from tokentray.store import Store
 

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tokentray import aggregate, live, reporting
+from tokentray import aggregate, reporting
+from tokentray.dashboard import live
 from tokentray.engine import open_engine
 
 FIXTURE = Path(__file__).parent / "fixtures" / "pi"

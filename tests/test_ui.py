@@ -12,7 +12,7 @@ import pytest
 from PySide6.QtGui import QColor, QImage
 from pytestqt.qtbot import QtBot
 
-from tokentray.live import LiveSnapshot
+from tokentray.dashboard.live import LiveSnapshot
 from tokentray.settings import Settings, load_settings
 from tokentray.ui.icon import STATE_COLOURS, render, short_money
 from tokentray.ui.tray import NO_TRAY_HELP, TrayController, tooltip

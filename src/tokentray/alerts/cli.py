@@ -1,4 +1,8 @@
-"""`tokentray alerts check` and `tokentray watch` (headless: ingest and alerts, no display)."""
+"""`tokentray alerts check` and `tokentray watch` (headless: ingest and alerts, no display).
+
+``watch`` uses the same folder watcher as the tray: a changed file is read within a
+fraction of a second, every folder is re-read every five minutes as a safety net,
+and the rules are checked every ``--interval`` seconds and after each change."""
 
 from __future__ import annotations
 
@@ -8,21 +12,22 @@ import os
 import signal
 import sys
 import threading
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 from types import FrameType
 
 from tokentray.alerts.engine import Alert, AlertEngine
 from tokentray.alerts.notify import desktop_notify, post_webhook
 from tokentray.engine import Engine, local_zone
 from tokentray.reporting import to_json
-from tokentray.settings import load_settings
+from tokentray.watcher import SAFETY_RESCAN_S, FolderWatcher
 
 log = logging.getLogger(__name__)
 
 
 def alert_engine(engine: Engine, args: argparse.Namespace) -> AlertEngine:
-    settings = load_settings(args.config)
-    return AlertEngine(engine.store, settings.rules(), args.tz or local_zone())
+    return AlertEngine(engine.store, engine.settings.rules(), args.tz or local_zone())
 
 
 def _moment(text: str | None) -> datetime:
@@ -55,27 +60,61 @@ def check(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def watch(engine: Engine, args: argparse.Namespace) -> int:
-    """Ingest and evaluate every ``--interval`` seconds until stopped; print and post alerts."""
+    """Ingest what changes as it changes, check the rules, print and post alerts; until
+    stopped (or after one pass with ``--once``)."""
     stop = threading.Event()
+    watcher = FolderWatcher()
 
     def stopping(signum: int, frame: FrameType | None) -> None:
         stop.set()
+        watcher.wake()
 
     webhook = webhook_url(args.webhook)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stopping)
     rules = alert_engine(engine, args)
-    print(f"tokentray watch: {len(rules.rules)} rules, every {args.interval:g} s", flush=True)
-    while not stop.is_set():
-        scan = engine.ingestor.scan()
+    roots = [root for _source, root in engine.ingestor.roots()]
+    try:
+        if args.once:
+            print(f"tokentray watch: {len(rules.rules)} rules, one pass", flush=True)
+            _watch_pass(engine, rules, None, webhook, args.desktop)
+            return 0
+        for problem in watcher.sync(roots):
+            log.warning("%s", problem)
+        print(
+            f"tokentray watch: {len(rules.rules)} rules; watching {len(watcher.watched)} "
+            f"folders; rules checked every {args.interval:g} s",
+            flush=True,
+        )
+        next_full = 0.0
+        changed: list[Path] | None = None
+        while not stop.is_set():
+            if time.monotonic() >= next_full:  # the safety net, and new folders
+                for problem in watcher.sync(roots):
+                    log.warning("%s", problem)
+                changed, next_full = None, time.monotonic() + SAFETY_RESCAN_S
+            _watch_pass(engine, rules, changed, webhook, args.desktop)
+            wait = max(0.0, min(args.interval, next_full - time.monotonic()))
+            changed = watcher.wait(wait)
+    finally:
+        watcher.stop()
+    return 0
+
+
+def _watch_pass(
+    engine: Engine,
+    rules: AlertEngine,
+    paths: list[Path] | None,
+    webhook: str | None,
+    desktop: bool,
+) -> None:
+    """Ingest ``paths`` (None: every folder), then send the alerts that are due."""
+    if paths is None or paths:
+        scan = engine.ingestor.scan(paths)
         for problem in scan.unreadable:
             log.warning("cannot read %s: %s", problem.path, problem.reason)
-        for alert in rules.due(datetime.now(UTC)):
-            send(alert, webhook, desktop=args.desktop)
-        if args.once:
-            break
-        stop.wait(args.interval)
-    return 0
+    for alert in rules.due(datetime.now(UTC)):
+        send(alert, webhook, desktop=desktop)
 
 
 class WebhookError(ValueError):

@@ -16,7 +16,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tokentray.alerts.rules import Rule, parse_clock
-from tokentray.live import billed_today
 from tokentray.store import EventFilter, Store
 from tokentray.store.reads import Metric
 
@@ -213,7 +212,8 @@ class AlertEngine:
         only = session or None
         at_ms = int(at.timestamp() * 1000) + 1
         if rule.metric == "billed_usd":  # the providers' own figure for the current UTC day
-            return billed_today(self.store, at_ms) or 0.0, None
+            utc_day = datetime.fromtimestamp(at_ms / 1000, UTC).date().isoformat()
+            return self.store.billed_cost_on(utc_day) or 0.0, None
         look_back = rule.minutes * 60_000
         burn = self._sum(rule, at_ms - look_back, at_ms, None, only) * 3_600_000 / look_back
         if rule.kind == "burn":

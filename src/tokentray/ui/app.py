@@ -19,9 +19,10 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from tokentray import __version__
 from tokentray.alerts.engine import Alert, Window
 from tokentray.alerts.rules import Rule
+from tokentray.dashboard.graph import GraphData
+from tokentray.dashboard.live import LiveSnapshot
 from tokentray.engine import Engine, FolderStatus, local_zone, open_engine
 from tokentray.instance import owned_by_me, peer_is_me, socket_path
-from tokentray.live import LiveSnapshot
 from tokentray.paths import data_dir as default_data_dir
 from tokentray.paths import database_path
 from tokentray.providers.poll import ProviderState
@@ -30,7 +31,7 @@ from tokentray.settings import Settings, load_settings
 from tokentray.ui.notifications import Notifier
 from tokentray.ui.provider_worker import ProviderWorker
 from tokentray.ui.tray import TrayController
-from tokentray.ui.worker import EngineWorker, GraphData
+from tokentray.ui.worker import EngineWorker
 
 if TYPE_CHECKING:
     from tokentray.ui.graph_window import GraphWindow

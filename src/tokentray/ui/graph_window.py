@@ -32,11 +32,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tokentray.live import SessionRow
+from tokentray.dashboard.graph import RANGES_MS, GraphData, GraphSpec
+from tokentray.dashboard.live import SessionRow
 from tokentray.reconcile import ReconcileRow
 from tokentray.reporting import compact
 from tokentray.ui.tray import money
-from tokentray.ui.worker import RANGES_MS, GraphData, GraphSpec
 
 MAX_LINES = 8  # more labels than this are summed into "other"
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")

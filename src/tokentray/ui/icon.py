@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QIcon, QPainter, QPen, QPixmap
 
-from tokentray.live import LiveSnapshot
+from tokentray.dashboard.live import LiveSnapshot
 
 ICON_SIZES = (16, 22, 24, 32, 48, 64)
 # Badge colours per budget state: readable white text, distinct on light and dark panels

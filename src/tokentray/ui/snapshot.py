@@ -11,8 +11,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tokentray.dashboard.live import LiveSnapshot, snapshot
 from tokentray.engine import Engine, local_zone, open_engine
-from tokentray.live import LiveSnapshot, snapshot
 from tokentray.settings import Settings, load_settings
 
 STATES = ("normal", "warning", "over", "stale")
@@ -100,12 +100,12 @@ def _grab(widget: object, path: Path) -> Path:
 
 
 def render_graph_window(out: Path, engine: Engine, snap: LiveSnapshot) -> Path:
+    from tokentray.dashboard.graph import GraphSpec, compute_graph  # noqa: PLC0415
     from tokentray.ui.graph_window import GraphWindow  # noqa: PLC0415
-    from tokentray.ui.worker import GraphSpec, compute_graph  # noqa: PLC0415
 
     window = GraphWindow()
     window.select(GraphSpec("7d", "model"))
-    window.show_data(compute_graph(engine, window.spec, local_zone(), snap))
+    window.show_data(compute_graph(engine.store, window.spec, local_zone(), snap))
     return _grab(window, out / "graph-window.png")
 
 

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tokentray.live import LiveSnapshot
+from tokentray.dashboard.live import LiveSnapshot
 from tokentray.providers import provider_by_name
 from tokentray.providers.poll import ProviderState
 from tokentray.reporting import compact

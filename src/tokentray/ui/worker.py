@@ -1,106 +1,38 @@
-"""The engine's thread: watches the agents' folders, ingests, prepares what the GUI shows.
+"""The engine's thread: ingests what the folder watcher saw, prepares what the GUI shows.
 
-watchdog calls back on its own thread; those callbacks only record the path
-and post an event to this worker (``QCoreApplication.postEvent`` is safe
-from any thread). The worker, living in its own QThread, debounces, ingests
-and emits snapshots; Qt delivers them to the GUI thread as queued signals.
+The engine-side ``FolderWatcher`` collects changed paths on watchdog's thread and
+calls back; the callback only posts an event to this worker
+(``QCoreApplication.postEvent`` is safe from any thread). The worker, living in its
+own QThread, debounces, ingests and emits snapshots; Qt delivers them to the GUI
+thread as queued signals. Everything computed here comes from ``dashboard``.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal, Slot
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
-from watchdog.observers import Observer
 
-from tokentray import live
 from tokentray.alerts.engine import AlertEngine
+from tokentray.dashboard import live
+from tokentray.dashboard.graph import GraphData, GraphSpec, compute_graph
+from tokentray.dashboard.series_cache import SeriesCache
 from tokentray.engine import Engine, FolderStatus
 from tokentray.settings import Settings
-from tokentray.ui.series_cache import BurnSeries, SeriesCache
+from tokentray.watcher import DEBOUNCE_S, SAFETY_RESCAN_S, FolderWatcher
 
 log = logging.getLogger(__name__)
 
-DEBOUNCE_MS = 150
-SAFETY_RESCAN_MS = 5 * 60 * 1000
+DEBOUNCE_MS = int(DEBOUNCE_S * 1000)
+SAFETY_RESCAN_MS = SAFETY_RESCAN_S * 1000
 SNAPSHOT_TICK_MS = 30 * 1000
 STALE_AFTER_S = 15 * 60
-RANGES_MS = {
-    "1h": 3_600_000,
-    "24h": 86_400_000,
-    "7d": 7 * 86_400_000,
-    "30d": 30 * 86_400_000,
-    "all": 0,
-}
 _FILES_CHANGED = QEvent.Type(QEvent.registerEventType())
-
-
-@dataclass(frozen=True, slots=True)
-class GraphSpec:
-    range_key: str = "24h"
-    split: str = "source"
-
-
-@dataclass(slots=True)
-class GraphData:
-    spec: GraphSpec
-    snapshot: live.LiveSnapshot
-    series: BurnSeries
-    cumulative: list[tuple[int, float]]
-    day_start_ms: int
-    day_end_ms: int
-    sessions: list[live.SessionRow] = field(default_factory=list)
-
-
-RECENT_SESSIONS_MS = 24 * 3_600_000
-
-
-def compute_graph(
-    engine: Engine,
-    spec: GraphSpec,
-    tz: ZoneInfo,
-    snap: live.LiveSnapshot,
-    cache: SeriesCache | None = None,
-    changed: tuple[int, int] | None = None,
-) -> GraphData:
-    """Everything the graph window draws; with a cache, only what changed is re-read."""
-    store = engine.store
-    now = snap.now_ms
-    cache = cache or SeriesCache()
-    series = cache.get(store, RANGES_MS[spec.range_key], spec.split, now, changed)
-    day_start = live.local_day_start_ms(now, tz)
-    return GraphData(
-        spec=spec,
-        snapshot=snap,
-        series=series,
-        cumulative=live.cumulative_cost(store, day_start, now + 60_000),
-        day_start_ms=day_start,
-        day_end_ms=live.local_day_end_ms(now, tz),
-        sessions=live.recent_sessions(store, now - RECENT_SESSIONS_MS, now),
-    )
-
-
-class _Handler(FileSystemEventHandler):
-    """Runs on watchdog's thread: record the path, wake the worker, nothing else."""
-
-    def __init__(self, notify: Callable[[list[Path]], None]) -> None:
-        self._notify = notify
-
-    def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.is_directory and event.event_type != "moved":
-            return
-        paths = [Path(str(event.src_path))]
-        if getattr(event, "dest_path", ""):
-            paths.append(Path(str(event.dest_path)))
-        self._notify(paths)
 
 
 class EngineWorker(QObject):
@@ -122,10 +54,7 @@ class EngineWorker(QObject):
         self._tz = tz
         self._engine: Engine | None = None
         self._alerts: AlertEngine | None = None
-        self._observer: Observer | None = None  # type: ignore[valid-type]
-        self._watched: set[Path] = set()
-        self._dirty: set[Path] = set()
-        self._lock = threading.Lock()
+        self._watcher = FolderWatcher(self._wake)
         self._graph_spec: GraphSpec | None = None
         self._series_cache = SeriesCache()
         self._last_ok = 0.0
@@ -190,10 +119,8 @@ class EngineWorker(QObject):
 
     # -- watching ----------------------------------------------------------------
 
-    def notify(self, paths: list[Path]) -> None:
+    def _wake(self) -> None:
         """Called from watchdog's thread."""
-        with self._lock:
-            self._dirty.update(paths)
         QCoreApplication.postEvent(self, QEvent(_FILES_CHANGED))
 
     def event(self, event: QEvent) -> bool:
@@ -207,27 +134,11 @@ class EngineWorker(QObject):
         """Watch every agent folder that exists (folders can appear later)."""
         if self._engine is None:
             return
-        if self._observer is None:
-            self._observer = Observer()
-            self._observer.daemon = True
-            self._observer.start()
-        handler = _Handler(self.notify)
-        for _source, root in self._engine.ingestor.roots():
-            if root in self._watched or not root.is_dir():
-                continue
-            try:
-                self._observer.schedule(handler, str(root), recursive=True)
-                self._watched.add(root)
-            except OSError as exc:  # e.g. the inotify watch limit
-                log.warning("cannot watch %s: %s", root, exc)
-                self.problem.emit(f"Cannot watch {root}: {exc}. It is re-read every 5 minutes.")
+        for problem in self._watcher.sync(root for _source, root in self._engine.ingestor.roots()):
+            self.problem.emit(problem)
 
     def _stop_observer(self) -> None:
-        if self._observer is not None:
-            self._observer.stop()
-            self._observer.join(timeout=5)
-            self._observer = None
-        self._watched.clear()
+        self._watcher.stop()
 
     # -- ingest --------------------------------------------------------------------
 
@@ -242,8 +153,7 @@ class EngineWorker(QObject):
         self._emit_folders()
 
     def _ingest_dirty(self) -> None:
-        with self._lock:
-            paths, self._dirty = sorted(self._dirty), set()
+        paths = self._watcher.take()
         if paths:
             self._scan(paths)
 
@@ -344,7 +254,7 @@ class EngineWorker(QObject):
     def graph_data(self, spec: GraphSpec, changed: tuple[int, int] | None = None) -> GraphData:
         assert self._engine is not None
         snap = self._current_snapshot()
-        return compute_graph(self._engine, spec, self._tz, snap, self._series_cache, changed)
+        return compute_graph(self._engine.store, spec, self._tz, snap, self._series_cache, changed)
 
     @Slot(str, str)
     def request_session(self, source: str, session_id: str) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tokentray import live
+from tokentray.dashboard import live
 from tokentray.store import Store
 
 MINUTE_MS = 60_000

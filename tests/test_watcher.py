@@ -1,0 +1,110 @@
+"""The engine-side folder watcher, alone and inside ``tokentray watch``: real folders,
+real appends while it runs, no display."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tokentray.store import Store
+from tokentray.watcher import FolderWatcher
+
+
+def _line(message_id: str, output_tokens: int) -> bytes:
+    record = {
+        "type": "assistant",
+        "timestamp": datetime.now(UTC).isoformat(),
+        "sessionId": "s1",
+        "cwd": "/work/demo",
+        "message": {
+            "id": message_id,
+            "model": "claude-sonnet-4-5-20250929",
+            "usage": {"input_tokens": 10, "output_tokens": output_tokens},
+        },
+    }
+    return json.dumps(record).encode() + b"\n"
+
+
+def test_the_watcher_hands_over_changed_paths_once(tmp_path: Path) -> None:
+    root = tmp_path / "projects"
+    root.mkdir()
+    later = tmp_path / "later"
+    watcher = FolderWatcher()
+    try:
+        assert watcher.sync([root, later]) == []
+        assert watcher.watched == {root}  # a folder that does not exist yet is not watched
+        log = root / "a.jsonl"
+        log.write_bytes(_line("m1", 5))
+        assert log in watcher.wait(timeout=10)
+        assert watcher.take() == []
+        assert watcher.wait(timeout=0.2) == []  # nothing new: the timeout ends the wait
+
+        later.mkdir()
+        watcher.sync([root, later])  # folders that appear are picked up on the next sync
+        (later / "b.jsonl").write_bytes(_line("m2", 5))
+        assert later / "b.jsonl" in watcher.wait(timeout=10)
+    finally:
+        watcher.stop()
+
+
+def test_wake_ends_a_wait_with_nothing(tmp_path: Path) -> None:
+    watcher = FolderWatcher()
+    watcher.wake()
+    started = time.monotonic()
+    assert watcher.wait(timeout=30) == []
+    assert time.monotonic() - started < 5
+
+
+def _events(data: Path) -> int:
+    try:
+        with Store(data / "usage.sqlite3", integrity="never") as store:
+            return store.count_events()
+    except Exception:  # the watch process may be creating it
+        return -1
+
+
+def test_watch_reads_an_append_at_once_not_at_the_next_interval(tmp_path: Path) -> None:
+    claude = tmp_path / "claude"
+    log = claude / "projects" / "-work-demo" / "s1.jsonl"
+    log.parent.mkdir(parents=True)
+    log.write_bytes(_line("m1", 100))
+    data = tmp_path / "data"
+    env = {
+        **os.environ,
+        "HOME": str(tmp_path / "home"),
+        "CLAUDE_CONFIG_DIR": str(claude),
+        "CODEX_HOME": str(tmp_path / "none"),
+        "TOKENTRAY_CONFIG_DIR": str(tmp_path / "config"),
+    }
+    command = [sys.executable, "-m", "tokentray.cli", "--data-dir", str(data), "watch"]
+    watch = subprocess.Popen(
+        [*command, "--interval", "3600"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert watch.stdout is not None
+        banner = watch.stdout.readline()
+        assert "watching" in banner and "every 3600 s" in banner, banner
+        deadline = time.monotonic() + 20
+        while _events(data) != 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _events(data) == 1
+        with open(log, "ab") as handle:  # the agent writes while watch runs
+            handle.write(_line("m2", 200))
+        deadline = time.monotonic() + 10  # far less than the interval or the safety rescan
+        while _events(data) != 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _events(data) == 2
+    finally:
+        watch.send_signal(signal.SIGTERM)
+        _out, err = watch.communicate(timeout=20)
+    assert watch.returncode == 0, err
