@@ -142,7 +142,9 @@ def bench_graph(results: dict[str, object]) -> None:
     from tokentray.dashboard.series_cache import SeriesCache
     from tokentray.engine import local_zone, open_engine
     from tokentray.events import PricedEvent, UsageEvent
+    from tokentray.settings import Settings
     from tokentray.ui.graph_window import GraphWindow
+    from tokentray.ui.signals import AppSignals
 
     app = QApplication.instance() or QApplication([])
     root = Path(tempfile.mkdtemp(dir=OUT))
@@ -170,7 +172,7 @@ def bench_graph(results: dict[str, object]) -> None:
     with engine.store.transaction():
         engine.store.upsert_events(events)
     tz = local_zone()
-    window = GraphWindow()
+    window = GraphWindow(AppSignals(Settings()))
     window.resize(1100, 760)
     window.show()
     first_query, query, first_draw, refresh = [], [], [], []

@@ -36,6 +36,7 @@ class NotificationDaemon:
         assert self.bus.stdout is not None
         self.address = self.bus.stdout.readline().strip()
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        self.senders: dict[int, str] = {}  # notification id -> the connection that asked
         self.next_id = 42
         self._stop = threading.Event()
         self._ready = threading.Event()
@@ -59,17 +60,22 @@ class NotificationDaemon:
             self.calls.append((str(signature), message.body))
             if member == "Notify":
                 reply = new_method_return(message, "u", (self.next_id,))
+                self.senders[self.next_id] = str(message.header.fields[HeaderFields.sender])
                 self.next_id += 1
             else:
                 reply = new_method_return(message)
             self.connection.send(reply)
 
     def click(self, notification_id: int) -> None:
-        """What the desktop sends when the notification is clicked."""
+        """What the desktop sends when the notification is clicked: like dunst, only to
+        the connection that sent the notification (a closed one never hears it)."""
         address = DBusAddress(PATH, interface=NAME)
-        self.connection.send(
-            new_signal(address, "ActionInvoked", "us", (notification_id, "default"))
-        )
+        signal = new_signal(address, "ActionInvoked", "us", (notification_id, "default"))
+        sender = self.senders.get(notification_id)
+        if sender is None:
+            return
+        signal.header.fields[HeaderFields.destination] = sender
+        self.connection.send(signal)
 
     def close(self) -> None:
         self._stop.set()

@@ -15,6 +15,7 @@ from pytestqt.qtbot import QtBot
 from tokentray.dashboard.live import LiveSnapshot
 from tokentray.settings import Settings, load_settings
 from tokentray.ui.icon import STATE_COLOURS, render, short_money
+from tokentray.ui.signals import AppSignals
 from tokentray.ui.tray import NO_TRAY_HELP, TrayController, tooltip
 
 
@@ -89,7 +90,7 @@ def test_tooltip_is_short_and_complete() -> None:
 
 
 def test_tray_menu_actions(qtbot: QtBot, tmp_path: Path) -> None:
-    tray = TrayController(tmp_path)
+    tray = TrayController(AppSignals(Settings()), tmp_path)
     expected = {
         "graphs": tray.openGraphs,
         "refresh": tray.refreshNow,
@@ -114,7 +115,7 @@ def test_without_a_tray_a_summary_window_shows_instead(
     if QSystemTrayIcon.isSystemTrayAvailable():
         pytest.skip("this platform has a system tray")
     with caplog.at_level(logging.WARNING):
-        tray = TrayController(tmp_path)
+        tray = TrayController(AppSignals(Settings()), tmp_path)
     assert tray.window is not None and tray.window.isVisible()
     assert NO_TRAY_HELP in caplog.text
     tray.show_snapshot(_snapshot())
@@ -179,7 +180,7 @@ def test_preferences_round_trip(qtbot: QtBot, tmp_path: Path) -> None:
 
     config = tmp_path / "config.toml"
     config.write_text('[pricing.aliases]\n"gw-sonnet" = "claude-sonnet-4-5"  # my gateway\n')
-    dialog = PreferencesDialog(load_settings(config))
+    dialog = PreferencesDialog(AppSignals(load_settings(config)))
     qtbot.addWidget(dialog)
     dialog.budget_page.budget.setValue(35.5)
     dialog.budget_page.show_burn.setChecked(True)

@@ -104,9 +104,10 @@ def test_pause_shows_in_the_tooltip_and_survives_a_restart(qtbot: QtBot, tmp_pat
 
 def test_rules_page_round_trip(qtbot: QtBot, tmp_path: Path) -> None:
     from tokentray.ui.preferences import PreferencesDialog, RuleDialog
+    from tokentray.ui.signals import AppSignals
 
     config = tmp_path / "config.toml"
-    dialog = PreferencesDialog(load_settings(config))
+    dialog = PreferencesDialog(AppSignals(load_settings(config)))
     qtbot.addWidget(dialog)
     page = dialog.rules_page
     defaults = [rule.id for rule in page.rules]
@@ -141,8 +142,9 @@ def test_rules_page_round_trip(qtbot: QtBot, tmp_path: Path) -> None:
 def test_test_notification_goes_out(qtbot: QtBot, tmp_path: Path) -> None:
     app, _ = _app(tmp_path, "")
     try:
-        where = app.send_test_notification()
-        assert where in ("desktop", "balloon", "log")
+        app.send_test_notification()
+        qtbot.waitUntil(lambda: bool(app.alerts_sent), timeout=5000)
+        assert app.alerts_sent[-1][1] in ("desktop", "balloon", "log")
         assert app.alerts_sent[-1][0].rule.name == "Test notification"
     finally:
         app.stop()
@@ -165,7 +167,9 @@ def test_desktop_notification_over_dbus_and_its_click(qtbot: QtBot, tmp_path: Pa
     """A real (private) session bus and a stand-in notification daemon."""
     from dbus_notifications import NotificationDaemon
     from tokentray.alerts.notify import desktop_notify
+    from tokentray.settings import Settings
     from tokentray.ui.notifications import Notifier
+    from tokentray.ui.signals import AppSignals
     from tokentray.ui.tray import TrayController
 
     daemon = NotificationDaemon()
@@ -180,8 +184,10 @@ def test_desktop_notification_over_dbus_and_its_click(qtbot: QtBot, tmp_path: Pa
         assert "$23.50" in text and "project /home/dev/api" in text
         assert actions == ["default", "Open graphs"] and hints["urgency"] == ("y", 2)
 
-        notifier = Notifier(TrayController(tmp_path))
-        assert notifier.show(alert) == "desktop"
+        notifier = Notifier(TrayController(AppSignals(Settings()), tmp_path))
+        with qtbot.waitSignal(notifier.delivered, timeout=5000) as sent:
+            notifier.show(alert)
+        assert sent.args[1] == "desktop"
         opened: list[object] = []
         notifier.activated.connect(opened.append)
 
@@ -195,3 +201,14 @@ def test_desktop_notification_over_dbus_and_its_click(qtbot: QtBot, tmp_path: Pa
         notifier.stop()
     finally:
         daemon.close()
+
+
+def test_critical_alerts_stay_and_warnings_expire() -> None:
+    from dataclasses import replace
+
+    from tokentray.alerts.notify import EXPIRE_AS_USUAL, NEVER_EXPIRE, notify_message
+
+    critical = _sample_alert()
+    warning = replace(critical, level="warning")
+    assert notify_message(critical).body[-1] == NEVER_EXPIRE == 0
+    assert notify_message(warning).body[-1] == EXPIRE_AS_USUAL == -1

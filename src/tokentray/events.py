@@ -206,3 +206,18 @@ class ScanReport:
             self.changed_from_ms = first_ms
         if self.changed_to_ms is None or last_ms > self.changed_to_ms:
             self.changed_to_ms = last_ms
+
+
+@dataclass(slots=True)
+class ProviderState:
+    """Where one provider's usage API stands: kept in the store by the poller, read by
+    ``providers status``, the snapshot (the tray's tooltip) and Preferences."""
+
+    provider: str
+    status: str = "no key"  # ok, no key, wrong key type, key rejected, rate-limited, error
+    message: str = ""
+    last_ok_ms: int | None = None
+    next_poll_ms: int = 0
+    failures: int = 0
+    key_fingerprint: str = ""
+    info: dict[str, object] | None = None

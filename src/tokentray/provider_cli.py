@@ -9,11 +9,12 @@ import sys
 from datetime import UTC, datetime
 
 from tokentray.engine import Engine
+from tokentray.events import ProviderState
 from tokentray.providers import ALL_PROVIDERS, provider_by_name
 from tokentray.providers.base import Provider
 from tokentray.providers.http import ProviderError
 from tokentray.providers.keys import WEBHOOK, KeyStore, Secret
-from tokentray.providers.poll import NEVER, ProviderPoller, ProviderState
+from tokentray.providers.poll import NEVER, ProviderPoller
 from tokentray.reconcile import reconcile
 from tokentray.reporting import compact, to_json
 

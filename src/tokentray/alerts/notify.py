@@ -7,8 +7,11 @@ argument types for it). The GUI adds the tray balloon as a fallback.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 
@@ -20,20 +23,24 @@ WEBHOOK_TIMEOUT_S = 5.0
 WEBHOOK_ATTEMPTS = 3
 
 
-def desktop_notify(alert: Alert, timeout_ms: int = 0) -> int | None:
-    """Show ``alert`` through org.freedesktop.Notifications; its id, or None if unavailable."""
-    try:
-        from jeepney import DBusAddress, new_method_call  # noqa: PLC0415
-        from jeepney.io.blocking import open_dbus_connection  # noqa: PLC0415
-    except ImportError:
-        return None
-    address = DBusAddress(
-        "/org/freedesktop/Notifications",
-        bus_name="org.freedesktop.Notifications",
-        interface="org.freedesktop.Notifications",
-    )
+NOTIFICATIONS = ("/org/freedesktop/Notifications", "org.freedesktop.Notifications")
+EXPIRE_AS_USUAL = -1  # the notification server's own timeout
+NEVER_EXPIRE = 0
+
+
+def expiry_ms(alert: Alert) -> int:
+    """Critical alerts stay until dismissed; warnings and digests expire as usual."""
+    return NEVER_EXPIRE if alert.level == "critical" else EXPIRE_AS_USUAL
+
+
+def notify_message(alert: Alert, timeout_ms: int | None = None) -> Any:
+    """The ``Notify`` call for ``alert``, with the exact signature the spec asks for."""
+    from jeepney import DBusAddress, new_method_call  # noqa: PLC0415
+
+    path, name = NOTIFICATIONS
+    address = DBusAddress(path, bus_name=name, interface=name)
     urgency = 2 if alert.level == "critical" else 1
-    message = new_method_call(
+    return new_method_call(
         address,
         "Notify",
         "susssasa{sv}i",
@@ -45,17 +52,113 @@ def desktop_notify(alert: Alert, timeout_ms: int = 0) -> int | None:
             alert.message(),
             ["default", "Open graphs"],
             {"urgency": ("y", urgency), "category": ("s", "tokentray.alert")},
-            timeout_ms,
+            expiry_ms(alert) if timeout_ms is None else timeout_ms,
         ),
     )
+
+
+def desktop_notify(alert: Alert, timeout_ms: int | None = None) -> int | None:
+    """One notification on a short-lived connection (``tokentray watch --desktop``, where
+    nobody listens for clicks); its id, or None if unavailable."""
+    try:
+        from jeepney.io.blocking import open_dbus_connection  # noqa: PLC0415
+    except ImportError:
+        return None
     try:
         with open_dbus_connection(bus="SESSION") as connection:
-            reply = connection.send_and_get_reply(message, timeout=3)
+            reply = connection.send_and_get_reply(notify_message(alert, timeout_ms), timeout=3)
     except Exception as exc:  # no session bus, no notification daemon: fall back
         log.info("desktop notifications unavailable: %s", exc)
         return None
-    body = reply.body
+    return _notification_id(reply.body)
+
+
+def _notification_id(body: Any) -> int | None:
     return int(body[0]) if body and isinstance(body[0], int) else None
+
+
+class DesktopNotifications:
+    """Notifications that can be clicked: one long-lived session-bus connection, on its own
+    thread, sends every ``Notify`` and hears the ``ActionInvoked`` answers. Notification
+    servers such as dunst send that signal only to the connection that asked, so a
+    connection closed after sending would never hear a click.
+
+    ``on_sent(alert, id or None)`` and ``on_click(id)`` are called on that thread; nothing
+    here blocks the caller of ``send``.
+    """
+
+    def __init__(
+        self,
+        on_sent: Callable[[Alert, int | None], None],
+        on_click: Callable[[int], None],
+    ) -> None:
+        self._on_sent = on_sent
+        self._on_click = on_click
+        self._outbox: queue.Queue[Alert] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def send(self, alert: Alert) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name="tokentray-notifications", daemon=True
+            )
+            self._thread.start()
+        self._outbox.put(alert)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=3)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._serve()
+            except Exception as exc:  # no bus or no server: each alert falls back
+                log.info("desktop notifications unavailable: %s", exc)
+                self._fail_waiting()
+
+    def _fail_waiting(self) -> None:
+        """Hand back what waits (the caller falls back), then wait for the next alert."""
+        while not self._stop.is_set():
+            try:
+                alert = self._outbox.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            self._on_sent(alert, None)
+            return
+
+    def _serve(self) -> None:
+        from jeepney import MatchRule, message_bus  # noqa: PLC0415
+        from jeepney.io.blocking import open_dbus_connection  # noqa: PLC0415
+
+        path, name = NOTIFICATIONS
+        rule = MatchRule(type="signal", interface=name, member="ActionInvoked", path=path)
+        with open_dbus_connection(bus="SESSION") as connection:
+            connection.send_and_get_reply(message_bus.AddMatch(rule), timeout=3)
+            with connection.filter(rule) as clicks:
+                while not self._stop.is_set():
+                    self._send_waiting(connection)
+                    try:
+                        message = connection.recv_until_filtered(clicks, timeout=0.2)
+                    except TimeoutError:
+                        continue
+                    if message.body:
+                        self._on_click(int(message.body[0]))
+
+    def _send_waiting(self, connection: Any) -> None:
+        while True:
+            try:
+                alert = self._outbox.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                reply = connection.send_and_get_reply(notify_message(alert), timeout=3)
+            except Exception:
+                self._outbox.put(alert)  # sent again on a new connection, or handed back
+                raise
+            self._on_sent(alert, _notification_id(reply.body))
 
 
 def post_webhook(

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tokentray.events import ProviderState
 from tokentray.store import Store
 from tokentray.store.reads import Column
 
@@ -43,6 +44,7 @@ class LiveSnapshot:
     stale: bool = False
     local_cost_usd: float = 0.0  # today's spend from local logs alone
     billed_today_usd: float | None = None  # providers' own figure for today (UTC), if fetched
+    providers: tuple[ProviderState, ...] = ()  # every provider polled so far, as it stands
 
 
 def local_day_start_ms(now_ms: int, tz: ZoneInfo) -> int:
@@ -102,6 +104,7 @@ def snapshot(
         budget_state=budget_state(spent, daily_budget_usd),
         sources_found=sources_found,
         stale=stale,
+        providers=tuple(store.provider_states()),
     )
 
 

@@ -13,11 +13,11 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import orjson
 
+from tokentray.events import ProviderState
 from tokentray.providers.base import Provider, ProviderRow
 from tokentray.providers.http import ApiClient, ProviderError
 from tokentray.providers.keys import KeyStore, fingerprint
@@ -30,18 +30,6 @@ MIN_INTERVAL_S = 60
 MAX_BACKOFF_S = 3600
 BACKFILL_DAYS = 31
 NEVER = 2**62
-
-
-@dataclass(slots=True)
-class ProviderState:
-    provider: str
-    status: str = "no key"  # ok, no key, wrong key type, key rejected, rate-limited, error
-    message: str = ""
-    last_ok_ms: int | None = None
-    next_poll_ms: int = 0
-    failures: int = 0
-    key_fingerprint: str = ""
-    info: dict[str, object] | None = None
 
 
 class ProviderPoller:
@@ -158,13 +146,7 @@ class ProviderPoller:
     # -- state -------------------------------------------------------------------
 
     def state(self, provider: str) -> ProviderState:
-        row = self.store.provider_state_row(provider)
-        if row is None:
-            return ProviderState(provider)
-        status, message, last_ok, next_poll, failures, key_fp, info = row
-        return ProviderState(
-            provider, status, message, last_ok, next_poll, failures, key_fp, orjson.loads(info)
-        )
+        return self.store.provider_state(provider) or ProviderState(provider)
 
     def _save(self, state: ProviderState, status: str, message: str, next_ms: int) -> ProviderState:
         state.status, state.message, state.next_poll_ms = status, message, next_ms

@@ -11,6 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import orjson
+
+from tokentray.events import ProviderState
+
 Column = Literal["source", "model", "project"]
 Metric = Literal["usd", "tokens"]
 Row = tuple[Any, ...]
@@ -55,6 +59,13 @@ class EventFilter:
                 clauses.append(f"{column} = ?")
                 params.append(value)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _provider_state(row: Row) -> ProviderState:
+    provider, status, message, last_ok, next_poll, failures, key_fp, info = row
+    return ProviderState(
+        provider, status, message, last_ok, next_poll, failures, key_fp, orjson.loads(info)
+    )
 
 
 def _column(name: str) -> str:
@@ -301,14 +312,21 @@ class StoreReads:
         )
         return [(str(p), str(d), str(k), int(t or 0), c) for p, d, k, t, c in rows]
 
-    def provider_state_row(self, provider: str) -> Row | None:
-        """(status, message, last ok, next poll, failures, key fingerprint, info JSON)."""
+    def provider_states(self) -> list[ProviderState]:
+        """Every provider that has been polled (or tried), by name."""
         rows = self._rows(
-            "SELECT status, message, last_ok_ms, next_poll_ms, failures, key_fingerprint, info "
-            "FROM provider_state WHERE provider = ?",
+            "SELECT provider, status, message, last_ok_ms, next_poll_ms, failures, "
+            "key_fingerprint, info FROM provider_state ORDER BY provider"
+        )
+        return [_provider_state(row) for row in rows]
+
+    def provider_state(self, provider: str) -> ProviderState | None:
+        rows = self._rows(
+            "SELECT provider, status, message, last_ok_ms, next_poll_ms, failures, "
+            "key_fingerprint, info FROM provider_state WHERE provider = ?",
             (provider,),
         )
-        return rows[0] if rows else None
+        return _provider_state(rows[0]) if rows else None
 
     # -- alerts ---------------------------------------------------------------------------
 

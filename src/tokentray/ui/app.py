@@ -19,17 +19,15 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from tokentray import __version__
 from tokentray.alerts.engine import Alert, Window
 from tokentray.alerts.rules import Rule
-from tokentray.dashboard.graph import GraphData
 from tokentray.dashboard.live import LiveSnapshot
-from tokentray.engine import Engine, FolderStatus, local_zone, open_engine
+from tokentray.engine import Engine, local_zone, open_engine
 from tokentray.instance import owned_by_me, peer_is_me, socket_path
 from tokentray.paths import data_dir as default_data_dir
 from tokentray.paths import database_path
-from tokentray.providers.poll import ProviderState
-from tokentray.reconcile import ReconcileRow
 from tokentray.settings import Settings, load_settings
 from tokentray.ui.notifications import Notifier
 from tokentray.ui.provider_worker import ProviderWorker
+from tokentray.ui.signals import AppSignals
 from tokentray.ui.tray import TrayController
 from tokentray.ui.worker import EngineWorker
 
@@ -57,11 +55,11 @@ def hand_over_to_running_instance(name: str) -> bool:
 
 
 class TrayApp(QObject):
-    """Wires the tray, the windows and the engine worker together (GUI thread)."""
+    """Wires the workers to the signal hub, and the hub to the tray and the windows
+    (GUI thread). The app itself keeps no copy of their state."""
 
     refreshRequested = Signal()
     graphRequested = Signal(object)  # GraphSpec | None
-    settingsChanged = Signal(object)  # Settings
     sessionRequested = Signal(str, str)
     stopRequested = Signal()
     stopProvidersRequested = Signal()
@@ -69,6 +67,7 @@ class TrayApp(QObject):
     keySaveRequested = Signal(str, str)
     keyTestRequested = Signal(str)
     reconcileRequested = Signal()
+    snapshotRequested = Signal()
 
     def __init__(
         self,
@@ -79,11 +78,9 @@ class TrayApp(QObject):
     ) -> None:
         super().__init__()
         self.data_dir = data_dir
-        self.settings = settings or load_settings(config_file)
-        self.last_snapshot: LiveSnapshot | None = None
+        self.signals = AppSignals(settings or load_settings(config_file))
         self.graph_window: GraphWindow | None = None  # created on first use: loads pyqtgraph
         self.preferences: PreferencesDialog | None = None
-        self.folders: list[FolderStatus] = []
         self.problems: list[str] = []
         self.server: QLocalServer | None = None
 
@@ -92,13 +89,14 @@ class TrayApp(QObject):
 
         self.engine_thread = QThread()
         self.engine_thread.setObjectName("tokentray-engine")
-        self.worker = EngineWorker(opener, self.settings, local_zone())
+        self.worker = EngineWorker(opener, self.signals.settings, local_zone())
         self.worker.moveToThread(self.engine_thread)
         self.engine_thread.started.connect(self.worker.start)
         self.refreshRequested.connect(self.worker.refresh)
         self.pauseRequested.connect(self.worker.pause_alerts)
         self.graphRequested.connect(self.worker.request_graph)
-        self.settingsChanged.connect(self.worker.apply_settings)
+        self.signals.settingsChanged.connect(self.worker.apply_settings)
+        self.snapshotRequested.connect(self.worker.refresh_snapshot)
         self.sessionRequested.connect(self.worker.request_session)
         self.stopRequested.connect(self.worker.stop, Qt.ConnectionType.BlockingQueuedConnection)
 
@@ -113,34 +111,46 @@ class TrayApp(QObject):
         self.stopProvidersRequested.connect(
             self.providers.stop, Qt.ConnectionType.BlockingQueuedConnection
         )
-        self.provider_states: list[ProviderState] = []
-        self.provider_keys: dict[str, str] = {}
-        self.reconcile_rows: list[ReconcileRow] = []
 
-        self.tray = TrayController(data_dir, self.settings.icon_shows)
+        self.tray = TrayController(self.signals, data_dir)
         self.tray.openGraphs.connect(self.show_graphs)
         self.tray.openPreferences.connect(self.show_preferences)
         self.tray.refreshNow.connect(self.refreshRequested.emit)
         self.tray.pauseAlerts.connect(self.pause_alerts)
         self.tray.showAbout.connect(self.show_about)
         self.tray.quitRequested.connect(QApplication.quit)
-        self.worker.snapshotReady.connect(self._on_snapshot)
-        self.worker.graphReady.connect(self._on_graph)
-        self.worker.foldersReady.connect(self._on_folders)
+        hub = self.signals
+        self.worker.snapshotReady.connect(hub.publish_snapshot)
+        self.worker.graphReady.connect(hub.publish_graph)
+        self.worker.foldersReady.connect(hub.publish_folders)
+        self.worker.pausedUntil.connect(hub.publish_paused_until)
+        self.worker.problem.connect(hub.problem)
         self.worker.sessionReady.connect(self._on_session)
-        self.worker.problem.connect(self._on_problem)
         self.worker.alertsDue.connect(self._on_alerts)
-        self.worker.pausedUntil.connect(self._on_paused)
         self.notifier = Notifier(self.tray)
         self.notifier.activated.connect(self.open_culprit)
-        self.alerts_sent: list[tuple[Alert, str]] = []
-        self.providers.statesReady.connect(self._on_provider_states)
-        self.providers.keysReady.connect(self._on_provider_keys)
-        self.providers.testDone.connect(self._on_key_tested)
-        self.providers.reconcileReady.connect(self._on_reconcile)
-        self.providers.problem.connect(self._on_problem)
-        if self.settings.error:
-            self._on_problem(self.settings.error)
+        self.alerts_sent: list[tuple[Alert, str]] = []  # (alert, where it went), in order
+        self.notifier.delivered.connect(
+            lambda alert, where: self.alerts_sent.append((alert, where))
+        )
+        self.providers.statesReady.connect(hub.publish_providers)
+        self.providers.keysReady.connect(hub.publish_provider_keys)
+        self.providers.testDone.connect(hub.keyTested)
+        self.providers.reconcileReady.connect(hub.publish_reconcile)
+        self.providers.problem.connect(hub.problem)
+        # The tray's provider figures come in the snapshot, read from the store: one route.
+        hub.providersChanged.connect(lambda _states: self.snapshotRequested.emit())
+        hub.problem.connect(self._on_problem)
+        if hub.settings.error:
+            hub.problem.emit(hub.settings.error)
+
+    @property
+    def settings(self) -> Settings:
+        return self.signals.settings
+
+    @property
+    def last_snapshot(self) -> LiveSnapshot | None:
+        return self.signals.snapshot
 
     def start(self) -> None:
         self.engine_thread.start()
@@ -185,19 +195,6 @@ class TrayApp(QObject):
 
     # -- from the worker ---------------------------------------------------------------
 
-    def _on_snapshot(self, snap: LiveSnapshot) -> None:
-        self.last_snapshot = snap
-        self.tray.show_snapshot(snap)
-
-    def _on_graph(self, data: GraphData) -> None:
-        if self.graph_window is not None:
-            self.graph_window.show_data(data)
-
-    def _on_folders(self, folders: list[FolderStatus]) -> None:
-        self.folders = folders
-        if self.preferences is not None:
-            self.preferences.show_folders(folders)
-
     def _on_session(self, payload: tuple[str, str, list[tuple[int, int, float]]]) -> None:
         from tokentray.ui.graph_window import SessionDialog  # noqa: PLC0415
 
@@ -209,25 +206,18 @@ class TrayApp(QObject):
 
     def _on_alerts(self, alerts: list[Alert]) -> None:
         for alert in alerts:
-            self.alerts_sent.append((alert, self.notifier.show(alert)))
+            self.notifier.show(alert)
 
-    def _on_paused(self, until_ms: int) -> None:
-        now_ms = datetime.now().timestamp() * 1000
-        self.tray.paused_until = (
-            datetime.fromtimestamp(until_ms / 1000) if until_ms > now_ms else None
-        )
-        if self.last_snapshot is not None:
-            self.tray.show_snapshot(self.last_snapshot)
+    def _on_delivered(self, alert: Alert, where: str) -> None:
+        self.alerts_sent.append((alert, where))
 
-    def send_test_notification(self) -> str:
+    def send_test_notification(self) -> None:
         """From Preferences → Alerts: a sample alert through the real notification path."""
         now = datetime.now().astimezone()
         rule = Rule("test", "Test notification", threshold=1.0)
         sample = Alert(rule, "warning", 0.8, 1.0, Window(now, now + timedelta(hours=1)), "test")
         sample.culprit = {"project": "this is only a test"}
-        where = self.notifier.show(sample)
-        self.alerts_sent.append((sample, where))
-        return where
+        self.notifier.show(sample)
 
     def open_culprit(self, alert: Alert) -> None:
         """A click on a notification: the graphs, and the session that caused it."""
@@ -235,29 +225,6 @@ class TrayApp(QObject):
         culprit = alert.culprit
         if culprit.get("source") and culprit.get("session"):
             self.sessionRequested.emit(culprit["source"], culprit["session"])
-
-    def _on_provider_states(self, states: list[ProviderState]) -> None:
-        self.provider_states = states
-        self.tray.provider_states = states
-        if self.last_snapshot is not None:
-            self.tray.show_snapshot(self.last_snapshot)
-        if self.preferences is not None:
-            for state in states:
-                self.preferences.keys_page.show_state(state)
-
-    def _on_provider_keys(self, where: dict[str, str]) -> None:
-        self.provider_keys = where
-        if self.preferences is not None:
-            self.preferences.keys_page.show_keys(where)
-
-    def _on_key_tested(self, name: str, state: ProviderState) -> None:
-        if self.preferences is not None:
-            self.preferences.keys_page.show_state(state)
-
-    def _on_reconcile(self, rows: list[ReconcileRow]) -> None:
-        self.reconcile_rows = rows
-        if self.graph_window is not None:
-            self.graph_window.show_reconcile(rows)
 
     def _on_problem(self, message: str) -> None:
         """Said once, in the tray's balloon or the log; the app carries on."""
@@ -274,10 +241,9 @@ class TrayApp(QObject):
         if self.graph_window is None:
             from tokentray.ui.graph_window import GraphWindow  # noqa: PLC0415
 
-            self.graph_window = GraphWindow()
+            self.graph_window = GraphWindow(self.signals)
             self.graph_window.specChanged.connect(self.graphRequested.emit)
             self.graph_window.sessionRequested.connect(self.sessionRequested.emit)
-            self.graph_window.show_reconcile(self.reconcile_rows)
         self.graphRequested.emit(self.graph_window.spec)
         self.reconcileRequested.emit()
         self.graph_window.show()
@@ -287,23 +253,16 @@ class TrayApp(QObject):
     def show_preferences(self) -> None:
         from tokentray.ui.preferences import PreferencesDialog  # noqa: PLC0415
 
-        self.preferences = PreferencesDialog(self.settings)
-        self.preferences.show_folders(self.folders)
-        self.preferences.settingsSaved.connect(self._apply_settings)
+        if self.preferences is not None:
+            self.preferences.close()
+            self.preferences.deleteLater()
+        self.preferences = PreferencesDialog(self.signals)
         self.preferences.rules_page.testNotification.connect(self.send_test_notification)
         keys = self.preferences.keys_page
         keys.saveKey.connect(self.keySaveRequested.emit)
         keys.testKey.connect(self.keyTestRequested.emit)
-        keys.show_keys(self.provider_keys)
-        for state in self.provider_states:
-            keys.show_state(state)
         self.preferences.show()
         self.preferences.raise_()
-
-    def _apply_settings(self, settings: Settings) -> None:
-        self.settings = settings
-        self.tray.set_icon_mode(settings.icon_shows)
-        self.settingsChanged.emit(settings)
 
     def pause_alerts(self, how: str) -> None:
         """For an hour, or until tomorrow morning (07:00); kept in the store across restarts."""

@@ -36,6 +36,7 @@ from tokentray.dashboard.graph import RANGES_MS, GraphData, GraphSpec
 from tokentray.dashboard.live import SessionRow
 from tokentray.reconcile import ReconcileRow
 from tokentray.reporting import compact
+from tokentray.ui.signals import AppSignals
 from tokentray.ui.tray import money
 
 MAX_LINES = 8  # more labels than this are summed into "other"
@@ -66,10 +67,13 @@ class CompactAxis(pg.AxisItem):
 
 
 class GraphWindow(QWidget):
+    """Draws the hub's graph data and billed-vs-local rows as they arrive; asks for other
+    data through ``specChanged`` and ``sessionRequested``."""
+
     specChanged = Signal(object)  # GraphSpec
     sessionRequested = Signal(str, str)
 
-    def __init__(self) -> None:
+    def __init__(self, signals: AppSignals) -> None:
         super().__init__()
         self.setWindowTitle("tokentray — token burn")
         self.resize(1100, 760)
@@ -97,6 +101,9 @@ class GraphWindow(QWidget):
         self.billed = BilledView()
         self.tabs.addTab(self.billed, "Billed vs local")
         QVBoxLayout(self).addWidget(self.tabs)
+        self.show_reconcile(signals.reconcile)
+        signals.graphChanged.connect(self.show_data)
+        signals.reconcileChanged.connect(self.show_reconcile)
 
     # -- building -------------------------------------------------------------------
 
@@ -482,13 +489,6 @@ def _regroup(values: np.ndarray, factor: int, lead: int) -> np.ndarray:
     padded = np.concatenate([padded, np.zeros(tail)])
     grouped: np.ndarray = padded.reshape(-1, factor).sum(axis=1)
     return grouped
-
-
-def _display_bucket_ms(span_s: float) -> int:
-    """Minutes for up to 6 hours in view, hours for up to 10 days, days beyond."""
-    if span_s <= 6 * 3600:
-        return 60_000
-    return 3_600_000 if span_s <= 10 * 86400 else 86_400_000
 
 
 def _short_label(label: str) -> str:

@@ -1,43 +1,55 @@
 """Desktop notifications for alerts: freedesktop D-Bus first (clickable), else the tray's
-balloon, else the log. Clicking one opens the graph window on the culprit."""
+balloon, else the log. Clicking one opens the graph window on the culprit.
+
+The D-Bus work (sending, and hearing clicks) runs on the engine-side
+``DesktopNotifications`` thread; this object only moves its answers to the GUI
+thread and falls back where the desktop has no notification service."""
 
 from __future__ import annotations
 
 import logging
-import threading
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QSystemTrayIcon
 
 from tokentray.alerts.engine import Alert
-from tokentray.alerts.notify import desktop_notify
+from tokentray.alerts.notify import DesktopNotifications
 from tokentray.ui.tray import TrayController
 
 log = logging.getLogger(__name__)
 
+BALLOON_MS = 15_000
+
 
 class Notifier(QObject):
     activated = Signal(object)  # the Alert a person clicked
-    _invoked = Signal(int)  # from the D-Bus listener thread; delivered on the GUI thread
+    delivered = Signal(object, str)  # the Alert, and where it went: desktop, balloon or log
+    _sent = Signal(object, object)  # from the D-Bus thread: Alert, notification id or None
+    _invoked = Signal(int)  # from the D-Bus thread: the notification clicked
 
     def __init__(self, tray: TrayController) -> None:
         super().__init__()
         self.tray = tray
         self._by_id: dict[int, Alert] = {}
         self._last_balloon: Alert | None = None
-        self._listener: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._sent.connect(self._on_sent)
         self._invoked.connect(self._on_invoked)
+        self._desktop = DesktopNotifications(self._sent.emit, self._invoked.emit)
         if tray.tray is not None:
             tray.tray.messageClicked.connect(self._on_balloon_clicked)
 
-    def show(self, alert: Alert) -> str:
-        """Where the alert went: "desktop", "balloon" or "log"."""
-        notification_id = desktop_notify(alert)
+    def show(self, alert: Alert) -> None:
+        """Send without waiting; ``delivered`` says where the alert went."""
+        self._desktop.send(alert)
+
+    def stop(self) -> None:
+        self._desktop.stop()
+
+    def _on_sent(self, alert: Alert, notification_id: int | None) -> None:
         if notification_id is not None:
             self._by_id[notification_id] = alert
-            self._listen()
-            return "desktop"
+            self.delivered.emit(alert, "desktop")
+            return
         tray = self.tray.tray
         if tray is not None and QSystemTrayIcon.isSystemTrayAvailable():
             icon = (
@@ -45,14 +57,12 @@ class Notifier(QObject):
                 if alert.level == "critical"
                 else QSystemTrayIcon.MessageIcon.Information
             )
-            tray.showMessage(alert.title, alert.message(), icon, 15_000)
+            tray.showMessage(alert.title, alert.message(), icon, BALLOON_MS)
             self._last_balloon = alert
-            return "balloon"
+            self.delivered.emit(alert, "balloon")
+            return
         log.warning("%s\n%s", alert.title, alert.message())
-        return "log"
-
-    def stop(self) -> None:
-        self._stop.set()
+        self.delivered.emit(alert, "log")
 
     def _on_balloon_clicked(self) -> None:
         if self._last_balloon is not None:
@@ -62,34 +72,3 @@ class Notifier(QObject):
         alert = self._by_id.get(notification_id)
         if alert is not None:
             self.activated.emit(alert)
-
-    def _listen(self) -> None:
-        """Wait for ActionInvoked signals on the session bus, on a daemon thread."""
-        if self._listener is not None:
-            return
-        self._listener = threading.Thread(target=self._receive, name="tokentray-dbus", daemon=True)
-        self._listener.start()
-
-    def _receive(self) -> None:
-        try:
-            from jeepney import MatchRule, message_bus  # noqa: PLC0415
-            from jeepney.io.blocking import open_dbus_connection  # noqa: PLC0415
-
-            rule = MatchRule(
-                type="signal",
-                interface="org.freedesktop.Notifications",
-                member="ActionInvoked",
-                path="/org/freedesktop/Notifications",
-            )
-            with open_dbus_connection(bus="SESSION") as connection:
-                connection.send_and_get_reply(message_bus.AddMatch(rule), timeout=3)
-                with connection.filter(rule) as queue:
-                    while not self._stop.is_set():
-                        try:
-                            message = connection.recv_until_filtered(queue, timeout=1)
-                        except TimeoutError:
-                            continue
-                        if message.body:
-                            self._invoked.emit(int(message.body[0]))
-        except Exception as exc:  # clicks are a convenience: never take the app down
-            log.info("notification clicks unavailable: %s", exc)

@@ -14,10 +14,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal, Slot
 
+from tokentray.events import ProviderState
 from tokentray.providers import ALL_PROVIDERS, provider_by_name
 from tokentray.providers.http import ProviderError
 from tokentray.providers.keys import NO_KEYRING_HELP, KeyStore
-from tokentray.providers.poll import ProviderPoller, ProviderState
+from tokentray.providers.poll import ProviderPoller
 from tokentray.reconcile import ReconcileRow, reconcile
 from tokentray.store import Store
 

@@ -10,10 +10,14 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tokentray.dashboard.live import LiveSnapshot, snapshot
 from tokentray.engine import Engine, local_zone, open_engine
 from tokentray.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from tokentray.ui.signals import AppSignals
 
 STATES = ("normal", "warning", "over", "stale")
 SIZES = (16, 22, 24, 32)
@@ -22,7 +26,7 @@ PANELS = (("light", "#eeeeee"), ("dark", "#2b2b2b"))
 
 def _engine(data_dir: str | None, config: Path | None) -> tuple[Engine, Settings]:
     settings = load_settings(config)
-    engine = open_engine(data_dir, config, settings=settings)
+    engine = open_engine(data_dir, settings=settings)
     engine.ingestor.scan()
     if engine.store.count_events():
         return engine, settings
@@ -33,7 +37,7 @@ def _engine(data_dir: str | None, config: Path | None) -> tuple[Engine, Settings
     agents = LiveAgents(root)
     for _ in range(40):
         agents.step()
-    demo = open_engine(root / "data", root / "config.toml", env=agents.env(), settings=settings)
+    demo = open_engine(root / "data", env=agents.env(), settings=settings)
     demo.ingestor.scan()
     return demo, settings
 
@@ -48,9 +52,14 @@ def render_all(out: Path, data_dir: str | None = None, config: Path | None = Non
     engine, settings = _engine(data_dir, config)
     tz = local_zone()
     snap = snapshot(engine.store, int(time.time() * 1000), tz, settings.daily_budget_usd or None)
+    from tokentray.ui.signals import AppSignals  # noqa: PLC0415
+
     written = [render_icons(out, snap)]
-    written.append(render_graph_window(out, engine, snap))
-    written.append(render_preferences(out, engine, settings))
+    signals = AppSignals(settings)
+    signals.publish_snapshot(snap)
+    signals.publish_folders(engine.folder_status())
+    written.append(render_graph_window(out, engine, signals))
+    written.append(render_preferences(out, signals))
     written.append(render_summary_window(out, snap, settings.icon_shows))
     engine.store.close()
     app.processEvents()
@@ -99,21 +108,21 @@ def _grab(widget: object, path: Path) -> Path:
     return path
 
 
-def render_graph_window(out: Path, engine: Engine, snap: LiveSnapshot) -> Path:
+def render_graph_window(out: Path, engine: Engine, signals: AppSignals) -> Path:
     from tokentray.dashboard.graph import GraphSpec, compute_graph  # noqa: PLC0415
     from tokentray.ui.graph_window import GraphWindow  # noqa: PLC0415
 
-    window = GraphWindow()
+    assert signals.snapshot is not None
+    window = GraphWindow(signals)
     window.select(GraphSpec("7d", "model"))
-    window.show_data(compute_graph(engine.store, window.spec, local_zone(), snap))
+    signals.publish_graph(compute_graph(engine.store, window.spec, local_zone(), signals.snapshot))
     return _grab(window, out / "graph-window.png")
 
 
-def render_preferences(out: Path, engine: Engine, settings: Settings) -> Path:
+def render_preferences(out: Path, signals: AppSignals) -> Path:
     from tokentray.ui.preferences import PreferencesDialog  # noqa: PLC0415
 
-    dialog = PreferencesDialog(settings)
-    dialog.show_folders(engine.folder_status())
+    dialog = PreferencesDialog(signals)
     return _grab(dialog, out / "preferences.png")
 
 

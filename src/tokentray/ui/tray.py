@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -21,10 +20,11 @@ from PySide6.QtWidgets import (
 )
 
 from tokentray.dashboard.live import LiveSnapshot
+from tokentray.events import ProviderState
 from tokentray.providers import provider_by_name
-from tokentray.providers.poll import ProviderState
 from tokentray.reporting import compact
-from tokentray.ui.icon import icon_state, make_icon, render, short_money
+from tokentray.ui.icon import icon_state, icon_text, make_icon, render
+from tokentray.ui.signals import AppSignals
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +39,7 @@ def money(usd: float) -> str:
     return f"${usd:,.2f}" if usd < 1000 else f"${usd:,.0f}"
 
 
-def tooltip(
-    snap: LiveSnapshot,
-    paused_until: datetime | None = None,
-    providers: Sequence[ProviderState] = (),
-) -> str:
+def tooltip(snap: LiveSnapshot, paused_until: datetime | None = None) -> str:
     """Six short lines at most; on Windows, whose tray cuts tooltips at 127 characters,
     only the first two."""
     budget = ""
@@ -74,7 +70,7 @@ def tooltip(
         notes.append("not updating")
     if paused_until is not None:
         notes.append(f"alerts paused until {paused_until:%H:%M}")
-    billed = [p for p in providers if p.status != "no key"]
+    billed = [p for p in snap.providers if p.status != "no key"]
     if billed:
         lines.append("Billed: " + " · ".join(_provider_note(p) for p in billed))
     updated = datetime.fromtimestamp(snap.now_ms / 1000).strftime("%H:%M:%S")
@@ -110,19 +106,14 @@ class SummaryWindow(QWidget):
         layout.addWidget(more, 0, Qt.AlignmentFlag.AlignRight)
 
     def show_snapshot(self, snap: LiveSnapshot, mode: str, text: str) -> None:
-        self.badge.setPixmap(
-            render(short_money(_figure(snap, mode)), icon_state(snap), 40, mode == "burn")
-        )
+        self.badge.setPixmap(render(icon_text(snap, mode), icon_state(snap), 40, mode == "burn"))
         self.text.setText(text)
         self.adjustSize()
 
 
-def _figure(snap: LiveSnapshot, mode: str) -> float:
-    return snap.burn_usd_per_hour if mode == "burn" else snap.today_cost_usd
-
-
 class TrayController(QObject):
-    """Shows snapshots; menu actions are signals the application connects."""
+    """Shows the hub's snapshot, pause state and icon mode as they change; menu actions
+    are signals the application connects."""
 
     openGraphs = Signal()
     openPreferences = Signal()
@@ -131,13 +122,10 @@ class TrayController(QObject):
     showAbout = Signal()
     quitRequested = Signal()
 
-    def __init__(self, data_dir: Path, icon_mode: str = "spend") -> None:
+    def __init__(self, signals: AppSignals, data_dir: Path) -> None:
         super().__init__()
-        self.icon_mode = icon_mode
+        self.signals = signals
         self.data_dir = data_dir
-        self.paused_until: datetime | None = None
-        self.provider_states: list[ProviderState] = []
-        self.last_snapshot: LiveSnapshot | None = None
         self.menu = self._build_menu()
         self.tray: QSystemTrayIcon | None = None
         self.window: SummaryWindow | None = None
@@ -153,6 +141,17 @@ class TrayController(QObject):
             self.window.text.setText(NO_TRAY_HELP)
             self.window.text.setWordWrap(True)
             self.window.show()
+        signals.snapshotChanged.connect(self.show_snapshot)
+        signals.pausedChanged.connect(self._redraw)
+        signals.settingsChanged.connect(self._redraw)
+
+    @property
+    def paused_until(self) -> datetime | None:
+        return self.signals.paused_until
+
+    @property
+    def icon_mode(self) -> str:
+        return self.signals.settings.icon_shows
 
     def _build_menu(self) -> QMenu:
         menu = QMenu()
@@ -187,8 +186,7 @@ class TrayController(QObject):
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.data_dir)))
 
     def show_snapshot(self, snap: LiveSnapshot) -> None:
-        self.last_snapshot = snap
-        text = tooltip(snap, self.paused_until, self.provider_states)
+        text = tooltip(snap, self.paused_until)
         if self.tray is not None:
             self.tray.setIcon(make_icon(snap, self.icon_mode))
             self.tray.setToolTip(text)
@@ -196,10 +194,9 @@ class TrayController(QObject):
             self.window.text.setWordWrap(False)
             self.window.show_snapshot(snap, self.icon_mode, text)
 
-    def set_icon_mode(self, mode: str) -> None:
-        self.icon_mode = mode
-        if self.last_snapshot is not None:
-            self.show_snapshot(self.last_snapshot)
+    def _redraw(self, _changed: object = None) -> None:
+        if self.signals.snapshot is not None:
+            self.show_snapshot(self.signals.snapshot)
 
     def hide(self) -> None:
         if self.tray is not None:

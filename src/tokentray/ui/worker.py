@@ -180,6 +180,11 @@ class EngineWorker(QObject):
         self._check_alerts()
 
     @Slot()
+    def refresh_snapshot(self) -> None:
+        """A new snapshot now (e.g. the providers' figures changed in the store)."""
+        self._emit_snapshot()
+
+    @Slot()
     def _tick(self) -> None:
         """Burn rates decay while nothing is written: recompute now and then."""
         self._emit_snapshot()

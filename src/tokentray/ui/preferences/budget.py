@@ -1,0 +1,57 @@
+"""Preferences → Budget and tray: the daily budget and what the icon shows."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QRadioButton,
+    QVBoxLayout,
+)
+
+from tokentray.settings import Settings
+from tokentray.ui.preferences.page import Page
+
+
+class BudgetPage(Page):
+    title = "Budget"
+
+    def __init__(self) -> None:
+        super().__init__()
+        form = QFormLayout(self)
+        self.budget = QDoubleSpinBox()
+        self.budget.setRange(0, 1_000_000)
+        self.budget.setDecimals(2)
+        self.budget.setPrefix("$ ")
+        self.budget.setSpecialValueText("no budget")
+        form.addRow("Daily budget", self.budget)
+        form.addRow(
+            "",
+            QLabel("The tray icon turns amber at 80% of it and red when it is spent."),
+        )
+        self.show_spend = QRadioButton("Today's spend")
+        self.show_burn = QRadioButton("Spend per hour now (last 15 minutes)")
+        group = QButtonGroup(self)
+        group.addButton(self.show_spend)
+        group.addButton(self.show_burn)
+        column = QVBoxLayout()
+        column.addWidget(self.show_spend)
+        column.addWidget(self.show_burn)
+        form.addRow("The icon shows", column)
+        self.count_billed = QCheckBox(
+            "Count what the providers billed today when it is more than the local logs show"
+        )
+        form.addRow("", self.count_billed)
+
+    def load(self, settings: Settings) -> None:
+        self.budget.setValue(settings.daily_budget_usd)
+        (self.show_burn if settings.icon_shows == "burn" else self.show_spend).setChecked(True)
+        self.count_billed.setChecked(settings.budget_counts_billed)
+
+    def store(self, settings: Settings) -> None:
+        settings.daily_budget_usd = self.budget.value()
+        settings.icon_shows = "burn" if self.show_burn.isChecked() else "spend"
+        settings.budget_counts_billed = self.count_billed.isChecked()

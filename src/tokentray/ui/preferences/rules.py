@@ -1,0 +1,249 @@
+"""Preferences → Alerts: the rule list and the editor of one rule."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import replace
+
+from PySide6.QtCore import Qt, QTime, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QTimeEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from tokentray.alerts.rules import Rule, RuleError
+from tokentray.settings import Settings
+from tokentray.ui.preferences.page import Page
+
+log = logging.getLogger(__name__)
+
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+KIND_NAMES = {
+    "total": "Total over the window",
+    "burn": "Burn rate (per hour)",
+    "projection": "Projected total at the window's end",
+    "runaway": "Runaway session",
+}
+WINDOW_NAMES = {"day": "Calendar day", "rolling": "Rolling minutes", "daily": "Daily time window"}
+
+
+class RuleDialog(QDialog):
+    """Add or edit one alert rule; it closes only on a valid rule."""
+
+    def __init__(self, rule: Rule, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Alert rule")
+        self.rule = rule
+        form = QFormLayout()
+        self.name = QLineEdit(rule.name)
+        self.kind = self._combo(KIND_NAMES, rule.kind)
+        self.measure = self._combo(
+            {"usd": "Spend (USD)", "tokens": "Tokens", "billed_usd": "Spend billed by providers"},
+            rule.metric,
+        )
+        self.threshold = QDoubleSpinBox()
+        self.threshold.setRange(0, 1e12)
+        self.threshold.setDecimals(2)
+        self.threshold.setValue(rule.threshold)
+        self.warning = QSpinBox()
+        self.warning.setRange(1, 100)
+        self.warning.setSuffix(" %")
+        self.warning.setValue(round(rule.warning_share * 100))
+        self.scope = self._combo(
+            {
+                "all": "Everything",
+                "source": "One agent",
+                "project": "One project",
+                "model": "One model",
+                "session": "Each session on its own",
+            },
+            rule.scope,
+        )
+        self.scope_value = QLineEdit(rule.scope_value)
+        self.scope_value.setPlaceholderText("agent, project path or model name")
+        self.window_kind = self._combo(WINDOW_NAMES, rule.window)
+        self.minutes = QSpinBox()
+        self.minutes.setRange(1, 7 * 24 * 60)
+        self.minutes.setValue(rule.minutes)
+        self.start = QTimeEdit(QTime.fromString(rule.start, "HH:mm"))
+        self.end = QTimeEdit(QTime.fromString(rule.end, "HH:mm"))
+        self.start.setDisplayFormat("HH:mm")
+        self.end.setDisplayFormat("HH:mm")
+        days = QHBoxLayout()
+        self.days = []
+        for index, name in enumerate(WEEKDAYS):
+            box = QCheckBox(name)
+            box.setChecked(index in rule.weekdays)
+            self.days.append(box)
+            days.addWidget(box)
+        self.repeat = QSpinBox()
+        self.repeat.setRange(0, 1000)
+        self.repeat.setValue(rule.repeat_count)
+        for label, widget in (
+            ("Name", self.name),
+            ("Kind", self.kind),
+            ("Measure", self.measure),
+            ("Critical at", self.threshold),
+            ("Warn at", self.warning),
+            ("Watch", self.scope),
+            ("Which", self.scope_value),
+            ("Window", self.window_kind),
+            ("Minutes (rolling, look-back, idle)", self.minutes),
+            ("From", self.start),
+            ("Until", self.end),
+        ):
+            form.addRow(label, widget)
+        form.addRow("On", days)
+        form.addRow("Runaway: same tool call repeated", self.repeat)
+        self.error = QLabel("")
+        self.error.setStyleSheet("color: #b00020;")
+        self.error.setWordWrap(True)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+
+    @staticmethod
+    def _combo(choices: dict[str, str], current: str) -> QComboBox:
+        combo = QComboBox()
+        for key, text in choices.items():
+            combo.addItem(text, key)
+        combo.setCurrentIndex(max(0, combo.findData(current)))
+        return combo
+
+    def edited(self) -> Rule:
+        return Rule(
+            id=self.rule.id,
+            name=self.name.text().strip(),
+            kind=self.kind.currentData(),
+            metric=self.measure.currentData(),
+            threshold=self.threshold.value(),
+            warning_share=self.warning.value() / 100,
+            scope=self.scope.currentData(),
+            scope_value=self.scope_value.text().strip(),
+            window=self.window_kind.currentData(),
+            minutes=self.minutes.value(),
+            start=self.start.time().toString("HH:mm"),
+            end=self.end.time().toString("HH:mm"),
+            weekdays=[i for i, box in enumerate(self.days) if box.isChecked()],
+            repeat_count=self.repeat.value(),
+            enabled=self.rule.enabled,
+        )
+
+    def accept(self) -> None:
+        rule = self.edited()
+        try:
+            rule.validate()
+        except RuleError as exc:
+            self.error.setText(str(exc))
+            return
+        self.rule = rule
+        super().accept()
+
+
+class RulesPage(Page):
+    title = "Alerts"
+    testNotification = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        layout = QVBoxLayout(self)
+        intro = QLabel(
+            "Each rule warns at its warning level and again when it reaches its critical "
+            "level, at most once per window; overnight windows end with a summary."
+        )
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
+        self.table = QTableWidget(0, 3)
+        self.table.setHorizontalHeaderLabels(("On", "Rule", "Fires when"))
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.cellDoubleClicked.connect(lambda row, _c: self.edit(row))
+        layout.addWidget(self.table, 1)
+        buttons = QHBoxLayout()
+        for text, handler in (
+            ("Add…", self.add),
+            ("Edit…", lambda: self.edit(self.table.currentRow())),
+            ("Delete", self.delete),
+            ("Send a test notification", self.testNotification.emit),
+        ):
+            button = QPushButton(text)
+            button.clicked.connect(handler)
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
+        self.rules: list[Rule] = []
+
+    def load(self, settings: Settings) -> None:
+        self.rules = [replace(rule, weekdays=list(rule.weekdays)) for rule in settings.rules()]
+        self._show()
+
+    def store(self, settings: Settings) -> None:
+        for row, rule in enumerate(self.rules):
+            item = self.table.item(row, 0)
+            rule.enabled = item is not None and item.checkState() == Qt.CheckState.Checked
+        settings.alert_rules = list(self.rules)
+
+    def _show(self) -> None:
+        self.table.setRowCount(len(self.rules))
+        for row, rule in enumerate(self.rules):
+            on = QTableWidgetItem()
+            on.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
+            on.setCheckState(Qt.CheckState.Checked if rule.enabled else Qt.CheckState.Unchecked)
+            self.table.setItem(row, 0, on)
+            self.table.setItem(row, 1, QTableWidgetItem(rule.name))
+            self.table.setItem(row, 2, QTableWidgetItem(rule.describe()))
+        self.table.resizeColumnsToContents()
+
+    def _keep_enabled(self) -> None:
+        for row, rule in enumerate(self.rules):
+            item = self.table.item(row, 0)
+            if item is not None:
+                rule.enabled = item.checkState() == Qt.CheckState.Checked
+
+    def add(self) -> None:
+        dialog = RuleDialog(Rule(f"rule-{uuid.uuid4().hex[:8]}", "New rule"), self)
+        if dialog.exec():
+            self._keep_enabled()
+            self.rules.append(dialog.rule)
+            self._show()
+
+    def edit(self, row: int) -> None:
+        if not 0 <= row < len(self.rules):
+            return
+        self._keep_enabled()
+        dialog = RuleDialog(self.rules[row], self)
+        if dialog.exec():
+            self.rules[row] = dialog.rule
+            self._show()
+
+    def delete(self) -> None:
+        row = self.table.currentRow()
+        if 0 <= row < len(self.rules):
+            self._keep_enabled()
+            del self.rules[row]
+            self._show()
