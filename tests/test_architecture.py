@@ -48,3 +48,20 @@ def test_nothing_outside_ui_imports_qt() -> None:
         if QT.search(path.read_text(encoding="utf-8"))
     ]
     assert offenders == []
+
+
+def test_every_source_reads_in_the_ways_it_declares() -> None:
+    """A source derives from the base of each way it reads (lines, documents, SQLite):
+    no source stubs a reader it does not have."""
+    from tokentray.sources import ALL_SOURCES
+    from tokentray.sources.base import DocumentSource, LineSource
+
+    for cls in ALL_SOURCES:
+        assert issubclass(cls, LineSource | DocumentSource), cls.__name__
+        assert not getattr(cls, "__abstractmethods__", None), cls.__name__
+    stubs = [
+        path.name
+        for path in (PACKAGE / "sources").glob("*.py")
+        if "NotImplementedError" in path.read_text(encoding="utf-8")
+    ]
+    assert stubs == []

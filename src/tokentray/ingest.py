@@ -28,7 +28,16 @@ from typing import BinaryIO
 
 from tokentray.events import Activity, Problem, ScanReport, UsageEvent, check_event
 from tokentray.pricing import Pricer
-from tokentray.sources.base import LineParser, Source, WholeRead, describe_failure
+from tokentray.sources.base import (
+    DocumentSource,
+    LineParser,
+    LineSource,
+    Source,
+    WholeRead,
+    describe_failure,
+    document_source,
+    line_source,
+)
 from tokentray.store import Checkpoint, Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -379,11 +388,15 @@ def read_file(
     the whole rest of the file goes into the batch.
     """
     try:
-        if source.whole_file(path):
-            _read_whole(source, root, path, cp, batch, report)
+        document = document_source(source, path)
+        if document is not None:
+            _read_whole(document, root, path, cp, batch, report)
             return False
+        lines = line_source(source, path)
+        if lines is None:
+            raise TypeError(f"{source.name} has no way to read {path.name}")
         with _open_regular(path) as handle:
-            _read_new_bytes(source, root, path, cp, handle, batch, report, flush)
+            _read_new_bytes(lines, root, path, cp, handle, batch, report, flush)
     except FileNotFoundError:
         return True
     except OSError as exc:
@@ -408,7 +421,12 @@ def _open_regular(path: Path) -> BinaryIO:
 
 
 def _read_whole(
-    source: Source, root: Path, path: Path, cp: Checkpoint | None, batch: _Batch, report: ScanReport
+    source: DocumentSource,
+    root: Path,
+    path: Path,
+    cp: Checkpoint | None,
+    batch: _Batch,
+    report: ScanReport,
 ) -> None:
     """A file rewritten whole: parsed again when its signature changed; events are upserted
     by identity, so nothing is counted twice and nothing that vanished is removed."""
@@ -445,7 +463,7 @@ def _read_whole(
 
 
 def _read_new_bytes(
-    source: Source,
+    source: LineSource,
     root: Path,
     path: Path,
     cp: Checkpoint | None,

@@ -9,8 +9,7 @@ from typing import Any
 
 from tokentray.store import Store
 
-# Which local agents' usage a provider bills.
-LOCAL_SOURCES = {"anthropic": ("claude-code",), "openai": ("codex",)}
+# A difference below this share is rounding and timing, not a reason to explain.
 TOLERANCE = 0.05
 
 
@@ -51,10 +50,12 @@ class ReconcileRow:
 def reconcile(
     store: Store, since: str | None = None, until: str | None = None
 ) -> list[ReconcileRow]:
+    from tokentray.providers import ALL_PROVIDERS  # noqa: PLC0415 - HTTP clients load late
+
     rows: dict[tuple[str, str], ReconcileRow] = {}
-    for provider, sources in LOCAL_SOURCES.items():
-        for day, tokens, cost in store.local_daily_utc(sources):
-            rows[(day, provider)] = ReconcileRow(day, provider, tokens, cost)
+    for billing in ALL_PROVIDERS:
+        for day, tokens, cost in store.local_daily_utc(billing.bills):
+            rows[(day, billing.name)] = ReconcileRow(day, billing.name, tokens, cost)
     for provider, day, kind, tokens, billed in store.provider_daily():
         row = rows.setdefault((day, provider), ReconcileRow(day, provider))
         if kind == "usage":

@@ -23,6 +23,7 @@ from tokentray.providers.http import ApiClient, ProviderError
 class AnthropicProvider(Provider):
     name = "anthropic"
     display_name = "Anthropic"
+    bills = ("claude-code",)
     env_var = "TOKENTRAY_ANTHROPIC_ADMIN_KEY"
     base_url = "https://api.anthropic.com"
     key_prefix = "sk-ant-admin"

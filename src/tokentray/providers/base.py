@@ -44,6 +44,8 @@ class Provider(ABC):
     base_url = ""
     key_help = ""  # where to create the right kind of key
     key_prefix = ""  # every usable key starts so
+    # The local agents whose requests this provider bills (compared in ``report reconcile``).
+    bills: tuple[str, ...] = ()
 
     def headers(self, key: str) -> dict[str, str]:
         """The authentication headers for ``key``."""

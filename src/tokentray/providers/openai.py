@@ -23,6 +23,7 @@ DAY_S = 86_400
 class OpenAIProvider(Provider):
     name = "openai"
     display_name = "OpenAI"
+    bills = ("codex",)
     env_var = "TOKENTRAY_OPENAI_ADMIN_KEY"
     base_url = "https://api.openai.com"
     key_prefix = "sk-admin-"

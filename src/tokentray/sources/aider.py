@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tokentray.events import Activity, UsageEvent
-from tokentray.sources.base import Source, as_count, load_object, parse_timestamp_ms, table
+from tokentray.sources.base import LineSource, as_count, load_object, parse_timestamp_ms, table
 
 
 class AiderLineParser:
@@ -107,7 +107,7 @@ class AiderHistoryParser:
         return [event] if event.total_tokens else []
 
 
-class AiderSource(Source):
+class AiderSource(LineSource):
     name = "aider"
     display_name = "Aider"
     marks = (b'"message_send"',)

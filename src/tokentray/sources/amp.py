@@ -14,7 +14,7 @@ from typing import Any
 
 from tokentray.events import LineError, UsageEvent
 from tokentray.sources.base import (
-    Source,
+    DocumentSource,
     WholeRead,
     as_count,
     load_document,
@@ -23,7 +23,7 @@ from tokentray.sources.base import (
 )
 
 
-class AmpSource(Source):
+class AmpSource(DocumentSource):
     name = "amp"
     display_name = "Amp (legacy threads)"
 
@@ -33,12 +33,6 @@ class AmpSource(Source):
 
     def wants(self, path: Path) -> bool:
         return path.suffix == ".json" and path.name.startswith("T-")
-
-    def whole_file(self, path: Path) -> bool:
-        return True
-
-    def parser(self, path: Path, root: Path, state: dict[str, Any] | None) -> Any:
-        raise NotImplementedError("Amp threads are read whole")
 
     def read_whole(self, path: Path, root: Path, since: dict[str, Any]) -> WholeRead:
         try:

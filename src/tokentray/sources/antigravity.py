@@ -31,13 +31,12 @@ from tokentray.estimate import count_tokens
 from tokentray.events import Activity, LineError, UsageEvent
 from tokentray.paths import sqlite_uri
 from tokentray.sources.base import (
-    Source,
+    LineSource,
+    SqliteSource,
     WholeRead,
-    database_owner,
     load_object,
     parse_timestamp_ms,
     read_only,
-    wal_signature,
 )
 from tokentray.sources.protowire import ProtoError, first
 
@@ -116,7 +115,9 @@ class AntigravityLineParser:
         return [event] if event.total_tokens and not self.exact_elsewhere else []
 
 
-class AntigravitySource(Source):
+class AntigravitySource(LineSource, SqliteSource):
+    """Transcripts read line by line (estimates), conversation databases read whole."""
+
     name = "antigravity"
     display_name = "Antigravity CLI"
     marks = (b'"USER_INPUT"', b'"PLANNER_RESPONSE"')
@@ -137,12 +138,6 @@ class AntigravitySource(Source):
 
     def whole_file(self, path: Path) -> bool:
         return path.suffix == ".db"
-
-    def owner(self, path: Path) -> Path:
-        return database_owner(path)
-
-    def signature(self, path: Path) -> list[int]:
-        return super().signature(path) + wal_signature(path)
 
     def parser(self, path: Path, root: Path, state: dict[str, Any] | None) -> AntigravityLineParser:
         return AntigravityLineParser(path, state)

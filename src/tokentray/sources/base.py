@@ -1,9 +1,18 @@
-"""The interface every agent log source implements.
+"""The interfaces agent log sources implement, one per way of reading.
 
 A source knows where its agent writes logs, which files under those folders
-carry usage, and how to turn one line into usage events. Reading bytes,
-checkpoints, truncation and storage are the ingest engine's job, so adding an
-agent means adding one module and its fixtures.
+carry usage, and how to turn them into usage events. There are three ways to
+read, and a source derives from the base of each it uses:
+
+- ``LineSource``: an append-only log (JSONL); the engine reads only the new
+  bytes and hands each line to the source's parser, which resumes from state.
+- ``DocumentSource``: a file rewritten whole (a JSON chat, a task folder);
+  it is read again entirely when its signature changes.
+- ``SqliteSource``: a ``DocumentSource`` that is another program's SQLite
+  database (read-only, never locking it; its -wal belongs to it).
+
+Reading bytes, checkpoints, truncation and storage are the ingest engine's job,
+so adding an agent means adding one module, a registry line and a fixture.
 """
 
 from __future__ import annotations
@@ -79,10 +88,14 @@ def wal_signature(database: Path) -> list[int]:
     return [stat.st_size, stat.st_mtime_ns]
 
 
+DATABASE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
 def database_owner(path: Path) -> Path:
-    """``x.db`` for its ``x.db-wal`` and ``x.db-shm``; any other path for itself."""
-    for suffix in ("-wal", "-shm"):
-        if path.name.endswith(".db" + suffix):
+    """``x.db`` for its ``x.db-wal``, ``x.db-shm`` and ``x.db-journal``; any other path
+    for itself."""
+    for suffix in DATABASE_SIDE_FILES:
+        if path.name.endswith(suffix):
             return path.with_name(path.name.removesuffix(suffix))
     return path
 
@@ -95,19 +108,19 @@ def describe_failure(exc: Exception) -> str:
 
 
 class Source(ABC):
-    """One agent's local logs."""
+    """One agent's local logs: where they are and which files carry usage. A source is
+    also a ``LineSource``, a ``DocumentSource`` or both (see the module's docstring)."""
 
     name: str = ""
     display_name: str = ""
-    # A line that looks like a JSON object and contains none of these carries no usage
-    # and is skipped without parsing.
-    marks: tuple[bytes, ...] = ()
-    # ...and a line that contains one of these is skipped too (e.g. tool results).
-    skip_marks: tuple[bytes, ...] = ()
 
     @abstractmethod
     def roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
         """Folders this agent writes to (existing or not), in priority order."""
+
+    @abstractmethod
+    def wants(self, path: Path) -> bool:
+        """Whether a file below a root is a usage log of this agent."""
 
     def whole_file(self, path: Path) -> bool:
         """Whether ``path`` is rewritten whole (a JSON document, a database) rather than
@@ -115,14 +128,9 @@ class Source(ABC):
         events are matched by identity."""
         return False
 
-    def read_whole(self, path: Path, root: Path, since: dict[str, Any]) -> WholeRead:
-        """Everything in a whole file; ``since`` is what the previous read left in its state
-        (a database source reads only rows changed after it)."""
-        raise NotImplementedError(f"{self.name} has no whole-file format")
-
     def signature(self, path: Path) -> list[int]:
         """What changes when the file does (size, mtime and ctime, which a tool that puts
-        the mtime back cannot reset; a database adds its -wal)."""
+        the mtime back cannot reset)."""
         stat = path.stat()
         return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
 
@@ -134,14 +142,6 @@ class Source(ABC):
         """The roots to read for a folder the user added by hand."""
         return [folder]
 
-    @abstractmethod
-    def wants(self, path: Path) -> bool:
-        """Whether a file below a root is a usage log of this agent."""
-
-    @abstractmethod
-    def parser(self, path: Path, root: Path, state: dict[str, Any] | None) -> LineParser:
-        """A parser for ``path`` (below ``root``), resumed from ``state`` when given."""
-
     def files(self, root: Path) -> Iterator[Path]:
         """Every usage log below ``root``; unreadable folders are skipped."""
         for folder, _dirs, names in os.walk(root):
@@ -149,6 +149,60 @@ class Source(ABC):
                 path = Path(folder, name)
                 if self.wants(path):
                     yield path
+
+
+class LineSource(Source):
+    """An append-only log read line by line from where the last pass stopped."""
+
+    # A line that looks like a JSON object and contains none of these carries no usage
+    # and is skipped without parsing.
+    marks: tuple[bytes, ...] = ()
+    # ...and a line that contains one of these is skipped too (e.g. tool results).
+    skip_marks: tuple[bytes, ...] = ()
+
+    @abstractmethod
+    def parser(self, path: Path, root: Path, state: dict[str, Any] | None) -> LineParser:
+        """A parser for ``path`` (below ``root``), resumed from ``state`` when given."""
+
+
+class DocumentSource(Source):
+    """Files rewritten whole, read again entirely when their signature changes."""
+
+    def whole_file(self, path: Path) -> bool:
+        return True
+
+    @abstractmethod
+    def read_whole(self, path: Path, root: Path, since: dict[str, Any]) -> WholeRead:
+        """Everything in a whole file; ``since`` is what the previous read left in its state
+        (a database source reads only rows changed after it)."""
+
+
+class SqliteSource(DocumentSource):
+    """Another program's SQLite database: opened read-only, never locked; its -wal, -shm
+    and -journal files belong to it, and recent writes in the -wal count as a change."""
+
+    def owner(self, path: Path) -> Path:
+        return database_owner(path)
+
+    def signature(self, path: Path) -> list[int]:
+        return super().signature(path) + wal_signature(path)
+
+    def connect(self, path: Path) -> sqlite3.Connection:
+        return read_only(path)
+
+
+def line_source(source: Source, path: Path) -> LineSource | None:
+    """``source`` when ``path`` is read line by line, else None (read whole)."""
+    if source.whole_file(path) or not isinstance(source, LineSource):
+        return None
+    return source
+
+
+def document_source(source: Source, path: Path) -> DocumentSource | None:
+    """``source`` when ``path`` is read whole, else None."""
+    if not source.whole_file(path) or not isinstance(source, DocumentSource):
+        return None
+    return source
 
 
 def env_paths(env: Mapping[str, str], variable: str) -> list[Path] | None:

@@ -22,7 +22,7 @@ from typing import Any
 
 from tokentray.events import Activity, LineError, UsageEvent
 from tokentray.sources.base import (
-    Source,
+    LineSource,
     as_count,
     env_paths,
     load_object,
@@ -207,7 +207,7 @@ def _line_key(line: bytes | memoryview) -> str:
     return "claude-line:" + hashlib.blake2b(line, digest_size=16).hexdigest()
 
 
-class ClaudeCodeSource(Source):
+class ClaudeCodeSource(LineSource):
     name = "claude-code"
     display_name = "Claude Code"
     # Usage, and typed prompts (for runaway detection); tool results are not prompts.

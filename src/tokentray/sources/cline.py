@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from tokentray.events import LineError, UsageEvent
-from tokentray.sources.base import Source, WholeRead, as_count, load_document
+from tokentray.sources.base import DocumentSource, WholeRead, as_count, load_document
 
 FORKS = ("Code", "Code - Insiders", "Cursor", "Windsurf", "VSCodium", "Positron", "Antigravity")
 _MODEL_TAG = re.compile(rb"<model>([^<]{1,120})</model>")
@@ -41,7 +41,7 @@ def _storage_roots(env: Mapping[str, str], home: Path) -> list[Path]:
     return folders
 
 
-class _TaskSource(Source):
+class _TaskSource(DocumentSource):
     """One extension; subclasses name it and its extension id."""
 
     extension_id = ""
@@ -54,12 +54,6 @@ class _TaskSource(Source):
 
     def wants(self, path: Path) -> bool:
         return path.name == "ui_messages.json"
-
-    def whole_file(self, path: Path) -> bool:
-        return True
-
-    def parser(self, path: Path, root: Path, state: dict[str, Any] | None) -> Any:
-        raise NotImplementedError("task files are read whole")
 
     def read_whole(self, path: Path, root: Path, since: dict[str, Any]) -> WholeRead:
         try:

@@ -15,7 +15,7 @@ from typing import Any
 
 from tokentray.events import LineError, UsageEvent
 from tokentray.sources.base import (
-    Source,
+    DocumentSource,
     WholeRead,
     as_count,
     load_document,
@@ -34,7 +34,7 @@ def _pick(usage: Mapping[str, Any], keys: tuple[str, ...]) -> int:
     return next((as_count(usage[k]) for k in keys if as_count(usage.get(k))), 0)
 
 
-class CodebuffSource(Source):
+class CodebuffSource(DocumentSource):
     name = "codebuff"
     display_name = "Codebuff"
 
@@ -43,12 +43,6 @@ class CodebuffSource(Source):
 
     def wants(self, path: Path) -> bool:
         return path.name == "chat-messages.json"
-
-    def whole_file(self, path: Path) -> bool:
-        return True
-
-    def parser(self, path: Path, root: Path, state: dict[str, Any] | None) -> Any:
-        raise NotImplementedError("Codebuff chats are read whole")
 
     def read_whole(self, path: Path, root: Path, since: dict[str, Any]) -> WholeRead:
         try:

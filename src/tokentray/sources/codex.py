@@ -27,7 +27,7 @@ from typing import Any
 
 from tokentray.events import MAX_TOKENS_PER_FIELD, Activity, LineError, UsageEvent
 from tokentray.sources.base import (
-    Source,
+    LineSource,
     as_count,
     env_paths,
     load_object,
@@ -296,7 +296,7 @@ def _session_from_name(path: Path) -> str:
     return stem[-36:] if len(stem) >= 36 else stem
 
 
-class CodexSource(Source):
+class CodexSource(LineSource):
     name = "codex"
     display_name = "Codex"
     # Lines the parser needs; everything else is skipped without JSON parsing.

@@ -17,7 +17,7 @@ from typing import Any
 
 from tokentray.estimate import count_tokens
 from tokentray.events import Activity, UsageEvent
-from tokentray.sources.base import Source, as_count, load_object, parse_timestamp_ms, table
+from tokentray.sources.base import LineSource, as_count, load_object, parse_timestamp_ms, table
 from tokentray.sources.copilot_otel import export_exists
 
 FALLBACK_MODEL = "gpt-5"
@@ -129,7 +129,7 @@ class CopilotLineParser:
         return events
 
 
-class CopilotSource(Source):
+class CopilotSource(LineSource):
     name = "copilot"
     display_name = "Copilot CLI"
     marks = (b'"session.', b'"assistant.message"', b'"user.message"')

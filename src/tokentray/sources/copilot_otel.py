@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tokentray.events import Activity, UsageEvent
-from tokentray.sources.base import Source, as_count, load_object, parse_timestamp_ms, table
+from tokentray.sources.base import LineSource, as_count, load_object, parse_timestamp_ms, table
 
 _SESSION_ATTRIBUTES = ("gen_ai.conversation.id", "session.id", "copilot_chat.session_id")
 
@@ -87,7 +87,7 @@ class CopilotOtelParser:
         return [event] if event.total_tokens else []
 
 
-class CopilotOtelSource(Source):
+class CopilotOtelSource(LineSource):
     name = "copilot-otel"
     display_name = "Copilot CLI (OpenTelemetry export)"
     marks = (b'"attributes"',)

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from tokentray.events import LineError, UsageEvent
-from tokentray.sources.base import Source, WholeRead, as_count, read_only, wal_signature
+from tokentray.sources.base import SqliteSource, WholeRead, as_count
 
 MODEL = "crush-session-cost"
 
 
-class CrushSource(Source):
+class CrushSource(SqliteSource):
     name = "crush"
     display_name = "Crush"
 
@@ -42,22 +42,10 @@ class CrushSource(Source):
     def wants(self, path: Path) -> bool:
         return path.name == "crush.db"
 
-    def whole_file(self, path: Path) -> bool:
-        return True
-
-    def owner(self, path: Path) -> Path:
-        return path.with_name("crush.db") if path.name.startswith("crush.db-") else path
-
-    def signature(self, path: Path) -> list[int]:
-        return super().signature(path) + wal_signature(path)
-
-    def parser(self, path: Path, root: Path, state: dict[str, Any] | None) -> Any:
-        raise NotImplementedError("the Crush database is read whole")
-
     def read_whole(self, path: Path, root: Path, since: dict[str, Any]) -> WholeRead:
         seen: dict[str, float] = dict(since.get("seen", {}))
         try:
-            connection = read_only(path)
+            connection = self.connect(path)
             try:
                 rows = connection.execute(
                     "SELECT id, cost, created_at, updated_at, prompt_tokens, completion_tokens "

@@ -21,11 +21,10 @@ import orjson
 from tokentray.estimate import count_tokens
 from tokentray.events import UsageEvent
 from tokentray.sources.base import (
-    Source,
+    SqliteSource,
     WholeRead,
     as_count,
     parse_timestamp_ms,
-    read_only,
     table,
 )
 
@@ -33,7 +32,7 @@ MAX_VALUE_BYTES = 512_000
 MIN_INTERVAL_MS = 10 * 60 * 1000
 
 
-class CursorSource(Source):
+class CursorSource(SqliteSource):
     name = "cursor"
     display_name = "Cursor (incomplete)"
 
@@ -54,24 +53,15 @@ class CursorSource(Source):
     def wants(self, path: Path) -> bool:
         return path.name == "state.vscdb"
 
-    def whole_file(self, path: Path) -> bool:
-        return True
-
-    def owner(self, path: Path) -> Path:
-        return path.with_name("state.vscdb") if path.name.startswith("state.vscdb-") else path
-
     def signature(self, path: Path) -> list[int]:
         """Changes every few seconds while Cursor runs: read again at most every 10 minutes."""
         stat = path.stat()
         return [stat.st_size, stat.st_mtime_ns // (MIN_INTERVAL_MS * 1_000_000)]
 
-    def parser(self, path: Path, root: Path, state: dict[str, Any] | None) -> Any:
-        raise NotImplementedError("the Cursor database is read whole")
-
     def read_whole(self, path: Path, root: Path, since: dict[str, Any]) -> WholeRead:
         started = time.monotonic()
         try:
-            connection = read_only(path)
+            connection = self.connect(path)
             try:
                 rows = connection.execute(
                     "SELECT key, value FROM cursorDiskKV WHERE key LIKE 'bubbleId:%' "

@@ -16,7 +16,7 @@ from typing import Any
 
 from tokentray.events import LineError, UsageEvent
 from tokentray.sources.base import (
-    Source,
+    DocumentSource,
     WholeRead,
     as_count,
     load_document,
@@ -36,7 +36,7 @@ def normalise_model(raw: str) -> str:
     return _SEPARATORS.sub("-", name).strip("-")
 
 
-class DroidSource(Source):
+class DroidSource(DocumentSource):
     name = "droid"
     display_name = "Factory Droid"
 
@@ -45,12 +45,6 @@ class DroidSource(Source):
 
     def wants(self, path: Path) -> bool:
         return path.name.endswith(".settings.json")
-
-    def whole_file(self, path: Path) -> bool:
-        return True
-
-    def parser(self, path: Path, root: Path, state: dict[str, Any] | None) -> Any:
-        raise NotImplementedError("Droid sessions are read whole")
 
     def read_whole(self, path: Path, root: Path, since: dict[str, Any]) -> WholeRead:
         try:

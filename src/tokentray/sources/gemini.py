@@ -17,7 +17,8 @@ from typing import Any
 
 from tokentray.events import Activity, LineError, UsageEvent
 from tokentray.sources.base import (
-    Source,
+    DocumentSource,
+    LineSource,
     WholeRead,
     as_count,
     load_document,
@@ -127,7 +128,9 @@ def _from_registry(root: Path, slug: str) -> str:
     return slug
 
 
-class GeminiSource(Source):
+class GeminiSource(LineSource, DocumentSource):
+    """Chats as JSONL (appended) or as one JSON document (rewritten whole)."""
+
     name = "gemini"
     display_name = "Gemini CLI"
     marks = (b'"tokens"', b'"sessionId"', b'"$set"', b'"type":"user"', b'"type": "user"')

@@ -19,16 +19,14 @@ import orjson
 
 from tokentray.events import UsageEvent
 from tokentray.sources.base import (
-    Source,
+    SqliteSource,
     WholeRead,
     as_count,
     parse_timestamp_ms,
-    read_only,
-    wal_signature,
 )
 
 
-class GooseSource(Source):
+class GooseSource(SqliteSource):
     name = "goose"
     display_name = "Goose"
 
@@ -49,22 +47,10 @@ class GooseSource(Source):
     def wants(self, path: Path) -> bool:
         return path.name == "sessions.db"
 
-    def whole_file(self, path: Path) -> bool:
-        return True
-
-    def owner(self, path: Path) -> Path:
-        return path.with_name("sessions.db") if path.name.startswith("sessions.db-") else path
-
-    def signature(self, path: Path) -> list[int]:
-        return super().signature(path) + wal_signature(path)
-
-    def parser(self, path: Path, root: Path, state: dict[str, Any] | None) -> Any:
-        raise NotImplementedError("the Goose database is read whole")
-
     def read_whole(self, path: Path, root: Path, since: dict[str, Any]) -> WholeRead:
         seen: dict[str, list[int]] = dict(since.get("seen", {}))
         try:
-            connection = read_only(path)
+            connection = self.connect(path)
             try:
                 connection.row_factory = sqlite3.Row
                 rows = connection.execute("SELECT * FROM sessions").fetchall()

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from tokentray.events import Activity, UsageEvent
-from tokentray.sources.base import Source, as_count, load_object, parse_timestamp_ms, table
+from tokentray.sources.base import LineSource, as_count, load_object, parse_timestamp_ms, table
 
 DEFAULT_MODEL = "kimi-for-coding"
 
@@ -78,7 +78,7 @@ def _configured_model(kimi_home: Path) -> str:
     return model if isinstance(model, str) and model else DEFAULT_MODEL
 
 
-class KimiSource(Source):
+class KimiSource(LineSource):
     name = "kimi"
     display_name = "Kimi CLI"
     marks = (b'"StatusUpdate"', b'"TurnBegin"')

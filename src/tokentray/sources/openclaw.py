@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tokentray.events import Activity, UsageEvent
-from tokentray.sources.base import Source, load_object
+from tokentray.sources.base import LineSource, load_object
 from tokentray.sources.pi import PiLineParser
 
 
@@ -47,7 +47,7 @@ class OpenClawLineParser(PiLineParser):
         return items
 
 
-class OpenClawSource(Source):
+class OpenClawSource(LineSource):
     name = "openclaw"
     display_name = "OpenClaw"
     marks = (b'"usage"', b'"user"', b'"session"', b'"model_change"')

@@ -19,15 +19,12 @@ from typing import Any
 
 from tokentray.events import LineError, UsageEvent
 from tokentray.sources.base import (
-    Source,
+    SqliteSource,
     WholeRead,
     as_count,
-    database_owner,
     load_document,
     parse_timestamp_ms,
-    read_only,
     table,
-    wal_signature,
 )
 
 log = logging.getLogger(__name__)
@@ -67,7 +64,7 @@ def message_event(
     return event if event.total_tokens else None
 
 
-class OpenCodeSource(Source):
+class OpenCodeSource(SqliteSource):
     name = "opencode"
     display_name = "OpenCode"
 
@@ -79,19 +76,6 @@ class OpenCodeSource(Source):
         if path.suffix == ".db" and path.name.startswith("opencode"):
             return True
         return path.suffix == ".json" and path.name.startswith("msg_") and "message" in path.parts
-
-    def whole_file(self, path: Path) -> bool:
-        return True
-
-    def owner(self, path: Path) -> Path:
-        return database_owner(path)
-
-    def signature(self, path: Path) -> list[int]:
-        signature = super().signature(path)
-        return signature + wal_signature(path) if path.suffix == ".db" else signature
-
-    def parser(self, path: Path, root: Path, state: dict[str, Any] | None) -> Any:
-        raise NotImplementedError("OpenCode files are read whole")
 
     def read_whole(self, path: Path, root: Path, since: dict[str, Any]) -> WholeRead:
         if path.suffix == ".db":
@@ -137,7 +121,7 @@ class OpenCodeSource(Source):
         return WholeRead(problems=[(0, "the database stayed busy")], state={"updated_after": after})
 
     def _query(self, path: Path, after: int) -> WholeRead:
-        connection = read_only(path)
+        connection = self.connect(path)
         try:
             rows = connection.execute(
                 "SELECT m.id, m.session_id, m.time_updated, m.data FROM message m "

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tokentray.events import Activity, UsageEvent
-from tokentray.sources.base import Source, as_count, load_object, parse_timestamp_ms, table
+from tokentray.sources.base import LineSource, as_count, load_object, parse_timestamp_ms, table
 
 
 class PiLineParser:
@@ -61,7 +61,7 @@ class PiLineParser:
         return [event] if event.total_tokens else []
 
 
-class PiSource(Source):
+class PiSource(LineSource):
     name = "pi"
     display_name = "pi"
     marks = (b'"usage"', b'"user"')

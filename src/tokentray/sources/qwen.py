@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tokentray.events import Activity, LineError, UsageEvent
-from tokentray.sources.base import Source, WholeRead, as_count, load_object, parse_timestamp_ms
+from tokentray.sources.base import LineSource, WholeRead, as_count, load_object, parse_timestamp_ms
 from tokentray.sources.gemini import GeminiSource
 
 
@@ -61,7 +61,7 @@ class QwenLineParser:
         return [event] if event.total_tokens else []
 
 
-class QwenSource(Source):
+class QwenSource(LineSource):
     name = "qwen"
     display_name = "Qwen Code"
     marks = (b'"usageMetadata"', b'"user"')
