@@ -14,12 +14,13 @@ from keyring.backends import fail
 
 from conftest import MemoryKeyring
 from provider_server import FakeProviders, Reply
+from tokentray.events import NEVER
 from tokentray.providers import http as provider_http
 from tokentray.providers.anthropic import AnthropicProvider
 from tokentray.providers.keys import KeyStore
 from tokentray.providers.openai import OpenAIProvider
 from tokentray.providers.openrouter import OpenRouterProvider
-from tokentray.providers.poll import INTERVAL_S, NEVER, ProviderPoller
+from tokentray.providers.poll import INTERVAL_S, ProviderPoller
 from tokentray.reconcile import reconcile
 from tokentray.store import Store
 

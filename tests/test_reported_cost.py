@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tokentray import aggregate, reporting
+from tokentray import aggregate
+from tokentray.cli import output as reporting
 from tokentray.dashboard import live
 from tokentray.engine import open_engine
 

@@ -208,6 +208,9 @@ class ScanReport:
             self.changed_to_ms = last_ms
 
 
+NEVER = 2**62  # a provider's next poll when only a new key can help
+
+
 @dataclass(slots=True)
 class ProviderState:
     """Where one provider's usage API stands: kept in the store by the poller, read by

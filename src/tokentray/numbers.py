@@ -1,4 +1,5 @@
-"""Limits on the numbers a person types into the config: finite and within reason.
+"""Numbers: limits on those a person types into the config (finite and within reason),
+and the compact way they are shown.
 
 TOML accepts ``nan`` and ``inf``; a NaN compares false with everything, so an
 unchecked one silently zeroes costs or switches alerts off.
@@ -25,3 +26,12 @@ def out_of_range(value: object, low: float, high: float, *, above_low: bool = Fa
 
 def shown(value: object) -> str:
     return repr(value) if not isinstance(value, str) else f"{value!r}"
+
+
+def compact(n: float) -> str:
+    """1234 -> 1.23k, 4_560_000 -> 4.56M: readable in a narrow column."""
+    for limit, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= limit:
+            value = n / limit
+            return f"{value:.3g}{suffix}" if value < 100 else f"{value:.0f}{suffix}"
+    return f"{n:.0f}"

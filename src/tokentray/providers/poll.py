@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
-from tokentray.events import ProviderState
+from tokentray.events import NEVER, ProviderState
 from tokentray.providers.base import Provider, ProviderRow
 from tokentray.providers.http import ApiClient, ProviderError
 from tokentray.providers.keys import KeyStore, fingerprint
@@ -29,7 +29,6 @@ INTERVAL_S = 300
 MIN_INTERVAL_S = 60
 MAX_BACKOFF_S = 3600
 BACKFILL_DAYS = 31
-NEVER = 2**62
 
 
 class ProviderPoller:

@@ -34,8 +34,8 @@ from PySide6.QtWidgets import (
 
 from tokentray.dashboard.graph import RANGES_MS, GraphData, GraphSpec
 from tokentray.dashboard.live import SessionRow
+from tokentray.numbers import compact
 from tokentray.reconcile import ReconcileRow
-from tokentray.reporting import compact
 from tokentray.ui.signals import AppSignals
 from tokentray.ui.tray import money
 

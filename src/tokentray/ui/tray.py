@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
 
 from tokentray.dashboard.live import LiveSnapshot
 from tokentray.events import ProviderState
+from tokentray.numbers import compact
 from tokentray.providers import provider_by_name
-from tokentray.reporting import compact
 from tokentray.ui.icon import icon_state, icon_text, make_icon, render
 from tokentray.ui.signals import AppSignals
 

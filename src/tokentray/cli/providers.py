@@ -6,19 +6,16 @@ import argparse
 import getpass
 import os
 import sys
-from datetime import UTC, datetime
 
+from tokentray.cli.exits import EXIT_OK, EXIT_PROBLEM
+from tokentray.cli.output import provider_line, reconcile_table, state_json, to_json
 from tokentray.engine import Engine
-from tokentray.events import ProviderState
 from tokentray.providers import ALL_PROVIDERS, provider_by_name
 from tokentray.providers.base import Provider
 from tokentray.providers.http import ProviderError
 from tokentray.providers.keys import WEBHOOK, KeyStore, Secret
-from tokentray.providers.poll import NEVER, ProviderPoller
+from tokentray.providers.poll import ProviderPoller
 from tokentray.reconcile import reconcile
-from tokentray.reporting import compact, to_json
-
-EXIT_OK, EXIT_PROBLEM = 0, 5
 
 
 def poller(engine: Engine) -> ProviderPoller:
@@ -95,34 +92,12 @@ def _providers(engine: Engine, args: argparse.Namespace) -> int:
     else:
         states = [polling.poll(p, force=args.action == "test") for p in chosen]
     if args.json:
-        print(to_json([_state_dict(s) for s in states]))
+        print(to_json([state_json(s) for s in states]))
     else:
         for state in states:
-            print(describe(state))
+            print(provider_line(state))
     failed = args.action == "test" and any(s.status != "ok" for s in states)
     return EXIT_PROBLEM if failed else EXIT_OK
-
-
-def describe(state: ProviderState) -> str:
-    when = ""
-    if state.last_ok_ms:
-        when = f", as of {datetime.fromtimestamp(state.last_ok_ms / 1000):%Y-%m-%d %H:%M}"
-    return f"{provider_by_name(state.provider).display_name}: {state.status}{when}. {state.message}"
-
-
-def _state_dict(state: ProviderState) -> dict[str, object]:
-    return {
-        "provider": state.provider,
-        "status": state.status,
-        "message": state.message,
-        "last_ok": None
-        if state.last_ok_ms is None
-        else datetime.fromtimestamp(state.last_ok_ms / 1000, UTC).isoformat(),
-        "next_poll": None
-        if state.next_poll_ms >= NEVER
-        else datetime.fromtimestamp(state.next_poll_ms / 1000, UTC).isoformat(),
-        "info": state.info,
-    }
 
 
 def reconcile_report(engine: Engine, args: argparse.Namespace) -> int:
@@ -134,16 +109,5 @@ def reconcile_report(engine: Engine, args: argparse.Namespace) -> int:
             to_json({"report": "reconcile", "timezone": "UTC", "rows": [r.as_dict() for r in rows]})
         )
         return EXIT_OK
-    print(
-        f"{'Day (UTC)':<11}{'Provider':<11}{'Local':>9}{'Billed':>9}{'Local $':>10}{'Billed $':>10}"
-    )
-    for row in rows:
-        billed = "—" if row.billed_tokens is None else compact(row.billed_tokens)
-        cost = "—" if row.billed_cost_usd is None else f"${row.billed_cost_usd:,.2f}"
-        print(
-            f"{row.day:<11}{row.provider:<11}{compact(row.local_tokens):>9}{billed:>9}"
-            f"{f'${row.local_cost_usd:,.2f}':>10}{cost:>10}"
-        )
-        for reason in row.reasons:
-            print(f"  · {reason}")
+    print(reconcile_table(rows))
     return EXIT_OK

@@ -19,8 +19,8 @@ from types import FrameType
 
 from tokentray.alerts.engine import Alert, AlertEngine
 from tokentray.alerts.notify import desktop_notify, post_webhook
+from tokentray.cli.output import to_json
 from tokentray.engine import Engine, local_zone
-from tokentray.reporting import to_json
 from tokentray.watcher import SAFETY_RESCAN_S, FolderWatcher
 
 log = logging.getLogger(__name__)

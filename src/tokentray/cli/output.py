@@ -1,17 +1,21 @@
-"""Render reports as JSON, CSV or an 80-column table."""
+"""Everything the command line prints: reports as JSON, CSV or an 80-column table, scan
+summaries, doctor, provider states and the billed-vs-local table."""
 
 from __future__ import annotations
 
 import csv
 import io
 import textwrap
+from datetime import UTC, datetime
 from pathlib import PurePath
 from typing import Any
 
 import orjson
 
 from tokentray.aggregate import Report, Row, Totals
-from tokentray.events import ScanReport
+from tokentray.events import NEVER, ProviderState, ScanReport
+from tokentray.numbers import compact
+from tokentray.reconcile import ReconcileRow
 
 NUMBER_COLUMNS = ("Input", "Output", "Cache W", "Cache R", "Total", "Cost")
 CSV_FIELDS = (
@@ -63,15 +67,6 @@ def _csv_value(value: Any) -> Any:
     if isinstance(value, dict):
         return orjson.dumps(value).decode()
     return "" if value is None else value
-
-
-def compact(n: float) -> str:
-    """1234 -> 1.23k, 4_560_000 -> 4.56M: readable in a narrow column."""
-    for limit, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(n) >= limit:
-            value = n / limit
-            return f"{value:.3g}{suffix}" if value < 100 else f"{value:.0f}{suffix}"
-    return f"{n:.0f}"
 
 
 def money(totals: Totals) -> str:
@@ -199,3 +194,69 @@ def scan_json(scan: ScanReport) -> str:
             "unreadable": [{"path": p.path, "reason": p.reason} for p in scan.unreadable],
         }
     )
+
+
+def doctor_text(report: list[dict[str, Any]]) -> str:
+    """What ``tokentray doctor`` prints for each agent."""
+    lines: list[str] = []
+    for agent in report:
+        found = [f["path"] for f in agent["folders"] if f["found"]]
+        lines.append(f"{agent['agent']}: " + (", ".join(found) if found else "no folder found"))
+        if found:
+            lines.append(
+                f"  {agent['files']} files, {agent['events']} usage events, "
+                f"{agent['skipped_lines']} lines skipped; last event {agent['last_event'] or '—'}, "
+                f"last successful parse {agent['last_successful_parse'] or '—'}"
+            )
+        for problem in agent["first_problems"]:
+            lines.append(f"  skipped {problem}")
+        if agent["warning"]:
+            lines.append(f"  ! {agent['warning']}")
+        for unread in agent["unread"]:
+            lines.append(
+                f"  ! {unread['path']}: read to byte {unread['offset']:,} of {unread['size']:,};"
+                " the rest was not read. Run `tokentray scan`; if this stays, please report it"
+            )
+    return "\n".join(lines)
+
+
+def provider_line(state: ProviderState) -> str:
+    from tokentray.providers import provider_by_name  # noqa: PLC0415 - HTTP clients load late
+
+    when = ""
+    if state.last_ok_ms:
+        when = f", as of {datetime.fromtimestamp(state.last_ok_ms / 1000):%Y-%m-%d %H:%M}"
+    return f"{provider_by_name(state.provider).display_name}: {state.status}{when}. {state.message}"
+
+
+def state_json(state: ProviderState) -> dict[str, object]:
+    return {
+        "provider": state.provider,
+        "status": state.status,
+        "message": state.message,
+        "last_ok": None
+        if state.last_ok_ms is None
+        else datetime.fromtimestamp(state.last_ok_ms / 1000, UTC).isoformat(),
+        "next_poll": None
+        if state.next_poll_ms >= NEVER
+        else datetime.fromtimestamp(state.next_poll_ms / 1000, UTC).isoformat(),
+        "info": state.info,
+    }
+
+
+def reconcile_table(rows: list[ReconcileRow]) -> str:
+    """Billed vs local per UTC day and provider, with the likely reasons."""
+    lines: list[str] = []
+    lines.append(
+        f"{'Day (UTC)':<11}{'Provider':<11}{'Local':>9}{'Billed':>9}{'Local $':>10}{'Billed $':>10}"
+    )
+    for row in rows:
+        billed = "—" if row.billed_tokens is None else compact(row.billed_tokens)
+        cost = "—" if row.billed_cost_usd is None else f"${row.billed_cost_usd:,.2f}"
+        lines.append(
+            f"{row.day:<11}{row.provider:<11}{compact(row.local_tokens):>9}{billed:>9}"
+            f"{f'${row.local_cost_usd:,.2f}':>10}{cost:>10}"
+        )
+        for reason in row.reasons:
+            lines.append(f"  · {reason}")
+    return "\n".join(lines)

@@ -1,0 +1,5 @@
+import sys
+
+from tokentray.cli.main import main
+
+sys.exit(main())

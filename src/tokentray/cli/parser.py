@@ -1,0 +1,102 @@
+"""The command line's arguments: every command, its options and their checks."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from tokentray import __version__
+
+REPORT_KINDS = ("daily", "weekly", "monthly", "session", "blocks", "reconcile")
+
+
+def parse_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def parse_zone(text: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IANA time zone") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from tokentray.sources import source_names  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(
+        prog="tokentray", description="See what your AI coding agents burn."
+    )
+    parser.add_argument("--version", action="version", version=f"tokentray {__version__}")
+    parser.add_argument("--data-dir", help="folder of the usage store (default: user data dir)")
+    parser.add_argument("--config", type=Path, help="config file (default: user config dir)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="say more")
+    parser.add_argument(
+        "--demo", action="store_true", help="run the tray on synthetic agents (no real logs read)"
+    )
+    commands = parser.add_subparsers(dest="command")
+
+    snapshot = commands.add_parser("snapshot", help="render the icon and windows to PNG files")
+    snapshot.add_argument("--out", type=Path, required=True, help="folder for the PNG files")
+
+    scan = commands.add_parser("scan", help="ingest new agent log lines now")
+    scan.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    report = commands.add_parser("report", help="usage and cost by period, session or block")
+    report.add_argument("kind", choices=REPORT_KINDS)
+    output = report.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="JSON output")
+    output.add_argument("--csv", action="store_true", help="CSV output")
+    report.add_argument("--since", type=parse_date, help="first day, YYYY-MM-DD (in --tz)")
+    report.add_argument("--until", type=parse_date, help="last day, YYYY-MM-DD (in --tz)")
+    report.add_argument("--tz", type=parse_zone, help="IANA time zone (default: local)")
+    report.add_argument("--source", choices=source_names(), help="only this agent")
+    report.add_argument("--breakdown", action="store_true", help="per-model rows")
+    report.add_argument("--no-scan", action="store_true", help="do not ingest new data first")
+
+    commands.add_parser("reprice", help="re-price every stored event with current prices")
+    doctor = commands.add_parser("doctor", help="per agent: folders, files, events, problems")
+    doctor.add_argument("--json", action="store_true", help="JSON output")
+
+    from tokentray.providers import provider_names  # noqa: PLC0415
+
+    keys = commands.add_parser("keys", help="provider API keys in the OS keyring")
+    keys.add_argument("action", choices=("set", "delete", "status"))
+    keys.add_argument("provider", nargs="?", choices=[*provider_names(), "webhook"])
+    providers = commands.add_parser("providers", help="fetch usage from provider APIs")
+    providers.add_argument("action", choices=("poll", "test", "status"))
+    providers.add_argument("provider", nargs="?", choices=provider_names())
+    providers.add_argument("--json", action="store_true", help="JSON output")
+    alerts = commands.add_parser("alerts", help="spend alerts")
+    alert_commands = alerts.add_subparsers(dest="alerts_command", required=True)
+    check = alert_commands.add_parser("check", help="evaluate every rule at a moment")
+    check.add_argument("--at", help="ISO time (default now; local time if no offset)")
+    check.add_argument("--json", action="store_true", help="JSON output")
+    check.add_argument("--tz", type=parse_zone, help="IANA time zone of the rules' windows")
+    check.add_argument("--no-scan", action="store_true", help="do not ingest new data first")
+    watch = commands.add_parser("watch", help="headless: ingest and alert until stopped")
+    watch.add_argument(
+        "--webhook",
+        nargs="?",
+        const=True,
+        default=None,
+        help="POST each alert as JSON (Slack-compatible) to the webhook stored with "
+        "`tokentray keys set webhook` (or TOKENTRAY_WEBHOOK_URL)",
+    )
+    watch.add_argument("--interval", type=float, default=30.0, help="seconds between passes")
+    watch.add_argument("--desktop", action="store_true", help="also show desktop notifications")
+    watch.add_argument("--tz", type=parse_zone, help="IANA time zone of the rules' windows")
+    watch.add_argument("--once", action="store_true", help="one pass, then exit")
+
+    prices = commands.add_parser("prices", help="show the rates used for models")
+    prices.add_argument("models", nargs="*")
+    prices.add_argument(
+        "--used", action="store_true", help="every model in your history, with its provenance"
+    )
+    prices.add_argument("--date", type=parse_date, help="price date (default: today)")
+    return parser

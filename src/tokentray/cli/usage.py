@@ -1,0 +1,113 @@
+"""`tokentray scan`, `report`, `doctor`, `reprice` and `prices`: call the engine, print
+through ``output``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+
+from tokentray.cli.exits import EXIT_OK, EXIT_STORE, EXIT_UNREADABLE, EXIT_USAGE
+from tokentray.engine import Engine
+from tokentray.events import ScanReport
+from tokentray.store import StoreWriteError
+
+
+def exit_for(scan: ScanReport) -> int:
+    return EXIT_UNREADABLE if scan.unreadable else EXIT_OK
+
+
+def scan(engine: Engine, args: argparse.Namespace) -> int:
+    from tokentray.cli.output import scan_json, scan_summary  # noqa: PLC0415
+
+    scan = engine.ingestor.scan()
+    print(scan_json(scan) if args.json else scan_summary(scan, args.verbose))
+    if not args.json:
+        for line in engine.source_status():
+            print(line)
+    return exit_for(scan)
+
+
+def report(engine: Engine, args: argparse.Namespace) -> int:
+    from tokentray import aggregate  # noqa: PLC0415
+    from tokentray.cli.output import (  # noqa: PLC0415
+        report_csv,
+        report_json,
+        report_table,
+        scan_summary,
+    )
+    from tokentray.engine import local_zone  # noqa: PLC0415
+
+    scan, store_failed = ScanReport(), False
+    if not args.no_scan:
+        try:
+            scan = engine.ingestor.scan()
+        except StoreWriteError as exc:  # what is stored can still be reported
+            print(f"tokentray: {exc}; showing what is stored", file=sys.stderr)
+            store_failed = True
+    if scan.skipped_lines or scan.unreadable:
+        print(scan_summary(scan, args.verbose), file=sys.stderr)
+    if args.kind == "reconcile":
+        from tokentray.cli.providers import reconcile_report  # noqa: PLC0415
+
+        return reconcile_report(engine, args) or exit_for(scan)
+    tz = args.tz or local_zone()
+    source = args.source or ("claude-code" if args.kind == "blocks" else None)
+    filters = aggregate.Filters(since=args.since, until=args.until, source=source)
+    if args.kind in aggregate.PERIOD_KINDS:
+        report = aggregate.period_report(engine.store, args.kind, tz, filters)
+    elif args.kind == "session":
+        report = aggregate.session_report(engine.store, tz, filters)
+    else:
+        report = aggregate.block_report(engine.store, tz, filters)
+    if args.json:
+        print(report_json(report))
+    elif args.csv:
+        print(report_csv(report, args.breakdown), end="")
+    elif not report.rows:
+        print("No usage recorded for this selection. Folders looked at:")
+        for line in engine.source_status():
+            print(f"  {line}")
+    else:
+        print(report_table(report, args.breakdown))
+    return EXIT_STORE if store_failed else exit_for(scan)
+
+
+def doctor(engine: Engine, args: argparse.Namespace) -> int:
+    from tokentray.cli.output import doctor_text, to_json  # noqa: PLC0415
+
+    scan = engine.ingestor.scan()
+    report = engine.doctor()
+    if args.json:
+        print(to_json(report))
+        return exit_for(scan)
+    print(doctor_text(report))
+    return exit_for(scan)
+
+
+def prices(engine: Engine, args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from tokentray.pricing import RATES_HEADER, audit, describe  # noqa: PLC0415
+
+    if args.used:
+        print("\n".join(audit(engine.store, engine.pricer)))
+        return EXIT_OK
+    if not args.models:
+        print("tokentray: name one or more models, or give --used", file=sys.stderr)
+        return EXIT_USAGE
+    day = args.date or date.today()
+    moment_ms = int(datetime(day.year, day.month, day.day, 12, tzinfo=UTC).timestamp() * 1000)
+    print(RATES_HEADER)
+    for model in args.models:
+        head, *tiers = describe(engine.pricer.rates(model, moment_ms))
+        print(f"{model}: {head}")
+        for line in tiers:
+            print(line)
+    return EXIT_OK
+
+
+def reprice(engine: Engine, args: argparse.Namespace) -> int:
+    count = engine.ingestor.reprice()
+    print(f"Re-priced {count} events.")
+    return EXIT_OK
