@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -112,12 +112,7 @@ class _Batch:
         st = os.fstat(handle.fileno())
         cp.head_hash, cp.tail_hash, cp.sample_hash = _fingerprints(handle, cp.offset)
         handle.seek(examined)
-        cp.size = examined
-        cp.mtime_ns, cp.ctime_ns = st.st_mtime_ns, st.st_ctime_ns
-        cp.device, cp.inode = st.st_dev, st.st_ino
-        cp.parser_state = parser.state()
-        cp.status = "ok"
-        self.checkpoints[cp.path] = replace(cp)
+        self.checkpoints[cp.path] = cp.read_to(examined, st, parser.state())
 
     def clear(self) -> None:
         self.events.clear()
@@ -455,11 +450,10 @@ def _read_whole(
         _take(item, cp, batch)
     for line_no, reason in result.problems:
         _skip(Problem(str(path), line_no, reason), cp, batch, report)
-    cp.size, cp.mtime_ns, cp.offset = st.st_size, st.st_mtime_ns, st.st_size
-    cp.ctime_ns = st.st_ctime_ns
-    cp.device, cp.inode, cp.status = st.st_dev, st.st_ino, "ok"
-    cp.parser_state = {**result.state, "signature": signature}
-    batch.checkpoints[cp.path] = replace(cp)
+    cp.offset = st.st_size
+    batch.checkpoints[cp.path] = cp.read_to(
+        st.st_size, st, {**result.state, "signature": signature}
+    )
 
 
 def _read_new_bytes(

@@ -15,7 +15,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -239,6 +239,15 @@ class Checkpoint:
     def new(cls, path: str, source: str) -> Checkpoint:
         """A file not read yet."""
         return cls(path, source, 0, 0, 0, 0, 0, 0, b"", b"", {})
+
+    def read_to(self, size: int, st: os.stat_result, parser_state: dict[str, Any]) -> Checkpoint:
+        """A copy saying the file is read (well) up to ``size`` bytes, as ``st`` found it."""
+        self.size = size
+        self.mtime_ns, self.ctime_ns = st.st_mtime_ns, st.st_ctime_ns
+        self.device, self.inode = st.st_dev, st.st_ino
+        self.parser_state = parser_state
+        self.status = "ok"
+        return replace(self)
 
 
 def event_key_digest(key: str) -> bytes:
