@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -146,3 +147,65 @@ def assert_expected_days(engine: Engine, fixture: str) -> None:
             if name in want:
                 assert getattr(got[day], name) == want[name], (fixture, day, name)
         assert got[day].cost_usd == pytest.approx(want["cost_usd"], abs=1e-12), (fixture, day)
+
+
+# -- agent fixtures -------------------------------------------------------------------
+#
+# tests/fixtures/<name>/ is an agent's folder as it lies on disk, with expected.json:
+#   "setup":  "home" (the folder used as HOME, default "."), "env" (variables whose values
+#             are paths inside the fixture), "folders" ([agent, path] added by hand) and
+#             "agents" (the agents whose requests it holds, when "events" does not say);
+#   "events": the stored requests, each with the fields that matter (a multiset);
+#   "days":   hand-computed day totals in UTC (see assert_expected_days);
+#   "skipped_lines": how many records are unreadable on purpose (default 0).
+# A file "x.sql" becomes the SQLite database "x" when the fixture is copied, and the text
+# "{FIXTURE}" inside a file becomes the copy's path (for files that name absolute paths).
+
+
+def agent_fixtures() -> list[str]:
+    """Every fixture folder with an expected.json in this format."""
+    return sorted(
+        path.parent.name
+        for path in FIXTURES.glob("*/expected.json")
+        if "setup" in json.loads(path.read_text())
+    )
+
+
+def materialise(name: str, target: Path) -> Path:
+    """A writable copy of fixture ``name`` at ``target``, databases built from their SQL."""
+    shutil.copytree(FIXTURES / name, target)
+    for path in sorted(target.rglob("*")):
+        if not path.is_file() or path.name == "expected.json":
+            continue
+        if path.suffix == ".sql":
+            database = sqlite3.connect(path.with_suffix(""))
+            database.executescript(path.read_text(encoding="utf-8"))
+            database.close()
+            path.unlink()
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        if "{FIXTURE}" in text:
+            path.write_text(text.replace("{FIXTURE}", str(target)), encoding="utf-8")
+    return target
+
+
+def fixture_engine(name: str, tmp_path: Path) -> tuple[Engine, Path]:
+    """An engine that reads only fixture ``name`` (copied into tmp_path), and the copy."""
+    from tokentray.settings import Settings
+
+    root = materialise(name, tmp_path / "fixture")
+    setup = json.loads((root / "expected.json").read_text())["setup"]
+    nowhere = str(tmp_path / "no-such-folder")
+    env = {"CLAUDE_CONFIG_DIR": nowhere, "CODEX_HOME": nowhere}
+    env.update({key: str(root / value) for key, value in setup.get("env", {}).items()})
+    folders = [(agent, str(root / path)) for agent, path in setup.get("folders", [])]
+    engine = open_engine(
+        tmp_path / "data",
+        env=env,
+        home=root / setup.get("home", "."),
+        settings=Settings(custom_folders=folders),
+    )
+    return engine, root
