@@ -66,3 +66,24 @@ def test_the_config_file_is_private_and_old_modes_are_fixed(tmp_path: Path) -> N
     path.chmod(0o644)  # as older builds left it
     assert load_settings(path).daily_budget_usd == 5.0
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_one_reader_keeps_what_is_usable(tmp_path: Path) -> None:
+    """Broken price overrides do not throw away the budget and rules, and a broken budget
+    does not throw away the price overrides: each part falls back on its own, one message."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[budget]\ndaily_usd = 7.5\n[pricing.models."m"]\ninput = -1.0\n', encoding="utf-8"
+    )
+    settings = load_settings(config)
+    assert settings.daily_budget_usd == 7.5 and settings.pricing.overrides == ()
+    assert settings.error is not None and "built-in prices" in settings.error
+    assert not settings.file_unusable  # saving keeps the file (and its [pricing]) in place
+
+    config.write_text(
+        '[budget]\ndaily_usd = nan\n[pricing.models."m"]\ninput = 1.0\n', encoding="utf-8"
+    )
+    settings = load_settings(config)
+    assert settings.daily_budget_usd == 20.0 and settings.file_unusable
+    assert [o.model for o in settings.pricing.overrides] == ["m"]
+    assert settings.error is not None and "budget.daily_usd" in settings.error

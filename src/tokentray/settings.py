@@ -46,7 +46,8 @@ class Settings:
     alert_rules: list[Rule] | None = None  # None: the defaults
     pricing: PricingConfig = field(default_factory=PricingConfig)  # the user's [pricing] table
     path: Path | None = None
-    error: str | None = None
+    error: str | None = None  # what in the file could not be used, for the user
+    file_unusable: bool = False  # the app's settings could not be read: saving moves it aside
 
     def validate(self) -> None:
         if out_of_range(self.daily_budget_usd, 0, MAX_BUDGET_USD):
@@ -104,28 +105,43 @@ def read_toml(path: Path) -> dict[str, Any] | None:
 
 
 def load_settings(path: Path | None = None) -> Settings:
-    """The settings file; a missing file gives the defaults, an unusable one the defaults
-    and ``error`` saying why (the file itself is left as it is)."""
+    """The settings file; a missing file gives the defaults. ``error`` says what could not
+    be used: the app's settings (then their defaults apply, and saving Preferences moves
+    the file aside first) or the ``[pricing]`` table (then the built-in prices apply and
+    the app's settings are kept). The file itself is never changed by reading it."""
     path = path or config_path()
     try:
         raw = read_toml(path)
-        if raw is None:
-            return Settings(path=path)
+    except SettingsError as exc:
+        return _broken(path, str(exc), Settings(path=path))
+    if raw is None:
+        return Settings(path=path)
+    try:
         settings = _from_toml(raw)
         settings.validate()
-    except (PricingError, SettingsError, TypeError, ValueError) as exc:
-        return _broken(path, str(exc))
+    except (SettingsError, TypeError, ValueError) as exc:
+        settings = _broken(path, str(exc), Settings())
     settings.path = path
+    try:
+        settings.pricing = parse_pricing(raw.get("pricing", {}), source="user override")
+    except PricingError as exc:
+        message = (
+            f"price overrides in {path} are not usable ({exc}); using the built-in prices, "
+            "file left as is"
+        )
+        log.warning("%s", message)
+        settings.error = f"{settings.error} {message}" if settings.error else message
     return settings
 
 
-def _broken(path: Path, reason: str) -> Settings:
+def _broken(path: Path, reason: str, defaults: Settings) -> Settings:
     message = (
         f"settings file {path} is not usable ({reason}); using the defaults. "
         "The file is kept: saving preferences moves it aside first."
     )
     log.warning("%s", message)
-    return Settings(path=path, error=message)
+    defaults.error, defaults.file_unusable = message, True
+    return defaults
 
 
 def _from_toml(raw: dict[str, Any]) -> Settings:
@@ -154,7 +170,6 @@ def _from_toml(raw: dict[str, Any]) -> Settings:
         disabled_sources=[str(d) for d in disabled],
         custom_folders=[(str(f.get("source", "")), str(f.get("path", ""))) for f in folders],
         alert_rules=rules,
-        pricing=parse_pricing(raw.get("pricing", {}), source="user override"),
     )
 
 
@@ -163,7 +178,7 @@ def save_settings(settings: Settings, path: Path | None = None) -> Path:
     settings.validate()
     path = path or settings.path or config_path()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if settings.error and path.exists():
+    if settings.file_unusable and path.exists():
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         aside = path.with_name(f"{path.name}.broken-{stamp}")
         path.replace(aside)
@@ -192,5 +207,5 @@ def save_settings(settings: Settings, path: Path | None = None) -> Path:
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(tomlkit.dumps(document))
     temporary.replace(path)
-    settings.path, settings.error = path, None
+    settings.path, settings.error, settings.file_unusable = path, None, False
     return path
