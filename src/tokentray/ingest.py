@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from tokentray.events import Activity, Problem, ScanReport, UsageEvent, check_event
+from tokentray.events import Activity, LineError, Problem, ScanReport, UsageEvent, check_event
 from tokentray.pricing import Pricer
 from tokentray.sources.base import (
     DocumentSource,
@@ -436,6 +436,8 @@ def _read_whole(
         if st.st_size > MAX_DOCUMENT_BYTES:
             raise OSError(0, f"larger than {MAX_DOCUMENT_BYTES >> 20} MiB: not read", str(path))
         result = source.read_whole(path, root, state)
+    except LineError as exc:  # the document itself is unreadable: its one skipped record
+        result = WholeRead(problems=[(0, str(exc))], state=dict(state))
     except Exception as exc:  # the file is reported; the others go on
         log.warning("cannot read %s", path, exc_info=True)
         result = WholeRead(problems=[(0, describe_failure(exc))], state=dict(state))

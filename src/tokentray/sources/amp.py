@@ -12,13 +12,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tokentray.events import LineError, UsageEvent
+from tokentray.events import UsageEvent
 from tokentray.sources.base import (
     DocumentSource,
     WholeRead,
     as_count,
-    load_document,
     parse_timestamp_ms,
+    read_document,
     table,
 )
 
@@ -35,12 +35,7 @@ class AmpSource(DocumentSource):
         return path.suffix == ".json" and path.name.startswith("T-")
 
     def read_whole(self, path: Path, root: Path, since: dict[str, Any]) -> WholeRead:
-        try:
-            thread = load_document(path.read_bytes())
-        except LineError as exc:
-            return WholeRead(problems=[(0, str(exc))])
-        if not isinstance(thread, dict):
-            return WholeRead(problems=[(0, "not an Amp thread")])
+        thread = read_document(path, dict, "not an Amp thread")
         thread_id = str(thread.get("id") or path.stem)
         messages = _messages(thread.get("messages"))
         ledger = [

@@ -28,12 +28,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
 from tokentray.events import Activity, LineError, UsageEvent
 from tokentray.paths import sqlite_uri
+
+DocumentT = TypeVar("DocumentT")
 
 
 class LineParser(Protocol):
@@ -219,6 +221,15 @@ def load_object(line: bytes | memoryview) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise LineError("not a JSON object")
     return record
+
+
+def read_document(path: Path, kind: type[DocumentT], what: str) -> DocumentT:
+    """The JSON document in ``path``. Not JSON, or not a ``kind``: LineError, which the
+    engine records as the file's one skipped record (``what`` says what it should be)."""
+    document = load_document(path.read_bytes())
+    if not isinstance(document, kind):
+        raise LineError(what)
+    return document
 
 
 def load_document(data: bytes | memoryview | str) -> Any:

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from tokentray.events import LineError, UsageEvent
-from tokentray.sources.base import DocumentSource, WholeRead, as_count, load_document
+from tokentray.sources.base import DocumentSource, WholeRead, as_count, load_document, read_document
 
 FORKS = ("Code", "Code - Insiders", "Cursor", "Windsurf", "VSCodium", "Positron", "Antigravity")
 _MODEL_TAG = re.compile(rb"<model>([^<]{1,120})</model>")
@@ -56,12 +56,7 @@ class _TaskSource(DocumentSource):
         return path.name == "ui_messages.json"
 
     def read_whole(self, path: Path, root: Path, since: dict[str, Any]) -> WholeRead:
-        try:
-            entries = load_document(path.read_bytes())
-        except LineError as exc:
-            return WholeRead(problems=[(0, str(exc))])
-        if not isinstance(entries, list):
-            return WholeRead(problems=[(0, "ui_messages.json is not a list")])
+        entries = read_document(path, list, "ui_messages.json is not a list")
         task = path.parent.name
         models = _model_history(path.parent)
         project = _project(path.parent)

@@ -13,13 +13,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tokentray.events import LineError, UsageEvent
+from tokentray.events import UsageEvent
 from tokentray.sources.base import (
     DocumentSource,
     WholeRead,
     as_count,
-    load_document,
     parse_timestamp_ms,
+    read_document,
     table,
 )
 
@@ -45,12 +45,7 @@ class CodebuffSource(DocumentSource):
         return path.name == "chat-messages.json"
 
     def read_whole(self, path: Path, root: Path, since: dict[str, Any]) -> WholeRead:
-        try:
-            messages = load_document(path.read_bytes())
-        except LineError as exc:
-            return WholeRead(problems=[(0, str(exc))])
-        if not isinstance(messages, list):
-            return WholeRead(problems=[(0, "chat-messages.json is not a list")])
+        messages = read_document(path, list, "chat-messages.json is not a list")
         chat = path.parent.name
         project = path.parent.parent.parent.name
         fallback_ms = _chat_time(chat) or path.stat().st_mtime_ns // 1_000_000

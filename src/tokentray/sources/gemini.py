@@ -21,9 +21,9 @@ from tokentray.sources.base import (
     LineSource,
     WholeRead,
     as_count,
-    load_document,
     load_object,
     parse_timestamp_ms,
+    read_document,
 )
 
 Item = UsageEvent | Activity
@@ -156,12 +156,7 @@ class GeminiSource(LineSource, DocumentSource):
 
     def read_whole(self, path: Path, root: Path, since: dict[str, Any]) -> WholeRead:
         """The legacy chat: one JSON document with every message."""
-        try:
-            document = load_document(path.read_bytes())
-        except LineError as exc:
-            return WholeRead(problems=[(0, str(exc))])
-        if not isinstance(document, dict):
-            return WholeRead(problems=[(0, "not a Gemini chat document")])
+        document = read_document(path, dict, "not a Gemini chat document")
         parser = GeminiLineParser(path, root, None)
         if document.get("sessionId"):
             parser.session_id = str(document["sessionId"])

@@ -24,6 +24,7 @@ from tokentray.sources.base import (
     as_count,
     load_document,
     parse_timestamp_ms,
+    read_document,
     table,
 )
 
@@ -80,12 +81,7 @@ class OpenCodeSource(SqliteSource):
     def read_whole(self, path: Path, root: Path, since: dict[str, Any]) -> WholeRead:
         if path.suffix == ".db":
             return self._read_database(path, since)
-        try:
-            data = load_document(path.read_bytes())
-        except LineError as exc:
-            return WholeRead(problems=[(0, str(exc))])
-        if not isinstance(data, dict):
-            return WholeRead(problems=[(0, "not an OpenCode message")])
+        data = read_document(path, dict, "not an OpenCode message")
         session = str(data.get("sessionID") or path.parent.name)
         read = WholeRead()
         with read.record(1):
