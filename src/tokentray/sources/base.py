@@ -22,6 +22,7 @@ import json
 import math
 import os
 import sqlite3
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -205,6 +206,16 @@ def document_source(source: Source, path: Path) -> DocumentSource | None:
     if not source.whole_file(path) or not isinstance(source, DocumentSource):
         return None
     return source
+
+
+def app_config_dir(env: Mapping[str, str], home: Path) -> Path:
+    """Where desktop applications (VS Code and its forks) keep their user folders:
+    Application Support on macOS, %APPDATA% on Windows, $XDG_CONFIG_HOME elsewhere."""
+    if sys.platform == "darwin":
+        return home / "Library" / "Application Support"
+    if sys.platform == "win32":
+        return Path(env.get("APPDATA") or home / "AppData" / "Roaming")
+    return Path(env.get("XDG_CONFIG_HOME") or home / ".config")
 
 
 def env_paths(env: Mapping[str, str], variable: str) -> list[Path] | None:

@@ -11,7 +11,6 @@ The extension's own ``cost`` is kept beside tokentray's price.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,14 @@ from typing import Any
 import orjson
 
 from tokentray.events import LineError, UsageEvent
-from tokentray.sources.base import DocumentSource, WholeRead, as_count, load_document, read_document
+from tokentray.sources.base import (
+    DocumentSource,
+    WholeRead,
+    app_config_dir,
+    as_count,
+    load_document,
+    read_document,
+)
 
 FORKS = ("Code", "Code - Insiders", "Cursor", "Windsurf", "VSCodium", "Positron", "Antigravity")
 _MODEL_TAG = re.compile(rb"<model>([^<]{1,120})</model>")
@@ -28,12 +34,7 @@ _CWD = re.compile(rb"Current Working Directory \(([^)\n]{1,500})\)")
 
 def _storage_roots(env: Mapping[str, str], home: Path) -> list[Path]:
     """Every VS Code fork's user folder, per OS, plus VS Code Server's."""
-    if sys.platform == "darwin":
-        base = home / "Library" / "Application Support"
-    elif sys.platform == "win32":
-        base = Path(env.get("APPDATA") or home / "AppData" / "Roaming")
-    else:
-        base = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
+    base = app_config_dir(env, home)
     folders = [base / fork / "User" for fork in FORKS]
     folders += [
         home / server / "data" / "User" for server in (".vscode-server", ".vscode-server-insiders")

@@ -10,7 +10,6 @@ is large and held open by the IDE: it is read read-only, at most every ten minut
 from __future__ import annotations
 
 import sqlite3
-import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,6 +22,7 @@ from tokentray.events import UsageEvent
 from tokentray.sources.base import (
     SqliteSource,
     WholeRead,
+    app_config_dir,
     as_count,
     parse_timestamp_ms,
     table,
@@ -37,13 +37,7 @@ class CursorSource(SqliteSource):
     display_name = "Cursor (incomplete)"
 
     def roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
-        if sys.platform == "darwin":
-            base = home / "Library" / "Application Support"
-        elif sys.platform == "win32":
-            base = Path(env.get("APPDATA") or home / "AppData" / "Roaming")
-        else:
-            base = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
-        return [base / "Cursor" / "User" / "globalStorage"]
+        return [app_config_dir(env, home) / "Cursor" / "User" / "globalStorage"]
 
     def files(self, root: Path) -> Any:
         database = root / "state.vscdb"
