@@ -409,7 +409,9 @@ def test_missing_keyring_says_how_to_fix(store: Store, fake: FakeProviders) -> N
         state = _poller(store, fake, AnthropicProvider(), Clock()).poll(AnthropicProvider())
     finally:
         keyring.set_keyring(previous)
-    assert state.status == "error"
+    # Nothing was set up here: "not set up", never "error" (issue 12), with the fix said.
+    assert state.status == "no key" and state.shown_status == "not set up"
+    assert not state.needs_attention
     assert "keyring" in state.message and "TOKENTRAY_ANTHROPIC_ADMIN_KEY" in state.message
 
 

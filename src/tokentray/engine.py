@@ -100,19 +100,6 @@ class Engine:
             report.append(entry)
         return report
 
-    def source_status(self) -> list[str]:
-        """One line per agent folder: found or not, files and usage lines read from it."""
-        lines = []
-        for status in self.folder_status():
-            if not status.found:
-                lines.append(f"{status.display_name}: {status.root} not found")
-            else:
-                lines.append(
-                    f"{status.display_name}: {status.root}: {status.files} files, "
-                    f"{status.events} usage lines"
-                )
-        return lines
-
 
 @dataclass(slots=True)
 class _FolderStats:
@@ -192,7 +179,7 @@ def _silence_warning(
         return None
     days = max(1, round((now_ms - since) / 86_400_000))
     return (
-        f"{name}: 0 events parsed from {len(silent)} new files since {days} days — "
+        f"{name}: 0 requests found in {len(silent)} new files since {days} days — "
         "its log format may have changed; please report it"
     )
 

@@ -218,9 +218,20 @@ class ProviderState:
 
     provider: str
     status: str = "no key"  # ok, no key, wrong key type, key rejected, rate-limited, error
+
     message: str = ""
     last_ok_ms: int | None = None
     next_poll_ms: int = 0
     failures: int = 0
     key_fingerprint: str = ""
     info: dict[str, object] | None = None
+
+    @property
+    def shown_status(self) -> str:
+        """The status as a person reads it: a provider with no key is not set up."""
+        return "not set up" if self.status == "no key" else self.status
+
+    @property
+    def needs_attention(self) -> bool:
+        """A key that cannot work or an API that fails (not: no key, or a short wait)."""
+        return self.status in ("wrong key type", "key rejected", "error")

@@ -11,6 +11,7 @@ from tokentray.store import Store
 
 # A difference below this share is rounding and timing, not a reason to explain.
 TOLERANCE = 0.05
+NO_PROVIDER_DATA = "no provider data for this day (no key, or not fetched yet)"
 
 
 @dataclass(slots=True)
@@ -77,7 +78,7 @@ def reconcile(
 
 def _reasons(row: ReconcileRow, today: str) -> list[str]:
     if row.billed_tokens is None and row.billed_cost_usd is None:
-        return ["no provider data for this day (no key, or not fetched yet)"]
+        return [NO_PROVIDER_DATA]
     reasons = []
     if row.day >= today:
         reasons.append("today is not final at the provider (it lags minutes to an hour)")

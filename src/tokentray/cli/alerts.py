@@ -30,18 +30,11 @@ def alert_engine(engine: Engine, args: argparse.Namespace) -> AlertEngine:
     return AlertEngine(engine.store, engine.settings.rules(), args.tz or local_zone())
 
 
-def _moment(text: str | None) -> datetime:
-    if not text:
-        return datetime.now(UTC)
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=local_zone())
-
-
 def check(engine: Engine, args: argparse.Namespace) -> int:
     """What the rules raise at ``--at`` (default now); nothing is recorded or sent."""
     if not args.no_scan:
         engine.ingestor.scan()
-    alerts_at = _moment(args.at)
+    alerts_at = args.at or datetime.now(UTC)
     rules = alert_engine(engine, args)
     alerts = rules.evaluate(alerts_at)
     if args.json:

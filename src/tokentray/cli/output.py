@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import textwrap
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import PurePath
 from typing import Any
@@ -13,9 +16,10 @@ from typing import Any
 import orjson
 
 from tokentray.aggregate import Report, Row, Totals
+from tokentray.engine import FolderStatus
 from tokentray.events import NEVER, ProviderState, ScanReport
 from tokentray.numbers import compact
-from tokentray.reconcile import ReconcileRow
+from tokentray.reconcile import NO_PROVIDER_DATA, ReconcileRow
 
 NUMBER_COLUMNS = ("Input", "Output", "Cache W", "Cache R", "Total", "Cost")
 CSV_FIELDS = (
@@ -31,6 +35,32 @@ CSV_FIELDS = (
     "estimated_requests",
     "reported_requests",
 )
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count:,} {word}" + ("" if count == 1 else "s")
+
+
+def folder_lines(folders: Sequence[FolderStatus], verbose: bool) -> list[str]:
+    """The folders read, one line each; those not on this machine in one line (every one
+    of them with ``verbose``)."""
+    lines = [
+        f"{f.display_name}: {f.root}: {plural(f.files, 'file')}, {plural(f.events, 'request')}"
+        for f in folders
+        if f.found
+    ]
+    missing = [f for f in folders if not f.found]
+    if verbose:
+        lines += [f"{f.display_name}: {f.root} not found" for f in missing]
+    elif missing:
+        agents = sorted({f.display_name for f in missing})
+        lines += textwrap.wrap(
+            f"Not on this machine: {len(missing)} folders of {len(agents)} agents "
+            f"({', '.join(agents)}); --verbose lists them.",
+            79,
+            subsequent_indent="  ",
+        )
+    return lines
 
 
 def to_json(data: Any) -> str:
@@ -79,39 +109,92 @@ def money(totals: Totals) -> str:
     return text
 
 
+_MODEL_DATE = re.compile(r"-(?:20\d{6}|20\d\d-\d\d-\d\d)$")
+
+
+def short_model(name: str) -> str:
+    """A model's name without its provider prefix and release date: the family and version
+    stay (``anthropic/claude-sonnet-4-5-20250929`` is ``claude-sonnet-4-5``)."""
+    return _MODEL_DATE.sub("", name.rsplit("/", 1)[-1]) or name
+
+
+def model_labels(models: Iterable[str]) -> dict[str, str]:
+    """Short names, except where two models would look alike: those keep their full names."""
+    names = sorted(set(models))
+    short = {name: short_model(name) for name in names}
+    taken = Counter(short.values())
+    return {name: short[name] if taken[short[name]] == 1 else name for name in names}
+
+
+def _when(iso: object) -> str:
+    """``2026-10-01T09:30:00+02:00`` as ``10-01 09:30``."""
+    text = str(iso or "")
+    return text[5:16].replace("T", " ") if len(text) >= 16 else text
+
+
 def _label(report: Report, row: Row) -> str:
     if report.kind == "session":
-        project = PurePath(str(row.extra.get("project") or "")).name
-        return f"{row.period[:8]} {project}"[:20]
+        project = PurePath(str(row.extra.get("project") or "")).name or "—"
+        return f"{_when(row.extra.get('first'))} {project}"
     if report.kind == "blocks":
-        label = str(row.extra.get("start", row.period))[:16].replace("T", " ")
+        label = _when(row.extra.get("start", row.period))
         return label + (" ●" if row.extra.get("active") else "")
     return row.period
 
 
+def _details(report: Report, row: Row, labels: dict[str, str], breakdown: bool) -> list[str]:
+    """The lines under a session or a block: what does not fit in the columns."""
+    if report.kind == "session":
+        last = f"last activity {_when(row.extra.get('last'))}"
+        if not breakdown:  # with --breakdown each model has its own line below
+            last += " · " + ", ".join(labels[m] for m in sorted(row.models))
+        return [
+            f"  {row.period} · {row.extra.get('source', '')}",
+            *textwrap.wrap(last, 78, initial_indent="  ", subsequent_indent="    "),
+        ]
+    if report.kind == "blocks":
+        burn = row.extra.get("cost_per_hour_usd")
+        tokens = row.extra.get("tokens_per_minute")
+        parts = [] if burn is None else [f"burn ${burn:,.2f}/h, {compact(tokens or 0)} tok/min"]
+        projected = row.extra.get("projected")
+        if projected:
+            parts.append(
+                f"projected by {_when(row.extra.get('end'))[6:]}: ${projected['cost_usd']:,.2f}, "
+                f"{compact(projected['total_tokens'])} tokens"
+            )
+        return [f"  {' · '.join(parts)}"] if parts else []
+    return []
+
+
 def report_table(report: Report, breakdown: bool) -> str:
-    """A table that fits 80 columns; ``*`` marks unpriced spend, ``~`` estimated."""
+    """A table that fits 80 columns; ``*`` marks unpriced spend, ``~`` estimated. Sessions
+    and blocks add a line or two each for what does not fit in the columns."""
     titles = {
         "daily": "Day",
         "weekly": "Week of",
         "monthly": "Month",
-        "session": "Session  Project",
+        "session": "Started  Project",
         "blocks": "5-hour block",
     }
-    rows: list[tuple[str, Totals]] = []
+    labels = model_labels(m for row in report.rows for m in row.models)
+    rows: list[tuple[str, Totals | None]] = []
     for row in report.rows:
         rows.append((_label(report, row), row.totals))
+        rows += [(line, None) for line in _details(report, row, labels, breakdown)]
         if breakdown:
-            rows += [(f"  {model}", t) for model, t in sorted(row.models.items())]
+            rows += [(f"  {labels[model]}", t) for model, t in sorted(row.models.items())]
     rows.append(("Total", report.totals))
     title = titles.get(report.kind, "Period")
-    width = max(10, len(title) + 1, *(len(label) + 1 for label, _ in rows))
+    width = max(10, len(title) + 1, *(len(label) + 1 for label, t in rows if t is not None))
     width = min(width, 80 - 6 * 9 - 1)
     header = f"{title:<{width}}" + "".join(f"{c:>9}" for c in NUMBER_COLUMNS)
     lines = [header, "─" * len(header)]
     for index, (label, t) in enumerate(rows):
         if index == len(rows) - 1:
             lines.append("─" * len(header))
+        if t is None:
+            lines.append(_fit(label, len(header)).rstrip())
+            continue
         cells = (t.input_tokens, t.output_tokens, t.cache_write_tokens, t.cache_read_tokens)
         lines.append(
             f"{_fit(label, width)}"
@@ -131,16 +214,16 @@ def _footnotes(report: Report) -> list[str]:
     notes = [f"Times in {report.timezone}. Cache W/R: cache writes and reads."]
     if totals.unpriced_models:
         notes.append(
-            f"* {totals.unpriced_requests} requests of models with no known price are not "
-            f"in the cost: {', '.join(sorted(totals.unpriced_models))}"
+            f"* {plural(totals.unpriced_requests, 'request')} of models with no known price "
+            f"are not in the cost: {', '.join(sorted(totals.unpriced_models))}"
         )
         notes.append("  Add a price under [pricing.models] in the config file (see README).")
     if totals.estimated_requests:
-        notes.append(f"~ {totals.estimated_requests} requests are priced from estimates.")
+        notes.append(f"~ {plural(totals.estimated_requests, 'request')} priced from estimates.")
     if totals.reported_requests:
         notes.append(
-            f"~ {totals.reported_requests} requests of models with no list price carry the "
-            "agent's own cost figure (reported), not a list price."
+            f"~ {plural(totals.reported_requests, 'request')} of models with no list price "
+            "carry the agent's own cost figure (reported), not a list price."
         )
     return [
         "",
@@ -151,8 +234,8 @@ def _footnotes(report: Report) -> list[str]:
 def scan_summary(scan: ScanReport, verbose: bool) -> str:
     lines = [
         f"Read {scan.files_read} of {scan.files_seen} files, {scan.bytes_read / 1e6:.1f} MB, "
-        f"{scan.lines_read} lines in {scan.seconds:.2f} s: {scan.events_stored} usage "
-        f"events stored.",
+        f"{scan.lines_read} lines in {scan.seconds:.2f} s: "
+        f"{plural(scan.events_stored, 'request')} stored.",
     ]
     if scan.files_reset:
         lines.append(f"{scan.files_reset} rewritten or truncated files were read again.")
@@ -204,9 +287,10 @@ def doctor_text(report: list[dict[str, Any]]) -> str:
         lines.append(f"{agent['agent']}: " + (", ".join(found) if found else "no folder found"))
         if found:
             lines.append(
-                f"  {agent['files']} files, {agent['events']} usage events, "
-                f"{agent['skipped_lines']} lines skipped; last event {agent['last_event'] or '—'}, "
-                f"last successful parse {agent['last_successful_parse'] or '—'}"
+                f"  {plural(agent['files'], 'file')}, {plural(agent['events'], 'request')}, "
+                f"{plural(agent['skipped_lines'], 'line')} skipped; last request "
+                f"{agent['last_event'] or '—'}, last successful parse "
+                f"{agent['last_successful_parse'] or '—'}"
             )
         for problem in agent["first_problems"]:
             lines.append(f"  skipped {problem}")
@@ -226,13 +310,14 @@ def provider_line(state: ProviderState) -> str:
     when = ""
     if state.last_ok_ms:
         when = f", as of {datetime.fromtimestamp(state.last_ok_ms / 1000):%Y-%m-%d %H:%M}"
-    return f"{provider_by_name(state.provider).display_name}: {state.status}{when}. {state.message}"
+    name = provider_by_name(state.provider).display_name
+    return f"{name}: {state.shown_status}{when}. {state.message}"
 
 
 def state_json(state: ProviderState) -> dict[str, object]:
     return {
         "provider": state.provider,
-        "status": state.status,
+        "status": state.shown_status,
         "message": state.message,
         "last_ok": None
         if state.last_ok_ms is None
@@ -250,6 +335,7 @@ def reconcile_table(rows: list[ReconcileRow]) -> str:
     lines.append(
         f"{'Day (UTC)':<11}{'Provider':<11}{'Local':>9}{'Billed':>9}{'Local $':>10}{'Billed $':>10}"
     )
+    unbilled: set[str] = set()
     for row in rows:
         billed = "—" if row.billed_tokens is None else compact(row.billed_tokens)
         cost = "—" if row.billed_cost_usd is None else f"${row.billed_cost_usd:,.2f}"
@@ -258,5 +344,16 @@ def reconcile_table(rows: list[ReconcileRow]) -> str:
             f"{f'${row.local_cost_usd:,.2f}':>10}{cost:>10}"
         )
         for reason in row.reasons:
-            lines.append(f"  · {reason}")
+            if reason == NO_PROVIDER_DATA:  # said once, below
+                unbilled.add(row.provider)
+            else:
+                lines.append(f"  · {reason}")
+    if unbilled:
+        names = ", ".join(sorted(unbilled))
+        lines += [
+            "",
+            f"— no data from {names} for those days: no key set, or not fetched yet. "
+            "`tokentray keys set <provider>` stores an admin key; `tokentray providers poll` "
+            "fetches.",
+        ]
     return "\n".join(lines)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
+import sys
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tokentray import __version__
@@ -26,12 +28,41 @@ def parse_zone(text: str) -> ZoneInfo:
         raise argparse.ArgumentTypeError(f"{text!r} is not an IANA time zone") from None
 
 
+MOMENT_WORDS = {"now": timedelta(0), "yesterday": timedelta(days=1), "today": timedelta(0)}
+
+
+def parse_moment(text: str) -> datetime:
+    """``--at``: an ISO date or time (local when it has no offset), or now, today (this
+    moment) or yesterday (this moment a day ago)."""
+    word = text.strip().lower()
+    if word in MOMENT_WORDS:
+        return datetime.now(UTC) - MOMENT_WORDS[word]
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a moment: give an ISO time such as 2026-10-15T03:00, "
+            "or now, today or yesterday"
+        ) from None
+    if moment.tzinfo is None:
+        from tokentray.engine import local_zone  # noqa: PLC0415
+
+        moment = moment.replace(tzinfo=local_zone())
+    return moment
+
+
+class Parser(argparse.ArgumentParser):
+    """Bad input is one sentence on stderr and exit code 2, with no usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"tokentray: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from tokentray.sources import source_names  # noqa: PLC0415
 
-    parser = argparse.ArgumentParser(
-        prog="tokentray", description="See what your AI coding agents burn."
-    )
+    parser = Parser(prog="tokentray", description="See what your AI coding agents burn.")
     parser.add_argument("--version", action="version", version=f"tokentray {__version__}")
     parser.add_argument("--data-dir", help="folder of the usage store (default: user data dir)")
     parser.add_argument("--config", type=Path, help="config file (default: user config dir)")
@@ -39,13 +70,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--demo", action="store_true", help="run the tray on synthetic agents (no real logs read)"
     )
-    commands = parser.add_subparsers(dest="command")
+    commands = parser.add_subparsers(dest="command", parser_class=Parser)
 
     snapshot = commands.add_parser("snapshot", help="render the icon and windows to PNG files")
     snapshot.add_argument("--out", type=Path, required=True, help="folder for the PNG files")
 
     scan = commands.add_parser("scan", help="ingest new agent log lines now")
     scan.add_argument("--json", action="store_true", help="print the summary as JSON")
+    scan.add_argument(  # also after the command; SUPPRESS keeps a -v given before it
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="say more"
+    )
 
     report = commands.add_parser("report", help="usage and cost by period, session or block")
     report.add_argument("kind", choices=REPORT_KINDS)
@@ -75,7 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     alerts = commands.add_parser("alerts", help="spend alerts")
     alert_commands = alerts.add_subparsers(dest="alerts_command", required=True)
     check = alert_commands.add_parser("check", help="evaluate every rule at a moment")
-    check.add_argument("--at", help="ISO time (default now; local time if no offset)")
+    check.add_argument(
+        "--at",
+        type=parse_moment,
+        help="ISO time (local if no offset), or now, today or yesterday (default now)",
+    )
     check.add_argument("--json", action="store_true", help="JSON output")
     check.add_argument("--tz", type=parse_zone, help="IANA time zone of the rules' windows")
     check.add_argument("--no-scan", action="store_true", help="do not ingest new data first")

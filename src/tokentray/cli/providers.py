@@ -38,6 +38,9 @@ def _chosen(args: argparse.Namespace) -> list[Provider]:
 
 
 def run(engine: Engine, args: argparse.Namespace) -> int:
+    """Status commands exit 0 unless something set up is broken (a key that cannot work,
+    an API that fails): then 5, as does an action that cannot be done (no keyring to store
+    a key in)."""
     try:
         if args.command == "keys":
             return _keys(args)
@@ -54,7 +57,11 @@ def _keys(args: argparse.Namespace) -> int:
         if args.provider in (None, WEBHOOK.name):
             chosen.append(WEBHOOK)
         for provider in chosen:
-            key, where = keys.get(provider)
+            try:
+                key, where = keys.get(provider)
+            except ProviderError:  # nothing set up, and nowhere to keep it: said, not failed
+                print(f"{provider.display_name}: not set (no keyring here; set {provider.env_var})")
+                continue
             shown = f"set ({where})" if key else f"not set (keyring or {provider.env_var})"
             print(f"{provider.display_name}: {shown}")  # never the key itself
         return EXIT_OK
@@ -96,7 +103,11 @@ def _providers(engine: Engine, args: argparse.Namespace) -> int:
     else:
         for state in states:
             print(provider_line(state))
-    failed = args.action == "test" and any(s.status != "ok" for s in states)
+    # One rule for keys and providers: a problem to fix (a key that cannot work, an API
+    # that fails, no keyring) is exit 5; ok and not set up are 0. A test asks for ok.
+    failed = any(s.needs_attention for s in states)
+    if args.action == "test":
+        failed = any(s.status != "ok" for s in states)
     return EXIT_PROBLEM if failed else EXIT_OK
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import date
+from zoneinfo import ZoneInfo
 
 from tokentray.cli.exits import EXIT_OK, EXIT_STORE, EXIT_UNREADABLE, EXIT_USAGE
 from tokentray.engine import Engine
@@ -18,12 +19,12 @@ def exit_for(scan: ScanReport) -> int:
 
 
 def scan(engine: Engine, args: argparse.Namespace) -> int:
-    from tokentray.cli.output import scan_json, scan_summary  # noqa: PLC0415
+    from tokentray.cli.output import folder_lines, scan_json, scan_summary  # noqa: PLC0415
 
     scan = engine.ingestor.scan()
     print(scan_json(scan) if args.json else scan_summary(scan, args.verbose))
     if not args.json:
-        for line in engine.source_status():
+        for line in folder_lines(engine.folder_status(), args.verbose):
             print(line)
     return exit_for(scan)
 
@@ -38,6 +39,12 @@ def report(engine: Engine, args: argparse.Namespace) -> int:
     )
     from tokentray.engine import local_zone  # noqa: PLC0415
 
+    if args.since and args.until and args.since > args.until:
+        print(
+            f"tokentray: --since {args.since} is after --until {args.until}: nothing can match",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     scan, store_failed = ScanReport(), False
     if not args.no_scan:
         try:
@@ -65,9 +72,7 @@ def report(engine: Engine, args: argparse.Namespace) -> int:
     elif args.csv:
         print(report_csv(report, args.breakdown), end="")
     elif not report.rows:
-        print("No usage recorded for this selection. Folders looked at:")
-        for line in engine.source_status():
-            print(f"  {line}")
+        print(_nothing_to_report(engine, args, tz))
     else:
         print(report_table(report, args.breakdown))
     return EXIT_STORE if store_failed else exit_for(scan)
@@ -111,3 +116,19 @@ def reprice(engine: Engine, args: argparse.Namespace) -> int:
     count = engine.ingestor.reprice()
     print(f"Re-priced {count} events.")
     return EXIT_OK
+
+
+def _nothing_to_report(engine: Engine, args: argparse.Namespace, tz: ZoneInfo) -> str:
+    """Why a report is empty: nothing in the chosen days or agent (and when the last
+    request was), or nothing recorded at all (and where tokentray looked)."""
+    from datetime import datetime  # noqa: PLC0415
+
+    from tokentray.cli.output import folder_lines  # noqa: PLC0415
+
+    last = engine.store.last_event_ms()
+    if last is not None:
+        when = datetime.fromtimestamp(last / 1000, tz).strftime("%Y-%m-%d %H:%M")
+        return f"No usage in this selection; the last request recorded was on {when}."
+    lines = ["No usage recorded yet. Folders looked at:"]
+    lines += [f"  {line}" for line in folder_lines(engine.folder_status(), args.verbose)]
+    return "\n".join(lines)

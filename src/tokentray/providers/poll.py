@@ -58,7 +58,9 @@ class ProviderPoller:
         try:
             key, _where = self.keys.get(provider)
         except ProviderError as exc:
-            return self._save(state, "error", exc.message, next_ms=now_ms + INTERVAL_S * 1000)
+            # No keyring to look in: nothing was set up here (yet). Looked at again later,
+            # in case a keyring or the key's variable appears.
+            return self._save(state, "no key", exc.message, next_ms=now_ms + INTERVAL_S * 1000)
         if key is None:
             return self._save(state, "no key", f"No {provider.display_name} key set.", NEVER)
         changed_key = fingerprint(key) != state.key_fingerprint

@@ -84,7 +84,7 @@ def _provider_note(state: ProviderState) -> str:
     name = provider_by_name(state.provider).display_name
     if state.status == "ok" and state.last_ok_ms:
         return f"{name} ok {datetime.fromtimestamp(state.last_ok_ms / 1000):%H:%M}"
-    return f"{name} {state.status}"
+    return f"{name} {state.shown_status}"
 
 
 class SummaryWindow(QWidget):

@@ -108,5 +108,5 @@ class KeysPage(Page):
         colour = "#1f8a5b" if state.status == "ok" else "#b00020"
         if state.status == "no key":
             colour = "#555555"
-        label.setText(f"{state.status}{when} — {state.message}")
+        label.setText(f"{state.shown_status}{when} — {state.message}")
         label.setStyleSheet(f"color: {colour};")
