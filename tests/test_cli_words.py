@@ -4,6 +4,7 @@ names that stay apart), one exit rule for keys and providers, one word for a req
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -18,6 +19,12 @@ from tokentray.cli.output import model_labels, reconcile_table, report_table, sh
 from tokentray.engine import open_engine
 from tokentray.events import PricedEvent, UsageEvent
 from tokentray.reconcile import NO_PROVIDER_DATA, ReconcileRow
+
+
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> None:
+    """main() sets up logging on the stderr it finds; an earlier test's is closed."""
+    logging.getLogger().handlers.clear()
 
 
 def test_a_bad_moment_is_one_sentence_and_exit_2(

@@ -37,7 +37,7 @@ def test_reports_count_and_mark_reported_costs(engine) -> None:  # type: ignore[
     assert row["cost_usd"] == pytest.approx(want["cost_usd"])
     table = reporting.report_table(report, breakdown=True)
     assert "~$0.04" in table
-    assert "1 requests of models with no list price carry the agent's own cost" in " ".join(
+    assert "1 request of models with no list price carries the agent's own cost" in " ".join(
         table.split()
     )
     assert "reported_requests" in reporting.report_csv(report, breakdown=False).splitlines()[0]

@@ -215,7 +215,8 @@ def _footnotes(report: Report) -> list[str]:
     if totals.unpriced_models:
         notes.append(
             f"* {plural(totals.unpriced_requests, 'request')} of models with no known price "
-            f"are not in the cost: {', '.join(sorted(totals.unpriced_models))}"
+            f"{'is' if totals.unpriced_requests == 1 else 'are'} not in the cost: "
+            f"{', '.join(sorted(totals.unpriced_models))}"
         )
         notes.append("  Add a price under [pricing.models] in the config file (see README).")
     if totals.estimated_requests:
@@ -223,7 +224,8 @@ def _footnotes(report: Report) -> list[str]:
     if totals.reported_requests:
         notes.append(
             f"~ {plural(totals.reported_requests, 'request')} of models with no list price "
-            "carry the agent's own cost figure (reported), not a list price."
+            f"{'carries' if totals.reported_requests == 1 else 'carry'} the agent's own cost "
+            "figure (reported), not a list price."
         )
     return [
         "",
