@@ -111,7 +111,9 @@ def test_fires_once_per_window_and_level_across_restarts(store: Store) -> None:
     again = AlertEngine(store, [OVERNIGHT], PARIS)
     (critical,) = again.due(local("2026-10-15T01:00"))  # no miss
     assert critical.level == "critical" and "$22.00" in critical.message()
-    assert "Mostly:" in critical.message() and "project /home/dev/app" in critical.message()
+    # The figure against the limit, then the project, agent and model: no raw ids.
+    assert "$22.00: at or over the $20.00 limit" in critical.message()
+    assert "in app, Claude Code, claude-sonnet-4-5" in critical.message()
 
     # The next night is a new window.
     spend(store, local("2026-10-15T23:00"), 25.0)

@@ -181,7 +181,7 @@ def test_desktop_notification_over_dbus_and_its_click(qtbot: QtBot, tmp_path: Pa
         app_name, replaces, _icon, summary, text, actions, hints, timeout = body
         assert (app_name, replaces, timeout) == ("tokentray", 0, 0)
         assert summary == "tokentray: Overnight spend — critical"
-        assert "$23.50" in text and "project /home/dev/api" in text
+        assert "$23.50: at or over the $20.00 limit" in text and "in api, Claude Code" in text
         assert actions == ["default", "Open graphs"] and hints["urgency"] == ("y", 2)
 
         notifier = Notifier(TrayController(AppSignals(Settings()), tmp_path))

@@ -13,14 +13,20 @@ from __future__ import annotations
 import logging
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 import tomlkit
 
-from tokentray.alerts.rules import Rule, RuleError, default_rules, rule_from_toml
+from tokentray.alerts.rules import (
+    BUDGET_RULE_ID,
+    Rule,
+    RuleError,
+    default_rules,
+    rule_from_toml,
+)
 from tokentray.numbers import MAX_BUDGET_USD, out_of_range, shown
 from tokentray.paths import config_dir, make_private
 from tokentray.price_overrides import PricingConfig, PricingError, parse_pricing
@@ -76,10 +82,20 @@ class Settings:
                 raise SettingsError(str(exc)) from None
 
     def rules(self) -> list[Rule]:
-        """The alert rules in force: the user's, or the defaults."""
-        if self.alert_rules is not None:
-            return self.alert_rules
-        return default_rules(self.daily_budget_usd)
+        """The alert rules in force: the user's, or the defaults. The daily budget has one
+        source of truth, ``daily_budget_usd``: its rule's threshold follows it (and the
+        rule rests while there is no budget)."""
+        rules = (
+            self.alert_rules
+            if self.alert_rules is not None
+            else default_rules(self.daily_budget_usd)
+        )
+        budget = self.daily_budget_usd
+        return [
+            replace(rule, threshold=budget) if rule.id == BUDGET_RULE_ID else rule
+            for rule in rules
+            if rule.id != BUDGET_RULE_ID or budget > 0
+        ]
 
     def extra_roots(self) -> dict[str, list[Path]]:
         roots: dict[str, list[Path]] = {}

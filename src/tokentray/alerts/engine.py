@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import PurePath
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -58,17 +59,49 @@ class Alert:
         return f"tokentray: {self.rule.name} — {self.level}"
 
     def message(self) -> str:
+        """What happened against what limit, who did it, and what to do: no raw ids."""
         if self.level == "digest":
             return str(self.details.get("text", ""))
-        unit = _unit(self.rule)
-        lines = [f"{_amount(self.value, self.rule)}{unit} — {self.rule.describe()}"]
-        if self.culprit:
-            parts = [f"{k} {v}" for k, v in self.culprit.items() if v]
-            lines.append("Mostly: " + ", ".join(parts))
+        lines = [self._figure()]
+        who = self._who()
+        if who:
+            lines.append(who)
+        if self.culprit.get("why"):
+            lines.append(f"Why: {self.culprit['why']}")
         if self.projection is not None:
             end = self.window.end.strftime("%H:%M")
             lines.append(f"At this rate: {_amount(self.projection, self.rule)} by {end}")
+        lines.append(_ADVICE[self.rule.kind])
         return "\n".join(lines)
+
+    def _figure(self) -> str:
+        """``$21.36/h: 85% of the $25/h limit`` — the figure against the threshold."""
+        unit = _unit(self.rule)
+        value = f"{_amount(self.value, self.rule)}{unit}"
+        limit = f"{_amount(self.threshold, self.rule)}{unit}"
+        compared = self.projection if self.rule.kind == "projection" else self.value
+        share = (compared or 0.0) / self.threshold if self.threshold else 0.0
+        if self.level == "critical":
+            against = f"at or over the {limit} limit"
+        else:
+            against = f"{share:.0%} of the {limit} limit"
+        if self.rule.kind == "projection":
+            against = f"heading for {share:.0%} of the {limit} limit"
+        return f"{value}: {against} ({self.rule.context()})"
+
+    def _who(self) -> str:
+        """The agent, the project and the model that weigh most."""
+        from tokentray.sources import display_name  # noqa: PLC0415
+
+        parts = []
+        if self.culprit.get("project"):
+            project = self.culprit["project"]
+            parts.append(f"in {PurePath(project).name or project}")
+        if self.culprit.get("source"):
+            parts.append(display_name(self.culprit["source"]))
+        if self.culprit.get("model"):
+            parts.append(self.culprit["model"])
+        return ", ".join(parts)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +118,14 @@ class Alert:
             "title": self.title,
             "text": self.message(),
         }
+
+
+_ADVICE = {
+    "total": "Pause or stop the agents you do not need, or raise the limit in Preferences.",
+    "projection": "Slow down now to stay under it: pause the agents you do not need.",
+    "burn": "Open the graphs (click) to see which sessions burn, and stop any that loop.",
+    "runaway": "Check the session (click): stop it if nobody is working with it.",
+}
 
 
 def _unit(rule: Rule) -> str:

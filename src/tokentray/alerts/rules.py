@@ -31,6 +31,7 @@ KINDS: tuple[RuleKind, ...] = get_args(RuleKind)
 METRICS: tuple[RuleMetric, ...] = get_args(RuleMetric)
 SCOPES: tuple[RuleScope, ...] = get_args(RuleScope)
 WINDOWS: tuple[RuleWindow, ...] = get_args(RuleWindow)
+BUDGET_RULE_ID = "daily-budget"  # its threshold is the daily budget (settings), not its own
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
@@ -92,6 +93,15 @@ class Rule:
             )
         if self.kind == "projection" and self.window == "rolling":
             raise RuleError(f"{where}: a projection needs a window with an end (day or daily)")
+        if self.kind == "runaway" and (self.scope != "session" or self.metric != "usd"):
+            raise RuleError(
+                f"{where}: a runaway is one session burning dollars: watch each session, in USD"
+            )
+        if self.kind == "runaway" and self.window == "day":
+            raise RuleError(
+                f"{where}: a runaway rule looks at the last minutes (rolling), or only in a "
+                "daily time window"
+            )
         if not isinstance(self.repeat_count, int) or not 0 <= self.repeat_count <= 100_000:
             raise RuleError(f"{where}: repeat_count must be a whole number from 0 to 100,000")
 
@@ -109,7 +119,7 @@ class Rule:
             "daily": f"{self.start}–{self.end}",
         }[self.window]
         if self.kind == "burn":
-            return f"{scope}: burning over {amount}/h (last {self.minutes} min)"
+            return f"{scope}: burn rate over the last {self.minutes} min"
         if self.kind == "projection":
             return f"{scope}: heading for over {amount} by the end of {window}"
         if self.kind == "runaway":
@@ -117,10 +127,45 @@ class Rule:
                 f" or the same tool call {self.repeat_count}× in a row" if self.repeat_count else ""
             )
             return (
-                f"a session burning over {amount}/h with no prompt for {self.minutes} min{repeat}"
+                f"a session burning {amount}/h or more with no prompt for {self.minutes} min"
+                f"{repeat}"
             )
         billed = " billed by the providers" if self.metric == "billed_usd" else ""
         return f"{scope}: over {amount}{billed} {window}"
+
+    def context(self) -> str:
+        """What the rule watches and when, without its threshold (the alert says that)."""
+        scope = {
+            "all": "all agents",
+            "session": "one session",
+        }.get(self.scope, f"{self.scope} {self.scope_value}")
+        if self.kind == "runaway":
+            return f"one session, no prompt for {self.minutes} min"
+        if self.kind == "burn":
+            return f"{scope}, over the last {self.minutes} min"
+        window = {
+            "day": "today",
+            "rolling": f"in {self.minutes} minutes",
+            "daily": f"{self.start}–{self.end}",
+        }[self.window]
+        billed = ", billed by the providers" if self.metric == "billed_usd" else ""
+        return f"{scope}, {window}{billed}"
+
+    def suggested_name(self) -> str:
+        """A name that says what the rule does (for a rule whose kind or window changed)."""
+        if self.kind == "runaway":
+            return "Runaway session"
+        if self.kind == "burn":
+            return "Burn rate"
+        what = {"usd": "spend", "tokens": "tokens", "billed_usd": "billed spend"}[self.metric]
+        if self.window == "daily":
+            start = parse_clock(self.start)
+            when = "Overnight" if start.hour >= 18 or start.hour < 5 else "Daytime"
+        else:
+            when = {"day": "Daily", "rolling": f"{self.minutes}-minute"}[self.window]
+        prefix = "Projected " if self.kind == "projection" else ""
+        name = f"{when} {prefix}{what}"
+        return name[0].upper() + name[1:]
 
     def to_toml(self) -> dict[str, Any]:
         return asdict(self)
@@ -175,5 +220,5 @@ def default_rules(daily_budget_usd: float) -> list[Rule]:
         ),
     ]
     if daily_budget_usd > 0:
-        rules.insert(1, Rule("daily-budget", "Daily budget", "total", "usd", daily_budget_usd))
+        rules.insert(1, Rule(BUDGET_RULE_ID, "Daily budget", "total", "usd", daily_budget_usd))
     return rules

@@ -61,6 +61,11 @@ def source_by_name(name: str) -> Source:
     raise KeyError(f"no source named {name!r}")
 
 
+def display_name(name: str) -> str:
+    """An agent's name as people know it (the source name itself when unknown)."""
+    return next((cls.display_name for cls in ALL_SOURCES if cls.name == name), name)
+
+
 def source_names() -> list[str]:
     return [cls.name for cls in ALL_SOURCES]
 
@@ -70,6 +75,7 @@ __all__ = [
     "LineParser",
     "Source",
     "available_sources",
+    "display_name",
     "source_by_name",
     "source_names",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -25,6 +26,7 @@ from tokentray.instance import owned_by_me, peer_is_me, socket_path
 from tokentray.paths import data_dir as default_data_dir
 from tokentray.paths import database_path
 from tokentray.settings import Settings, load_settings
+from tokentray.ui.display import display_problem
 from tokentray.ui.notifications import Notifier
 from tokentray.ui.provider_worker import ProviderWorker
 from tokentray.ui.signals import AppSignals
@@ -135,6 +137,7 @@ class TrayApp(QObject):
         )
         self.providers.statesReady.connect(hub.publish_providers)
         self.providers.keysReady.connect(hub.publish_provider_keys)
+        self.providers.keyringProblem.connect(hub.publish_keyring_problem)
         self.providers.testDone.connect(hub.keyTested)
         self.providers.reconcileReady.connect(hub.publish_reconcile)
         self.providers.problem.connect(hub.problem)
@@ -246,6 +249,11 @@ class TrayApp(QObject):
             self.graph_window.sessionRequested.connect(self.sessionRequested.emit)
         self.graphRequested.emit(self.graph_window.spec)
         self.reconcileRequested.emit()
+        if self.graph_window.isMinimized():  # show() alone leaves a minimised window down
+            self.graph_window.setWindowState(
+                self.graph_window.windowState() & ~Qt.WindowState.WindowMinimized
+            )
+            self.graph_window.showNormal()
         self.graph_window.show()
         self.graph_window.raise_()
         self.graph_window.activateWindow()
@@ -265,8 +273,12 @@ class TrayApp(QObject):
         self.preferences.raise_()
 
     def pause_alerts(self, how: str) -> None:
-        """For an hour, or until tomorrow morning (07:00); kept in the store across restarts."""
+        """For an hour, or until tomorrow morning (07:00), or resume now; kept in the store
+        across restarts."""
         now = datetime.now()
+        if how == "resume":
+            self.pauseRequested.emit(0)
+            return
         if how == "1h":
             until = now + timedelta(hours=1)
         else:
@@ -283,8 +295,22 @@ class TrayApp(QObject):
         )
 
 
+def _quit_on_signals(app: QApplication) -> None:
+    """SIGTERM and SIGINT end the tray cleanly (the demo's folder removed, the store
+    closed). Qt's loop holds Python's signal handlers back: a timer lets them run."""
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: app.quit())
+    wake = QTimer(app)
+    wake.timeout.connect(lambda: None)
+    wake.start(250)
+
+
 def run(data_dir: str | None, config_file: Path | None, demo: bool = False) -> int:
     """``tokentray`` with no command: start the tray, or wake the one already running."""
+    problem = display_problem() if QApplication.instance() is None else None
+    if problem is not None:
+        print(f"tokentray: {problem}", file=sys.stderr)
+        return 1
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("tokentray")
@@ -313,6 +339,7 @@ def run(data_dir: str | None, config_file: Path | None, demo: bool = False) -> i
         timer.start(1500)
         QTimer.singleShot(800, tray_app.show_graphs)
     app.aboutToQuit.connect(tray_app.stop)
+    _quit_on_signals(app)
     if demo:  # the demo's logs and store go with it
         app.aboutToQuit.connect(lambda: shutil.rmtree(folder.parent, ignore_errors=True))
     tray_app.start()

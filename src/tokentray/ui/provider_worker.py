@@ -30,6 +30,7 @@ POLL_TICK_MS = 60_000
 class ProviderWorker(QObject):
     statesReady = Signal(object)  # list[ProviderState]
     keysReady = Signal(object)  # dict[str, str]: provider -> where its key is ("" = none)
+    keyringProblem = Signal(str)  # why keys cannot be stored here ("" when they can)
     testDone = Signal(str, object)  # provider, ProviderState
     reconcileReady = Signal(object)  # list[ReconcileRow]
     problem = Signal(str)
@@ -109,8 +110,9 @@ class ProviderWorker(QObject):
             except ProviderError:
                 where[cls.name] = ""
                 failed.append(cls.env_var)
-        if failed:  # said once, naming every variable that can stand in for the keyring
-            self.problem.emit(NO_KEYRING_HELP.format(env=", ".join(failed)))
+        # Said where keys are wanted (Preferences → Provider keys), naming every variable
+        # that can stand in for the keyring; not a balloon at every launch.
+        self.keyringProblem.emit(NO_KEYRING_HELP.format(env=", ".join(failed)) if failed else "")
         self.keysReady.emit(where)
 
     @Slot(str, str)

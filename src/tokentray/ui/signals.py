@@ -28,6 +28,7 @@ class AppSignals(QObject):
     graphChanged = Signal(object)  # GraphData
     providersChanged = Signal(object)  # list[ProviderState]
     providerKeysChanged = Signal(object)  # dict[str, str]: provider -> where its key is
+    keyringChanged = Signal(str)  # why keys cannot be stored here ("" when they can)
     keyTested = Signal(str, object)  # provider, ProviderState
     pausedChanged = Signal(object)  # datetime | None: alerts paused until then
     settingsChanged = Signal(object)  # Settings
@@ -42,6 +43,7 @@ class AppSignals(QObject):
         self.graph: GraphData | None = None
         self.providers: list[ProviderState] = []
         self.provider_keys: dict[str, str] = {}
+        self.keyring_problem = ""
         self.paused_until: datetime | None = None
         self.folders: list[FolderStatus] = []
         self.reconcile: list[ReconcileRow] = []
@@ -61,6 +63,10 @@ class AppSignals(QObject):
     def publish_provider_keys(self, where: dict[str, str]) -> None:
         self.provider_keys = where
         self.providerKeysChanged.emit(where)
+
+    def publish_keyring_problem(self, problem: str) -> None:
+        self.keyring_problem = problem
+        self.keyringChanged.emit(problem)
 
     def publish_paused_until(self, until_ms: int) -> None:
         """From the store's figure (0: not paused); a time already past is not paused."""

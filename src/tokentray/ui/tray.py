@@ -118,7 +118,7 @@ class TrayController(QObject):
     openGraphs = Signal()
     openPreferences = Signal()
     refreshNow = Signal()
-    pauseAlerts = Signal(str)  # "1h" or "tomorrow"
+    pauseAlerts = Signal(str)  # "1h", "tomorrow" or "resume"
     showAbout = Signal()
     quitRequested = Signal()
 
@@ -163,11 +163,13 @@ class TrayController(QObject):
             self.actions[key] = action
 
         add("graphs", "Open graphs", self.openGraphs.emit)
-        pause = menu.addMenu("Pause alerts")
+        self.pause_menu = pause = menu.addMenu("Pause alerts")
         for key, text in (("1h", "For 1 hour"), ("tomorrow", "Until tomorrow morning")):
             action = pause.addAction(text)
             action.triggered.connect(lambda _=False, k=key: self.pauseAlerts.emit(k))
             self.actions[f"pause-{key}"] = action
+        add("resume", "Resume alerts", lambda: self.pauseAlerts.emit("resume"))
+        self.actions["resume"].setVisible(False)
         add("refresh", "Refresh now", self.refreshNow.emit)
         menu.addSeparator()
         add("preferences", "Preferences…", self.openPreferences.emit)
@@ -195,6 +197,11 @@ class TrayController(QObject):
             self.window.show_snapshot(snap, self.icon_mode, text)
 
     def _redraw(self, _changed: object = None) -> None:
+        paused = self.paused_until
+        self.pause_menu.setTitle(
+            "Pause alerts" if paused is None else f"Alerts paused until {paused:%a %H:%M}"
+        )
+        self.actions["resume"].setVisible(paused is not None)
         if self.signals.snapshot is not None:
             self.show_snapshot(self.signals.snapshot)
 

@@ -79,6 +79,8 @@ class PreferencesDialog(QDialog):
         """Start from what the hub knows, then follow it."""
         self.sources_page.show_status(signals.folders)
         self.keys_page.show_keys(signals.provider_keys)
+        self.keys_page.show_keyring_problem(signals.keyring_problem)
+        signals.keyringChanged.connect(self.keys_page.show_keyring_problem)
         for state in signals.providers:
             self.keys_page.show_state(state)
         signals.foldersChanged.connect(self.sources_page.show_status)

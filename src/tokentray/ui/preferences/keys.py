@@ -37,6 +37,11 @@ class KeysPage(Page):
         )
         intro.setWordWrap(True)
         layout.addWidget(intro)
+        self.keyring_note = QLabel()
+        self.keyring_note.setWordWrap(True)
+        self.keyring_note.setStyleSheet("color: #b00020;")
+        self.keyring_note.setVisible(False)
+        layout.addWidget(self.keyring_note)
         self.status: dict[str, QLabel] = {}
         self.fields: dict[str, QLineEdit] = {}
         for cls in ALL_PROVIDERS:
@@ -93,6 +98,11 @@ class KeysPage(Page):
             field.setPlaceholderText(
                 f"a key is set ({source}); paste another to replace it" if source else "paste a key"
             )
+
+    def show_keyring_problem(self, problem: str) -> None:
+        """Said once, here, where keys are wanted (not in a balloon at every launch)."""
+        self.keyring_note.setText(problem)
+        self.keyring_note.setVisible(bool(problem))
 
     def show_states(self, states: list[ProviderState]) -> None:
         for state in states:

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tokentray.alerts.rules import Rule, RuleError
+from tokentray.alerts.rules import BUDGET_RULE_ID, Rule, RuleError
 from tokentray.settings import Settings
 from tokentray.ui.preferences.page import Page
 
@@ -42,6 +42,7 @@ KIND_NAMES = {
     "runaway": "Runaway session",
 }
 WINDOW_NAMES = {"day": "Calendar day", "rolling": "Rolling minutes", "daily": "Daily time window"}
+SCOPED = ("source", "project", "model")
 
 
 class RuleDialog(QDialog):
@@ -96,6 +97,10 @@ class RuleDialog(QDialog):
         self.repeat = QSpinBox()
         self.repeat.setRange(0, 1000)
         self.repeat.setValue(rule.repeat_count)
+        self.days_row = QWidget()
+        self.days_row.setLayout(days)
+        self.form = form
+        self.labels: dict[QWidget, QLabel] = {}
         for label, widget in (
             ("Name", self.name),
             ("Kind", self.kind),
@@ -105,13 +110,25 @@ class RuleDialog(QDialog):
             ("Watch", self.scope),
             ("Which", self.scope_value),
             ("Window", self.window_kind),
-            ("Minutes (rolling, look-back, idle)", self.minutes),
+            ("Minutes", self.minutes),
             ("From", self.start),
             ("Until", self.end),
+            ("On", self.days_row),
+            ("Same tool call repeated", self.repeat),
         ):
-            form.addRow(label, widget)
-        form.addRow("On", days)
-        form.addRow("Runaway: same tool call repeated", self.repeat)
+            self.labels[widget] = QLabel(label)
+            form.addRow(self.labels[widget], widget)
+        self.repeat.setSpecialValueText("off")
+        self.budget_bound = rule.id == BUDGET_RULE_ID
+        if self.budget_bound:  # one source of truth: the Budget page
+            self.threshold.setEnabled(False)
+            self.threshold.setToolTip("The daily budget (Budget page) sets this level.")
+        self.name_edited = False
+        self.name.textEdited.connect(self._name_edited)
+        for combo in (self.kind, self.measure, self.scope, self.window_kind):
+            combo.currentIndexChanged.connect(self._refresh)
+        for changed in (self.minutes.valueChanged, self.start.timeChanged):
+            changed.connect(self._refresh)
         self.error = QLabel("")
         self.error.setStyleSheet("color: #b00020;")
         self.error.setWordWrap(True)
@@ -124,6 +141,55 @@ class RuleDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
+        self._original_name = rule.name
+        self._refresh()
+
+    def _name_edited(self, _text: str) -> None:
+        self.name_edited = True
+
+    def _show(self, widget: QWidget, visible: bool, label: str | None = None) -> None:
+        self.form.setRowVisible(widget, visible)
+        if label is not None:
+            self.labels[widget].setText(label)
+
+    def _refresh(self, *_: object) -> None:
+        """Only the fields this kind of rule uses, labelled for it; a name that no longer
+        says what the rule does follows the rule (until the person types their own)."""
+        kind, window = self.kind.currentData(), self.window_kind.currentData()
+        runaway = kind == "runaway"
+        if runaway:  # a runaway is one session burning dollars
+            self.scope.setCurrentIndex(self.scope.findData("session"))
+            self.measure.setCurrentIndex(self.measure.findData("usd"))
+        unit = "$" if self.measure.currentData() != "tokens" else ""
+        per_hour = kind in ("burn", "runaway")
+        self.threshold.setPrefix(unit)
+        self.threshold.setSuffix(
+            (" tokens" if not unit else "") + (" per hour" if per_hour else "")
+        )
+        self._show(self.measure, not runaway)
+        self._show(self.warning, not runaway)
+        self._show(self.scope, not runaway)
+        self._show(self.scope_value, not runaway and self.scope.currentData() in SCOPED)
+        minutes_label = {
+            "burn": "Rate over the last (minutes)",
+            "projection": "Rate over the last (minutes)",
+            "runaway": "With no prompt for (minutes)",
+        }.get(kind, "Window length (minutes)")
+        uses_minutes = kind in ("burn", "projection", "runaway") or window == "rolling"
+        self._show(self.minutes, uses_minutes, minutes_label)
+        daily = window == "daily"
+        for widget in (self.start, self.end, self.days_row):
+            self._show(widget, daily)
+        self._show(self.repeat, runaway)
+        if not self.name_edited:  # a name typed by the person is theirs to keep
+            changed = self._changed()
+            self.name.setText(self.edited().suggested_name() if changed else self._original_name)
+        self.adjustSize()
+
+    def _changed(self) -> bool:
+        """Whether the rule now does something else than when the dialog opened."""
+        before, now = self.rule, self.edited()
+        return (before.kind, before.metric, before.window) != (now.kind, now.metric, now.window)
 
     @staticmethod
     def _combo(choices: dict[str, str], current: str) -> QComboBox:
