@@ -113,7 +113,7 @@ def test_the_rule_editor_shows_what_a_kind_uses_and_keeps_names_honest(qtbot: Qt
     form = editor.form
     assert form.isRowVisible(editor.start) and not form.isRowVisible(editor.repeat)
     editor.kind.setCurrentIndex(editor.kind.findData("runaway"))
-    assert editor.name.text() == "Runaway session"  # not "Overnight spend" any more
+    assert editor.name.text() == "Overnight runaway session"  # not "Overnight spend"
     assert not form.isRowVisible(editor.scope) and not form.isRowVisible(editor.measure)
     assert form.isRowVisible(editor.repeat) and editor.scope.currentData() == "session"
     assert editor.labels[editor.minutes].text() == "With no prompt for (minutes)"

@@ -140,7 +140,7 @@ class Rule:
             "session": "one session",
         }.get(self.scope, f"{self.scope} {self.scope_value}")
         if self.kind == "runaway":
-            return f"one session, no prompt for {self.minutes} min"
+            return "one session"  # the alert says why (idle or looping)
         if self.kind == "burn":
             return f"{scope}, over the last {self.minutes} min"
         window = {
@@ -153,18 +153,19 @@ class Rule:
 
     def suggested_name(self) -> str:
         """A name that says what the rule does (for a rule whose kind or window changed)."""
-        if self.kind == "runaway":
-            return "Runaway session"
-        if self.kind == "burn":
-            return "Burn rate"
-        what = {"usd": "spend", "tokens": "tokens", "billed_usd": "billed spend"}[self.metric]
+        when = ""
         if self.window == "daily":
             start = parse_clock(self.start)
-            when = "Overnight" if start.hour >= 18 or start.hour < 5 else "Daytime"
+            when = "overnight" if start.hour >= 18 or start.hour < 5 else "daytime"
+        if self.kind == "runaway":
+            name = f"{when} runaway session"
+        elif self.kind == "burn":
+            name = f"{when} burn rate"
         else:
-            when = {"day": "Daily", "rolling": f"{self.minutes}-minute"}[self.window]
-        prefix = "Projected " if self.kind == "projection" else ""
-        name = f"{when} {prefix}{what}"
+            what = {"usd": "spend", "tokens": "tokens", "billed_usd": "billed spend"}[self.metric]
+            when = when or {"day": "daily", "rolling": f"{self.minutes}-minute"}[self.window]
+            name = f"{when} {'projected ' if self.kind == 'projection' else ''}{what}"
+        name = name.strip()
         return name[0].upper() + name[1:]
 
     def to_toml(self) -> dict[str, Any]:

@@ -7,7 +7,7 @@ functions after each ingest and hands the results over.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -197,7 +197,13 @@ def recent_sessions(store: Store, since_ms: int, now_ms: int, limit: int = 200) 
             )
         )
     result.sort(key=lambda r: r.last_ms, reverse=True)
-    return result[:limit]
+    result = result[:limit]
+    # "Started" is when the session began, not its first request inside the range.
+    starts = store.session_starts([(r.source, r.session_id) for r in result])
+    return [
+        replace(r, first_ms=min(r.first_ms, starts.get((r.source, r.session_id), r.first_ms)))
+        for r in result
+    ]
 
 
 def session_timeline(store: Store, source: str, session_id: str) -> list[tuple[int, int, float]]:

@@ -9,6 +9,7 @@ GUI thread, so the worker can keep updating its own arrays.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +29,7 @@ class BurnSeries:
     count: int
     tokens: dict[str, np.ndarray] = field(default_factory=dict)
     unpriced: set[str] = field(default_factory=set)
+    cost: dict[str, np.ndarray] = field(default_factory=dict)  # USD per bucket, same labels
 
     @property
     def end_ms(self) -> int:
@@ -40,7 +42,10 @@ class BurnSeries:
 
     def copy(self) -> BurnSeries:
         tokens = {label: values.copy() for label, values in self.tokens.items()}
-        return BurnSeries(self.start_ms, self.bucket_ms, self.count, tokens, set(self.unpriced))
+        cost = {label: values.copy() for label, values in self.cost.items()}
+        return BurnSeries(
+            self.start_ms, self.bucket_ms, self.count, tokens, set(self.unpriced), cost
+        )
 
 
 def window(store: Store, span_ms: int, now_ms: int) -> tuple[int, int, int]:
@@ -98,27 +103,35 @@ class SeriesCache:
         """Replace every bucket from ``first_ms`` on with what the store holds now."""
         fresh = live.series(store, first_ms, series.end_ms, series.bucket_ms, split)
         offset = (first_ms - series.start_ms) // series.bucket_ms
-        for values in series.tokens.values():
-            values[offset:] = 0
-        for label, points in fresh.tokens.items():
-            if label not in series.tokens:
-                series.tokens[label] = np.zeros(series.count, dtype=np.float64)
-            values = series.tokens[label]
-            times = np.fromiter(points.keys(), dtype=np.int64, count=len(points))
-            amounts = np.fromiter(points.values(), dtype=np.float64, count=len(points))
-            index = (times - series.start_ms) // series.bucket_ms
-            inside = (index >= 0) & (index < series.count)
-            np.add.at(values, index[inside], amounts[inside])
+        for arrays, points_by_label in ((series.tokens, fresh.tokens), (series.cost, fresh.cost)):
+            for values in arrays.values():
+                values[offset:] = 0
+            for label, points in points_by_label.items():
+                _add(series, arrays, label, points)
         series.unpriced |= fresh.unpriced
+
+
+def _add(
+    series: BurnSeries, arrays: dict[str, np.ndarray], label: str, points: Mapping[int, float]
+) -> None:
+    """Add ``points`` (bucket start ms -> amount) into the label's dense array."""
+    if label not in arrays:
+        arrays[label] = np.zeros(series.count, dtype=np.float64)
+    times = np.fromiter(points.keys(), dtype=np.int64, count=len(points))
+    amounts = np.fromiter(points.values(), dtype=np.float64, count=len(points))
+    index = (times - series.start_ms) // series.bucket_ms
+    inside = (index >= 0) & (index < series.count)
+    np.add.at(arrays[label], index[inside], amounts[inside])
 
 
 def _slide(series: BurnSeries, start: int, count: int) -> None:
     """Move the window to ``start`` and ``count`` buckets: drop the oldest, add empty ones."""
     drop = (start - series.start_ms) // series.bucket_ms
-    for label, values in series.tokens.items():
-        kept = values[drop:] if drop > 0 else values
-        grown = np.zeros(count, dtype=np.float64)
-        grown[: min(count, len(kept))] = kept[:count]
-        series.tokens[label] = grown
+    for arrays in (series.tokens, series.cost):
+        for label, values in arrays.items():
+            kept = values[drop:] if drop > 0 else values
+            grown = np.zeros(count, dtype=np.float64)
+            grown[: min(count, len(kept))] = kept[:count]
+            arrays[label] = grown
     series.start_ms += max(drop, 0) * series.bucket_ms
     series.count = count

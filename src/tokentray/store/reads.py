@@ -226,6 +226,20 @@ class StoreReads:
             (burn_after_ms, since_ms),
         )
 
+    def session_starts(self, sessions: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """When each (source, session) made its first request, over all history."""
+        starts: dict[tuple[str, str], int] = {}
+        for offset in range(0, len(sessions), 400):  # SQLite's bound on parameters
+            chunk = sessions[offset : offset + 400]
+            marks = ",".join("(?, ?)" for _ in chunk)
+            rows = self._rows(
+                "SELECT source, session_id, MIN(ts_ms) FROM events INDEXED BY events_session "
+                f"WHERE (source, session_id) IN (VALUES {marks}) GROUP BY source, session_id",
+                [value for pair in chunk for value in pair],
+            )
+            starts.update({(str(s), str(i)): int(first) for s, i, first in rows})
+        return starts
+
     def session_requests(self, source: str, session_id: str) -> list[tuple[int, int, float]]:
         """(time, tokens, cost) of each request of one session, in order."""
         rows = self._rows(

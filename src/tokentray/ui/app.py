@@ -6,6 +6,7 @@ import logging
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -247,6 +248,8 @@ class TrayApp(QObject):
             self.graph_window = GraphWindow(self.signals)
             self.graph_window.specChanged.connect(self.graphRequested.emit)
             self.graph_window.sessionRequested.connect(self.sessionRequested.emit)
+            self.graph_window.welcome.tryDemo.connect(self.start_demo)
+            self.graph_window.welcome.addFolder.connect(self.add_folder)
         self.graphRequested.emit(self.graph_window.spec)
         self.reconcileRequested.emit()
         if self.graph_window.isMinimized():  # show() alone leaves a minimised window down
@@ -257,6 +260,21 @@ class TrayApp(QObject):
         self.graph_window.show()
         self.graph_window.raise_()
         self.graph_window.activateWindow()
+
+    def start_demo(self) -> None:
+        """The demo runs as its own tray, on its own temporary folder: nothing here changes."""
+        subprocess.Popen(
+            [sys.executable, "-m", "tokentray.cli", "--demo"],
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def add_folder(self) -> None:
+        """Preferences on its Sources page, with the folder chooser open."""
+        self.show_preferences()
+        assert self.preferences is not None
+        self.preferences.sections.setCurrentRow(0)
+        QTimer.singleShot(0, self.preferences.sources_page.choose_folder)
 
     def show_preferences(self) -> None:
         from tokentray.ui.preferences import PreferencesDialog  # noqa: PLC0415

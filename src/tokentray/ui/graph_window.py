@@ -23,7 +23,9 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSplitter,
+    QStackedWidget,
     QTableView,
     QTableWidget,
     QTableWidgetItem,
@@ -34,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from tokentray.dashboard.graph import RANGES_MS, GraphData, GraphSpec
 from tokentray.dashboard.live import SessionRow
+from tokentray.engine import FolderStatus
 from tokentray.numbers import compact
 from tokentray.reconcile import ReconcileRow
 from tokentray.ui.signals import AppSignals
@@ -82,22 +85,30 @@ class GraphWindow(QWidget):
         self._curves: dict[str, pg.PlotDataItem] = {}
         self._x = np.zeros(0)
         self._y: dict[str, np.ndarray] = {}
+        self._cost: dict[str, np.ndarray] = {}
         self._base: dict[str, np.ndarray] = {}
+        self._base_cost: dict[str, np.ndarray] = {}
         self._base_start_ms = self._base_bucket_ms = self._display_ms = 0
         self._base_end_s = 0.0
         self._unpriced: set[str] = set()
         self._drawn_spec: GraphSpec | None = None
-        burn = QWidget()
-        layout = QVBoxLayout(burn)
+        self.signals = signals
+        self.charts = charts = QWidget()
+        layout = QVBoxLayout(charts)
         layout.addLayout(self._controls())
+        layout.addWidget(self.status)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self._burn_plot())
         splitter.addWidget(self._spend_plot())
         splitter.addWidget(self._sessions_table())
         splitter.setSizes([330, 200, 230])
         layout.addWidget(splitter, 1)
+        self.welcome = WelcomePage()
+        self.pages = QStackedWidget()
+        self.pages.addWidget(charts)
+        self.pages.addWidget(self.welcome)
         self.tabs = QTabWidget()
-        self.tabs.addTab(burn, "Token burn")
+        self.tabs.addTab(self.pages, "Token burn")
         self.billed = BilledView()
         self.tabs.addTab(self.billed, "Billed vs local")
         QVBoxLayout(self).addWidget(self.tabs)
@@ -112,6 +123,8 @@ class GraphWindow(QWidget):
         self.range_buttons = QButtonGroup(self)
         for key in RANGES_MS:
             button = QPushButton(key)
+            button.setMinimumWidth(44)
+            button.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
             button.setCheckable(True)
             button.setChecked(key == self.spec.range_key)
             button.clicked.connect(lambda _=False, k=key: self._set_spec(range_key=k))
@@ -125,7 +138,7 @@ class GraphWindow(QWidget):
         row.addWidget(self.split)
         row.addStretch(1)
         self.status = QLabel("Waiting for data…")
-        row.addWidget(self.status)
+        self.status.setWordWrap(True)  # a long line must not set the window's width
         return row
 
     def _burn_plot(self) -> pg.PlotWidget:
@@ -137,7 +150,11 @@ class GraphWindow(QWidget):
         self.burn.setClipToView(True)
         self.burn.sigXRangeChanged.connect(self._on_zoom)
         self.burn.setDownsampling(auto=True, mode="peak")
-        self.legend = self.burn.addLegend(offset=(10, 5))
+        self.legend = self.burn.addLegend(offset=(10, 5), colCount=3)
+        self.legend.setBrush(pg.mkBrush(255, 255, 255, 200))
+        self.empty_note = pg.TextItem(anchor=(0.5, 0.5), color="#555555")
+        self.burn.addItem(self.empty_note, ignoreBounds=True)
+        self.empty_note.hide()
         self.hover_line = pg.InfiniteLine(
             angle=90, pen=pg.mkPen("#999999", style=Qt.PenStyle.DashLine)
         )
@@ -167,6 +184,8 @@ class GraphWindow(QWidget):
             labelOpts={"position": 0.02, "color": "#c62828", "anchors": [(0, 1), (0, 1)]},
         )
         self.spend.addItem(self.budget_line)
+        self.forecast_label = pg.TextItem(anchor=(1, 0), color="#1f8a5b")
+        self.spend.addItem(self.forecast_label, ignoreBounds=True)
         return self.spend
 
     def _sessions_table(self) -> QTableView:
@@ -213,7 +232,15 @@ class GraphWindow(QWidget):
         index = int(np.clip(np.searchsorted(self._x, point.x()) - 1, 0, self._x.size - 1))
         self.hover_line.setPos(self._x[index])
         moment = datetime.fromtimestamp(self._x[index]).strftime("%Y-%m-%d %H:%M")
-        values = [f"{label}: {compact(y[index])}" for label, y in self._y.items() if y[index]]
+        values = [
+            f"{_short_label(label)}: {compact(y[index])} tokens · {money(self._cost[label][index])}"
+            for label, y in self._y.items()
+            if y[index]
+        ]
+        if len(values) > 1:
+            tokens = sum(float(y[index]) for y in self._y.values())
+            dollars = sum(float(c[index]) for c in self._cost.values())
+            values.append(f"all: {compact(tokens)} tokens · {money(dollars)}")
         self.readout.setText("\n".join([moment, *(values or ["no usage"])]))
         self.readout.setPos(point.x(), point.y())
         self.readout.show()
@@ -228,6 +255,10 @@ class GraphWindow(QWidget):
         if data.spec != self.spec:
             return  # an answer to an older request
         self.data = data
+        nothing_yet = data.snapshot.last_event_ms is None
+        if nothing_yet:
+            self.welcome.show_folders(self.signals.folders)
+        self.pages.setCurrentWidget(self.welcome if nothing_yet else self.charts)
         self._draw_burn(data)
         self._draw_spend(data)
         self._fill_sessions(data.sessions)
@@ -249,11 +280,15 @@ class GraphWindow(QWidget):
         labels = series.labels
         shown, rest = labels[:MAX_LINES], labels[MAX_LINES:]
         base = {label: series.tokens[label] for label in shown}
+        zeros = np.zeros(count)
+        base_cost = {label: series.cost.get(label, zeros) for label in shown}
         if rest:
             base["other"] = sum((series.tokens[label] for label in rest), np.zeros(count))
+            base_cost["other"] = sum((series.cost.get(label, zeros) for label in rest), zeros)
         previous_end = self._base_end_s
-        self._base = base
+        self._base, self._base_cost = base, base_cost
         self._base_start_ms, self._base_bucket_ms = series.start_ms, bucket
+        self._show_empty_range(data, empty=not any(float(v.sum()) for v in base.values()))
         self._base_end_s = (series.start_ms + count * bucket) / 1000
         self._unpriced = set(series.unpriced)
         first_draw = self._drawn_spec != data.spec
@@ -271,8 +306,33 @@ class GraphWindow(QWidget):
     def _on_zoom(self) -> None:
         self._rebin(force=False)
 
+    def _show_empty_range(self, data: GraphData, empty: bool) -> None:
+        """A range with no usage clears the curves and says when the last activity was."""
+        self.burn.getAxis("left").setStyle(showValues=not empty)  # no made-up scale
+        if not empty:
+            self.empty_note.hide()
+            return
+        for curve in self._curves.values():
+            self.burn.removeItem(curve)
+        self._curves.clear()
+        self.legend.clear()
+        self._base, self._base_cost, self._y, self._cost = {}, {}, {}, {}
+        self._x = np.zeros(0)
+        self.burn.setLabel("left", "tokens")
+        last = data.snapshot.last_event_ms
+        when = (
+            f" — last activity {datetime.fromtimestamp(last / 1000):%Y-%m-%d %H:%M}" if last else ""
+        )
+        start_s, end_s = data.series.start_ms / 1000, data.series.end_ms / 1000
+        self.burn.setXRange(start_s, end_s, padding=0.01)
+        self.burn.setYRange(0, 1, padding=0)
+        self.empty_note.setText(f"No usage in this range{when}")
+        self.empty_note.setPos((start_s + end_s) / 2, 0.5)
+        self.empty_note.show()
+
     def _rebin(self, force: bool) -> None:
-        """Tokens per minute, hour or day, by how much time the view spans."""
+        """Tokens per minute, hour or day, by how much time the view spans: drawn as steps,
+        stacked, so the top edge is the total burn."""
         if not self._base:
             return
         low, high = self.burn.viewRange()[0]
@@ -288,23 +348,35 @@ class GraphWindow(QWidget):
         lead = (self._base_start_ms % display) // self._base_bucket_ms  # align to whole units
         start_ms = self._base_start_ms - lead * self._base_bucket_ms
         self._y = {label: _regroup(y, factor, lead) for label, y in self._base.items()}
+        self._cost = {label: _regroup(c, factor, lead) for label, c in self._base_cost.items()}
         groups = len(next(iter(self._y.values())))
         self._x = (start_ms + np.arange(groups, dtype=np.float64) * display) / 1000.0
+        edges = (start_ms + np.arange(groups + 1, dtype=np.float64) * display) / 1000.0
         unit = {60_000: "minute", 3_600_000: "hour", 86_400_000: "day"}[display]
         self.burn.setLabel("left", f"tokens per {unit}")
         for label in list(self._curves):
             if label not in self._y:
                 self.burn.removeItem(self._curves.pop(label))
         self.legend.clear()
+        stacked = np.zeros(groups)
         for index, (label, y) in enumerate(self._y.items()):
-            name = label + (UNPRICED_MARK if label in self._unpriced else "")
+            stacked = stacked + y
+            colour = QColor(PALETTE[index % len(PALETTE)])
             curve = self._curves.get(label)
             if curve is None:
                 curve = self.burn.plot()
                 self._curves[label] = curve
-            curve.setPen(pg.mkPen(PALETTE[index % len(PALETTE)], width=1.5))
-            curve.setData(self._x, y)
+            curve.setPen(pg.mkPen(colour, width=1))
+            fill = QColor(colour)
+            fill.setAlpha(150)
+            curve.setBrush(pg.mkBrush(fill))
+            curve.setFillLevel(0)
+            curve.setZValue(-index)  # the lower bands drawn over the totals above them
+            curve.setData(edges, stacked.copy(), stepMode="center")
+            name = label + (UNPRICED_MARK if label in self._unpriced else "")
             self.legend.addItem(curve, _short_label(name))
+        top = float(stacked.max()) if stacked.size else 0.0
+        self.burn.setYRange(0, max(top, 1.0) * 1.3, padding=0)  # room for the legend
 
     def _draw_spend(self, data: GraphData) -> None:
         points = data.cumulative
@@ -323,13 +395,75 @@ class GraphWindow(QWidget):
         self.budget_line.setPos(budget)
         self.budget_line.label.setFormat(f"budget {money(budget)}")
         self.spend.setXRange(start_s, end_s, padding=0.01)
-        self.spend.setYRange(0, max(projected, budget, total, 0.01) * 1.1, padding=0)
+        # The real spend sets the scale (with room for the budget and its label); the
+        # forecast may run off the top, and its end value is written at the right.
+        top = max(total, budget, 0.01) * 1.3
+        self.spend.setYRange(0, top, padding=0)
+        self.forecast_label.setText(f"at this rate: {money(projected)} by midnight")
+        self.forecast_label.setPos(end_s, min(projected, top))
+        self.forecast_label.setVisible(projected > total + 0.005)
 
     def _fill_sessions(self, rows: list[SessionRow]) -> None:
         first = not self.sessions_model.rows
         self.sessions_model.set_rows(rows)
         if first and rows:  # size the columns once; later the user's widths are kept
             self.sessions.resizeColumnsToContents()
+
+
+class WelcomePage(QWidget):
+    """Shown until any agent has logged a request: where tokentray looked, and two ways on."""
+
+    tryDemo = Signal()
+    addFolder = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        title = QLabel("No agent usage yet")
+        title.setStyleSheet("font-size: 20px; font-weight: bold;")
+        self.where = QLabel()
+        self.where.setWordWrap(True)
+        self.where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        demo = QPushButton("Try the demo")
+        demo.setToolTip("Synthetic agents in a separate window; nothing of yours is read")
+        demo.clicked.connect(self.tryDemo.emit)
+        add = QPushButton("Add a folder…")
+        add.setToolTip("Logs kept somewhere else (another disk, a synced folder)")
+        add.clicked.connect(self.addFolder.emit)
+        buttons = QHBoxLayout()
+        buttons.addWidget(demo)
+        buttons.addWidget(add)
+        buttons.addStretch(1)
+        box = QVBoxLayout()
+        box.addWidget(title)
+        box.addWidget(self.where)
+        box.addLayout(buttons)
+        box.addStretch(2)
+        box.insertStretch(0, 1)
+        outer = QHBoxLayout(self)
+        outer.addStretch(1)
+        outer.addLayout(box, 4)
+        outer.addStretch(1)
+        self.show_folders([])
+
+    def show_folders(self, folders: list[FolderStatus]) -> None:
+        found = [f for f in folders if f.found]
+        agents = list(dict.fromkeys(f.display_name for f in folders))  # the registry's order
+        if not folders:
+            text = "tokentray is looking for the logs your coding agents write…"
+        elif found:
+            names = ", ".join(sorted({f.display_name for f in found}))
+            text = (
+                f"Found the folders of {names}, with no request in them yet. Start an "
+                "agent and its usage appears here within a second."
+            )
+        else:
+            text = (
+                f"tokentray looked in {len(folders)} folders for {len(agents)} agents "
+                f"({', '.join(agents[:6])}, …) and found none of them on this machine. "
+                "Start Claude Code, Codex, Gemini CLI or another agent and its usage "
+                "appears here within a second."
+            )
+        self.where.setText(text)
 
 
 RECONCILE_COLUMNS = ("Day (UTC)", "Provider", "Local", "Billed", "Local $", "Billed $", "Why")
@@ -346,6 +480,7 @@ class BilledView(QWidget):
         )
         self.note.setWordWrap(True)
         self.plot = pg.PlotWidget(axisItems={"left": CompactAxis("left", prefix="$")})
+        self.plot.setVisible(False)  # no chart until a provider has billed something
         self.plot.showGrid(y=True, alpha=0.2)
         self.plot.setLabel("left", "spend per day")
         self.plot.addLegend(offset=(10, 5))
@@ -365,6 +500,8 @@ class BilledView(QWidget):
     def show_rows(self, rows: list[ReconcileRow]) -> None:
         recent = [r for r in rows if r.billed_cost_usd is not None or r.billed_tokens is not None]
         self.note.setVisible(not recent)
+        self.plot.setVisible(bool(recent))
+        self.table.setVisible(bool(rows))
         recent = recent[-60:]
         days = sorted({r.day for r in recent})
         index = {day: i for i, day in enumerate(days)}
@@ -492,7 +629,11 @@ def _regroup(values: np.ndarray, factor: int, lead: int) -> np.ndarray:
 
 
 def _short_label(label: str) -> str:
-    return label if len(label) <= 32 else "…" + label[-31:]
+    """A legend's label: a project's folder name rather than its path, and no longer
+    than 28 characters."""
+    if "/" in label or "\\" in label:
+        label = Path(label).name or label
+    return label if len(label) <= 28 else label[:27] + "…"
 
 
 class SessionDialog(QDialog):
@@ -504,7 +645,7 @@ class SessionDialog(QDialog):
         super().__init__()
         self.setWindowTitle(f"{source} session {session_id[:8]}")
         self.resize(720, 420)
-        plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem()})
+        plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(), "left": CompactAxis("left")})
         plot.showGrid(x=True, y=True, alpha=0.2)
         plot.setLabel("left", "tokens so far")
         xs = np.array([t / 1000 for t, _, _ in timeline], dtype=np.float64)

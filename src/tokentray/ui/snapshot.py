@@ -7,6 +7,7 @@ has some, otherwise the demo agents' data.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -62,8 +63,95 @@ def render_all(out: Path, data_dir: str | None = None, config: Path | None = Non
     written.append(render_preferences(out, signals))
     written.append(render_summary_window(out, snap, settings.icon_shows))
     engine.store.close()
+    written += render_first_run(out, settings)
+    written += render_alert_editors(out)
+    written.append(render_notification(out))
     app.processEvents()
     return written
+
+
+def render_first_run(out: Path, settings: Settings) -> list[Path]:
+    """The window a new user sees (nothing recorded yet), and a range with no usage."""
+    from tokentray.dashboard.graph import GraphSpec, compute_graph  # noqa: PLC0415
+    from tokentray.events import PricedEvent, UsageEvent  # noqa: PLC0415
+    from tokentray.ui.graph_window import GraphWindow  # noqa: PLC0415
+    from tokentray.ui.signals import AppSignals  # noqa: PLC0415
+
+    written = []
+    root = Path(tempfile.mkdtemp(prefix="tokentray-snapshot-"))
+    nowhere = {"CLAUDE_CONFIG_DIR": str(root / "none"), "CODEX_HOME": str(root / "none")}
+    engine = open_engine(root / "data", env=nowhere, home=root / "home", settings=settings)
+    tz = local_zone()
+    with engine.store:
+        signals = AppSignals(settings)
+        signals.publish_folders(engine.folder_status())
+        for name, spec, hours_ago in (("welcome", "24h", None), ("empty-range", "1h", 3)):
+            if hours_ago is not None:
+                stamp = int((time.time() - hours_ago * 3600) * 1000)
+                usage = UsageEvent("claude-code", "k", "s", "/p", "m", stamp, output_tokens=9)
+                with engine.store.transaction():
+                    engine.store.upsert_events([PricedEvent(usage, 0.01, "priced")])
+            snap = snapshot(engine.store, int(time.time() * 1000), tz, 20.0)
+            window = GraphWindow(signals)
+            window.resize(1000, 640)
+            window.select(GraphSpec(spec, "source"))
+            signals.publish_graph(compute_graph(engine.store, window.spec, tz, snap))
+            written.append(_grab(window, out / f"graph-window-{name}.png"))
+    shutil.rmtree(root, ignore_errors=True)
+    return written
+
+
+def render_alert_editors(out: Path) -> list[Path]:
+    """The rule editor for each kind of rule, showing only the fields that kind uses."""
+    from tokentray.alerts.rules import default_rules  # noqa: PLC0415
+    from tokentray.ui.preferences import RuleDialog  # noqa: PLC0415
+
+    written = []
+    overnight = default_rules(20.0)[0]
+    for kind in ("total", "burn", "projection", "runaway"):
+        editor = RuleDialog(overnight)
+        editor.kind.setCurrentIndex(editor.kind.findData(kind))
+        written.append(_grab(editor, out / f"alert-editor-{kind}.png"))
+    return written
+
+
+def render_notification(out: Path) -> Path:
+    """What a desktop notification of a runaway session says (drawn here as the desktop's
+    notification service would show its title and text)."""
+    from datetime import datetime, timedelta  # noqa: PLC0415
+
+    from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout  # noqa: PLC0415
+
+    from tokentray.alerts.engine import Alert, Window  # noqa: PLC0415
+    from tokentray.alerts.rules import default_rules  # noqa: PLC0415
+
+    rule = default_rules(20.0)[-1]
+    now = datetime.now().astimezone()
+    alert = Alert(
+        rule, "critical", 14.2, rule.threshold, Window(now, now + timedelta(hours=1)), "k"
+    )
+    alert.culprit = {
+        "source": "claude-code",
+        "project": "/home/dev/webshop",
+        "model": "claude-opus-4-1",
+        "why": f"no prompt for {rule.minutes} min",
+    }
+    card = QFrame()
+    card.setStyleSheet(
+        "QFrame { background: #2b2b2b; border-radius: 6px; } QLabel { color: #eeeeee; }"
+    )
+    layout = QVBoxLayout(card)
+    title = QLabel(alert.title)
+    title.setStyleSheet("font-weight: bold;")
+    body = QLabel(alert.message())
+    body.setWordWrap(True)
+    layout.addWidget(title)
+    layout.addWidget(body)
+    card.setFixedWidth(420)
+    layout_of = card.layout()
+    assert layout_of is not None
+    card.setFixedHeight(layout_of.totalHeightForWidth(420))
+    return _grab(card, out / "notification.png")
 
 
 def render_icons(out: Path, snap: LiveSnapshot) -> Path:

@@ -47,6 +47,14 @@ def tooltip(snap: LiveSnapshot, paused_until: datetime | None = None) -> str:
         budget = (
             f" · {snap.today_cost_usd / snap.daily_budget_usd:.0%} of ${snap.daily_budget_usd:g}"
         )
+    billed = [p for p in snap.providers if p.status != "no key"]
+    billed_line = "Billed: " + " · ".join(_provider_note(p) for p in billed) if billed else ""
+    if snap.last_event_ms is None and not snap.today_tokens and not snap.stale:
+        first_run = [
+            "tokentray: no agent usage yet",
+            "Click to see where it looked and how to start",
+        ]
+        return "\n".join([*first_run, *([billed_line] if billed_line else [])])
     lines = [f"Today {money(snap.today_cost_usd)} · {compact(snap.today_tokens)} tokens{budget}"]
     if snap.billed_today_usd is not None:
         lines[0] += f" (billed {money(snap.billed_today_usd)})"
@@ -70,9 +78,8 @@ def tooltip(snap: LiveSnapshot, paused_until: datetime | None = None) -> str:
         notes.append("not updating")
     if paused_until is not None:
         notes.append(f"alerts paused until {paused_until:%H:%M}")
-    billed = [p for p in snap.providers if p.status != "no key"]
-    if billed:
-        lines.append("Billed: " + " · ".join(_provider_note(p) for p in billed))
+    if billed_line:
+        lines.append(billed_line)
     updated = datetime.fromtimestamp(snap.now_ms / 1000).strftime("%H:%M:%S")
     lines.append(f"Updated {updated}" + (f" · {'; '.join(notes)}" if notes else ""))
     if sys.platform == "win32":

@@ -98,6 +98,7 @@ class RuleDialog(QDialog):
         self.repeat.setRange(0, 1000)
         self.repeat.setValue(rule.repeat_count)
         self.days_row = QWidget()
+        days.setContentsMargins(0, 0, 0, 0)
         self.days_row.setLayout(days)
         self.form = form
         self.labels: dict[QWidget, QLabel] = {}

@@ -36,8 +36,8 @@ FOLDER_COLUMNS = (
     "Folder",
     "Status",
     "Files",
-    "Usage lines",
-    "Last event",
+    "Requests",
+    "Last request",
     "Last parse",
     "Skipped",
 )
@@ -68,6 +68,16 @@ class SourcesPage(Page):
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.setWordWrap(False)
         layout.addWidget(self.table, 3)
+        missing_row = QHBoxLayout()
+        self.missing = QLabel("")
+        self.missing.setWordWrap(True)
+        self.missing.setStyleSheet("color: #555555;")
+        self.show_missing = QCheckBox("Show them")
+        self.show_missing.toggled.connect(lambda _on: self.show_status(self._status))
+        missing_row.addWidget(self.missing, 1)
+        missing_row.addWidget(self.show_missing)
+        layout.addLayout(missing_row)
+        self._status: list[FolderStatus] = []
         layout.addWidget(QLabel("Your own folders (for logs kept somewhere else):"))
         self.custom = QListWidget()
         self.custom.setMaximumHeight(64)
@@ -77,7 +87,7 @@ class SourcesPage(Page):
         for cls in ALL_SOURCES:
             self.agent.addItem(cls.display_name, cls.name)
         add = QPushButton("Add folder…")
-        add.clicked.connect(self._choose_folder)
+        add.clicked.connect(self.choose_folder)
         remove = QPushButton("Remove")
         remove.clicked.connect(self._remove_folder)
         buttons.addWidget(self.agent)
@@ -102,7 +112,7 @@ class SourcesPage(Page):
             self._folders.append((source, folder))
             self._show_folders()
 
-    def _choose_folder(self) -> None:
+    def choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder with agent logs", str(Path.home()))
         if folder:
             self.add_folder(str(self.agent.currentData()), folder)
@@ -120,7 +130,19 @@ class SourcesPage(Page):
             self.custom.addItem(f"{names.get(source, source)}: {folder}")
 
     def show_status(self, folders: list[FolderStatus]) -> None:
-        found_first = sorted(folders, key=lambda f: (not f.found, f.display_name))
+        """The folders found, one row each; those not on this machine in one line, listed
+        on demand."""
+        self._status = folders
+        missing = [f for f in folders if not f.found]
+        agents = {f.display_name for f in missing}
+        self.missing.setText(
+            f"Not on this machine: {len(missing)} folders of {len(agents)} agents."
+            if missing
+            else ""
+        )
+        self.show_missing.setVisible(bool(missing))
+        shown = folders if self.show_missing.isChecked() else [f for f in folders if f.found]
+        found_first = sorted(shown, key=lambda f: (not f.found, f.display_name))
         self.table.setRowCount(len(found_first))
         for index, status in enumerate(found_first):
             cells = (
