@@ -216,7 +216,16 @@ def test_snapshot_command_renders_every_view(tmp_path: Path, qtbot: QtBot) -> No
 
     paths = render_all(tmp_path / "out", str(tmp_path / "data"), tmp_path / "config.toml")
     names = {p.name for p in paths}
-    assert names == {"tray-icons.png", "graph-window.png", "preferences.png", "summary-window.png"}
+    assert names == {
+        "tray-icons.png",
+        "graph-window.png",
+        "preferences.png",
+        "summary-window.png",
+        "graph-window-welcome.png",  # a new user's first look
+        "graph-window-empty-range.png",
+        *(f"alert-editor-{kind}.png" for kind in ("total", "burn", "projection", "runaway")),
+        "notification.png",
+    }
     for path in paths:
         image = QImage(str(path))
         assert not image.isNull() and image.width() >= 100, path
