@@ -367,9 +367,7 @@ class GraphWindow(QWidget):
                 curve = self.burn.plot()
                 self._curves[label] = curve
             curve.setPen(pg.mkPen(colour, width=1))
-            fill = QColor(colour)
-            fill.setAlpha(150)
-            curve.setBrush(pg.mkBrush(fill))
+            curve.setBrush(pg.mkBrush(_tint(colour)))  # opaque: bands must not blend
             curve.setFillLevel(0)
             curve.setZValue(-index)  # the lower bands drawn over the totals above them
             curve.setData(edges, stacked.copy(), stepMode="center")
@@ -626,6 +624,15 @@ def _regroup(values: np.ndarray, factor: int, lead: int) -> np.ndarray:
     padded = np.concatenate([padded, np.zeros(tail)])
     grouped: np.ndarray = padded.reshape(-1, factor).sum(axis=1)
     return grouped
+
+
+def _tint(colour: QColor, share: float = 0.65) -> QColor:
+    """``colour`` mixed with white: a lighter, opaque fill."""
+    return QColor.fromRgbF(
+        colour.redF() * share + 1 - share,
+        colour.greenF() * share + 1 - share,
+        colour.blueF() * share + 1 - share,
+    )
 
 
 def _short_label(label: str) -> str:
