@@ -234,3 +234,11 @@ def test_a_display_qt_cannot_open_is_explained() -> None:
     headless = display_problem({}, missing_cursor, "linux")
     assert headless is not None and "tokentray watch" in headless
     assert display_problem({}, missing_cursor, "darwin") is None
+
+
+def test_the_icon_shows_a_dash_until_the_first_request() -> None:
+    from tokentray.ui.icon import icon_text
+
+    assert icon_text(LiveSnapshot(now_ms=1), "spend") == "–"
+    spent = LiveSnapshot(now_ms=1, today_cost_usd=5.0, today_tokens=10, last_event_ms=1)
+    assert icon_text(spent, "spend") == "$5"

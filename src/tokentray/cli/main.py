@@ -54,7 +54,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "snapshot":
         from tokentray.ui.snapshot import render_all  # noqa: PLC0415
 
-        for path in render_all(args.out, args.data_dir, args.config):
+        for path in render_all(args.out, args.data_dir, args.config, dark=args.dark):
             print(path)
         return EXIT_OK
     from tokentray.settings import load_settings  # noqa: PLC0415

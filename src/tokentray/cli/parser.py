@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     snapshot = commands.add_parser("snapshot", help="render the icon and windows to PNG files")
     snapshot.add_argument("--out", type=Path, required=True, help="folder for the PNG files")
+    snapshot.add_argument("--dark", action="store_true", help="in a dark desktop theme")
 
     scan = commands.add_parser("scan", help="ingest new agent log lines now")
     scan.add_argument("--json", action="store_true", help="print the summary as JSON")

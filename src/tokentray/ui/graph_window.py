@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -50,7 +50,17 @@ DISPLAY = Qt.ItemDataRole.DisplayRole
 NO_INDEX = QModelIndex()
 SESSION_COLUMNS = ("Source", "Project", "Model", "Started", "Duration", "Tokens", "Cost", "$/h now")
 
-pg.setConfigOptions(antialias=True, background="w", foreground="#333333")
+pg.setConfigOptions(antialias=True)
+
+
+def _follow_the_theme(widget: QWidget) -> None:
+    """Plots in the theme's colours (set before they are made): a dark desktop gets dark
+    plots, with the text colour of its labels."""
+    palette = widget.palette()
+    pg.setConfigOptions(
+        background=palette.color(QPalette.ColorRole.Base),
+        foreground=palette.color(QPalette.ColorRole.Text),
+    )
 
 
 class CompactAxis(pg.AxisItem):
@@ -78,6 +88,7 @@ class GraphWindow(QWidget):
 
     def __init__(self, signals: AppSignals) -> None:
         super().__init__()
+        _follow_the_theme(self)
         self.setWindowTitle("tokentray — token burn")
         self.resize(1100, 760)
         self.spec = GraphSpec()
@@ -151,8 +162,12 @@ class GraphWindow(QWidget):
         self.burn.sigXRangeChanged.connect(self._on_zoom)
         self.burn.setDownsampling(auto=True, mode="peak")
         self.legend = self.burn.addLegend(offset=(10, 5), colCount=3)
-        self.legend.setBrush(pg.mkBrush(255, 255, 255, 200))
-        self.empty_note = pg.TextItem(anchor=(0.5, 0.5), color="#555555")
+        backdrop = QColor(self.palette().color(QPalette.ColorRole.Base))
+        backdrop.setAlpha(210)
+        self.legend.setBrush(pg.mkBrush(backdrop))
+        self.empty_note = pg.TextItem(
+            anchor=(0.5, 0.5), color=self.palette().color(QPalette.ColorRole.PlaceholderText)
+        )
         self.burn.addItem(self.empty_note, ignoreBounds=True)
         self.empty_note.hide()
         self.hover_line = pg.InfiniteLine(

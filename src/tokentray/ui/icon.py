@@ -32,6 +32,10 @@ def short_money(usd: float) -> str:
 
 
 def icon_text(snap: LiveSnapshot, mode: str) -> str:
+    """The figure on the icon; a dash until any agent has logged a request (a grey 0¢
+    looks like a measurement)."""
+    if snap.last_event_ms is None and not snap.today_tokens:
+        return "–"
     return short_money(snap.burn_usd_per_hour if mode == "burn" else snap.today_cost_usd)
 
 

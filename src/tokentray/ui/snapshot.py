@@ -18,6 +18,8 @@ from tokentray.engine import Engine, local_zone, open_engine
 from tokentray.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from PySide6.QtGui import QPalette
+
     from tokentray.ui.signals import AppSignals
 
 STATES = ("normal", "warning", "over", "stale")
@@ -43,12 +45,42 @@ def _engine(data_dir: str | None, config: Path | None) -> tuple[Engine, Settings
     return demo, settings
 
 
-def render_all(out: Path, data_dir: str | None = None, config: Path | None = None) -> list[Path]:
+def dark_palette() -> QPalette:
+    """A dark desktop theme's colours (as KDE Breeze Dark or GNOME's dark style give Qt)."""
+    from PySide6.QtGui import QColor, QPalette  # noqa: PLC0415
+
+    palette = QPalette()
+    role = QPalette.ColorRole
+    for name, colour in (
+        (role.Window, "#2b2b2b"),
+        (role.WindowText, "#eeeeee"),
+        (role.Base, "#1e1e1e"),
+        (role.AlternateBase, "#262626"),
+        (role.Text, "#eeeeee"),
+        (role.Button, "#353535"),
+        (role.ButtonText, "#eeeeee"),
+        (role.Highlight, "#3d7fd9"),
+        (role.HighlightedText, "#ffffff"),
+        (role.ToolTipBase, "#353535"),
+        (role.ToolTipText, "#eeeeee"),
+        (role.PlaceholderText, "#9a9a9a"),
+    ):
+        palette.setColor(name, QColor(colour))
+    return palette
+
+
+def render_all(
+    out: Path, data_dir: str | None = None, config: Path | None = None, dark: bool = False
+) -> list[Path]:
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication  # noqa: PLC0415
 
     app = QApplication.instance() or QApplication([])
+    assert isinstance(app, QApplication)
+    if dark:
+        app.setStyle("Fusion")  # the platform style would ignore part of the palette
+        app.setPalette(dark_palette())
     out.mkdir(parents=True, exist_ok=True)
     engine, settings = _engine(data_dir, config)
     tz = local_zone()

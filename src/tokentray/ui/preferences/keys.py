@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 from tokentray.events import ProviderState
 from tokentray.providers import ALL_PROVIDERS
 from tokentray.settings import Settings
-from tokentray.ui.preferences.page import Page
+from tokentray.ui.preferences.page import SECONDARY_TEXT, Page
 
 
 class KeysPage(Page):
@@ -50,7 +50,7 @@ class KeysPage(Page):
             form = QVBoxLayout(box)
             help_text = QLabel(provider.key_help)
             help_text.setWordWrap(True)
-            help_text.setStyleSheet("color: #555555;")
+            help_text.setStyleSheet(SECONDARY_TEXT)
             field = QLineEdit()
             field.setEchoMode(QLineEdit.EchoMode.Password)
             field.setPlaceholderText("paste a key")
@@ -117,6 +117,6 @@ class KeysPage(Page):
             when = f" · as of {datetime.fromtimestamp(state.last_ok_ms / 1000):%Y-%m-%d %H:%M}"
         colour = "#1f8a5b" if state.status == "ok" else "#b00020"
         if state.status == "no key":
-            colour = "#555555"
+            colour = "palette(placeholder-text)"
         label.setText(f"{state.shown_status}{when} — {state.message}")
         label.setStyleSheet(f"color: {colour};")

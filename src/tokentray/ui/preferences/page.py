@@ -6,6 +6,9 @@ from PySide6.QtWidgets import QWidget
 
 from tokentray.settings import Settings
 
+# Secondary text in the theme's own muted colour (a fixed grey vanishes on a dark theme).
+SECONDARY_TEXT = "color: palette(placeholder-text);"
+
 
 class Page(QWidget):
     """One section of Preferences: it shows the settings it owns and writes them back."""

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from tokentray.engine import FolderStatus
 from tokentray.settings import Settings
 from tokentray.sources import ALL_SOURCES
-from tokentray.ui.preferences.page import Page
+from tokentray.ui.preferences.page import SECONDARY_TEXT, Page
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class SourcesPage(Page):
         missing_row = QHBoxLayout()
         self.missing = QLabel("")
         self.missing.setWordWrap(True)
-        self.missing.setStyleSheet("color: #555555;")
+        self.missing.setStyleSheet(SECONDARY_TEXT)
         self.show_missing = QCheckBox("Show them")
         self.show_missing.toggled.connect(lambda _on: self.show_status(self._status))
         missing_row.addWidget(self.missing, 1)
