@@ -333,10 +333,15 @@ class AlertEngine:
         if not row[2]:
             return []  # a quiet night needs no summary
         top = self.store.top_by_cost("project", window.start_ms, window.end_ms)
+        agent = self.store.top_by_cost("source", window.start_ms, window.end_ms)
         fired = self.store.alerts_fired_between(window.start_ms, window.end_ms)
+        from tokentray.sources import display_name  # noqa: PLC0415
+
+        limit = f" of the ${rule.threshold:,.2f} limit" if rule.metric != "tokens" else ""
         text = (
-            f"{window.start:%a %H:%M}–{window.end:%H:%M}: ${row[0]:,.2f}, {row[1]:,} tokens, "
-            f"{row[2]} sessions, mostly {top or 'unknown project'}; {fired} alerts fired."
+            f"{window.start:%a %H:%M}–{window.end:%H:%M}: ${row[0]:,.2f}{limit}, "
+            f"{row[1]:,} tokens, {row[2]} sessions, mostly {top or 'unknown project'} "
+            f"({display_name(agent)}); {fired} alerts fired."
         )
         alert = Alert(rule, "digest", row[0], rule.threshold, window, f"{rule.id}:digest")
         alert.details = {"text": text, "tokens": row[1], "sessions": row[2], "alerts": fired}
