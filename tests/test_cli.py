@@ -170,7 +170,8 @@ def test_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_report_process_does_not_import_qt_or_prices(agents: Path) -> None:
-    """Start-up stays lean: a report on priced data imports neither Qt nor genai-prices."""
+    """Start-up stays lean: a report on priced data imports neither Qt nor genai-prices, nor
+    the HTTP client, tiktoken, tomlkit, importlib.metadata or multiprocessing (issue 13)."""
     env = dict(os.environ)
     subprocess.run(
         [sys.executable, "-m", "tokentray.cli", "--data-dir", str(agents), "scan"],
@@ -181,7 +182,9 @@ def test_report_process_does_not_import_qt_or_prices(agents: Path) -> None:
     probe = (
         "import sys; from tokentray.cli import main; "
         f"main(['--data-dir', {str(agents)!r}, 'report', 'daily', '--json']); "
-        "print([m for m in ('PySide6', 'genai_prices', 'pydantic') if m in sys.modules], "
+        "print([m for m in ('PySide6', 'pyqtgraph', 'genai_prices', 'pydantic', 'httpx', "
+        "'tiktoken', 'tomlkit', 'importlib.metadata', 'multiprocessing') "
+        "if m in sys.modules], "
         "file=sys.stderr)"
     )
     result = subprocess.run(

@@ -221,3 +221,11 @@ def test_tier_overrides_are_checked(tmp_path: Path) -> None:
     assert "multiplier" in (load_settings(config).error or "")
     config.write_text('[pricing.models."m"]\ninput = 1.0\nservice_tiers = "fast"\n')
     assert "service_tiers" in (load_settings(config).error or "")
+
+
+def test_the_price_library_version_is_read_without_importlib_metadata() -> None:
+    import importlib.metadata
+
+    from tokentray.pricing import _library_version
+
+    assert _library_version() == importlib.metadata.version("genai-prices")

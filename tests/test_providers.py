@@ -559,3 +559,9 @@ def test_an_echoed_key_prefix_is_never_stored_or_logged(
 def test_redact_hides_key_shaped_text_and_caps_length() -> None:
     text = provider_http.redact("token sk-or-v1-abcdef123456 and " + "x" * 500, "unrelated")
     assert "abcdef123456" not in text and len(text) <= provider_http.MAX_SERVER_TEXT
+
+
+def test_the_provider_names_match_the_registry() -> None:
+    from tokentray.providers import ALL_PROVIDERS, PROVIDER_NAMES
+
+    assert tuple(cls.name for cls in ALL_PROVIDERS) == PROVIDER_NAMES

@@ -122,13 +122,17 @@ def check_event(event: UsageEvent | Activity) -> None:
     _check_time(event.timestamp_ms)
     if isinstance(event, Activity):
         for name in ("source", "key", "session_id", "kind", "fingerprint"):
-            setattr(event, name, _text(name, getattr(event, name)))
+            value = getattr(event, name)
+            if type(value) is not str or not value.isascii():  # ASCII: nothing to clean
+                setattr(event, name, _text(name, value))
         return
     for name in _TEXT_FIELDS:
-        setattr(event, name, _text(name, getattr(event, name)))
+        value = getattr(event, name)
+        if type(value) is not str or not value.isascii():
+            setattr(event, name, _text(name, value))
     for name in _TOKEN_FIELDS:
         value = getattr(event, name)
-        if not isinstance(value, int) or isinstance(value, bool):
+        if type(value) is not int:  # bool is a subclass of int, and is refused here too
             raise LineError(f"{name} is not a whole number")
         if not 0 <= value <= MAX_TOKENS_PER_FIELD:
             raise LineError(f"{name} {value} is outside 0..{MAX_TOKENS_PER_FIELD:,}")
@@ -140,7 +144,7 @@ def check_event(event: UsageEvent | Activity) -> None:
 
 
 def _check_time(timestamp_ms: object) -> None:
-    if not isinstance(timestamp_ms, int) or isinstance(timestamp_ms, bool):
+    if type(timestamp_ms) is not int:
         raise LineError("timestamp is not a number")
     if not EARLIEST_MS <= timestamp_ms < LATEST_MS:
         raise LineError(f"timestamp {timestamp_ms} ms is outside the years 2000-2099")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing
 import os
 import sqlite3
 import stat
@@ -21,7 +20,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -288,6 +286,9 @@ class Ingestor:
         self, work: list[tuple[_FileTask, Checkpoint | None]], batch: _Batch, report: ScanReport
     ) -> None:
         """Parse files in worker processes; this process prices and stores them in order."""
+        import multiprocessing  # noqa: PLC0415 - only a large first scan uses workers
+        from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+
         context = multiprocessing.get_context("spawn")  # fork is unsafe beside Qt's threads
         workers = min(_worker_count(), len(work))
         jobs = [(t.source.name, t.root, t.path, cp) for t, cp in work]

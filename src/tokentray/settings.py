@@ -18,8 +18,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-import tomlkit
-
 from tokentray.alerts.rules import (
     BUDGET_RULE_ID,
     Rule,
@@ -191,6 +189,8 @@ def _from_toml(raw: dict[str, Any]) -> Settings:
 
 def save_settings(settings: Settings, path: Path | None = None) -> Path:
     """Validate and write atomically; a broken file in the way is moved aside, not lost."""
+    import tomlkit  # noqa: PLC0415 - only saving needs it
+
     settings.validate()
     path = path or settings.path or config_path()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

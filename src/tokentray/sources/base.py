@@ -308,6 +308,8 @@ def table(value: object) -> dict[str, Any]:
 
 def as_count(value: object) -> int:
     """A token count from JSON: a non-negative integer, else 0."""
+    if type(value) is int:  # the common case first
+        return value if value > 0 else 0
     if isinstance(value, bool):
         return 0
     if isinstance(value, int):
