@@ -73,6 +73,30 @@ def _timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
     return time.perf_counter() - started, 0
 
 
+def _spread(results: dict[str, object], key: str, times: list[float]) -> None:
+    """The median under ``key``, and the fastest and slowest run beside it."""
+    results[key] = statistics.median(times)
+    results[f"{key}_min"] = min(times)
+    results[f"{key}_max"] = max(times)
+
+
+def _ratios(results: dict[str, object]) -> dict[str, float]:
+    """tokentray's figures as multiples of ccusage's, measured in the same run."""
+    pairs = {
+        "cold_scan_vs_ccusage": ("cold_scan_claude_s", "ccusage_cold_s"),
+        "report_after_append_vs_ccusage_rerun": (
+            "report_after_append_full_history_s",
+            "ccusage_rerun_s",
+        ),
+    }
+    ratios = {}
+    for name, (ours, theirs) in pairs.items():
+        mine, other = results.get(ours), results.get(theirs)
+        if isinstance(mine, float) and isinstance(other, float) and other:
+            ratios[name] = mine / other
+    return ratios
+
+
 def _ccusage() -> str | None:
     return shutil.which("ccusage") or (
         str(OUT / "node" / "node_modules" / ".bin" / "ccusage")
@@ -98,21 +122,20 @@ def bench_cold(corpus: Path, results: dict[str, object]) -> None:
     env_all = _env(corpus / "claude", corpus / "codex")
     env_claude = _env(corpus / "claude", empty)
     runs = []
-    for _ in range(3):
+    for _ in range(5):
         data = Path(tempfile.mkdtemp(dir=OUT))
         runs.append(_timed(["tokentray", "--data-dir", str(data), "scan"], env_claude))
         shutil.rmtree(data)
     data = Path(tempfile.mkdtemp(dir=OUT))
     all_sources = _timed(["tokentray", "--data-dir", str(data), "scan"], env_all)
     shutil.rmtree(data)
-    results["cold_scan_claude_s"] = statistics.median(r[0] for r in runs)
+    _spread(results, "cold_scan_claude_s", [r[0] for r in runs])
     results["cold_scan_claude_peak_mb"] = max(r[1] for r in runs)
     results["cold_scan_all_sources_s"] = all_sources[0]
     ccusage = _ccusage()
     if ccusage:
         cmd = [ccusage, "claude", "daily", "--json", "--offline"]
-        times = [_timed(cmd, env_claude)[0] for _ in range(3)]
-        results["ccusage_cold_s"] = statistics.median(times)
+        _spread(results, "ccusage_cold_s", [_timed(cmd, env_claude)[0] for _ in range(5)])
 
 
 def bench_refresh(corpus: Path, results: dict[str, object]) -> None:
@@ -140,7 +163,8 @@ def bench_refresh(corpus: Path, results: dict[str, object]) -> None:
     ccusage = _ccusage()
     if ccusage:
         cmd = [ccusage, "claude", "daily", "--json", "--offline"]
-        results["ccusage_rerun_s"] = _timed(cmd, _env(work, OUT / "empty"))[0]
+        env = _env(work, OUT / "empty")
+        _spread(results, "ccusage_rerun_s", [_timed(cmd, env)[0] for _ in range(5)])
     _report_after_append(work, data, results)
     shutil.rmtree(work.parent)
     shutil.rmtree(data)
@@ -166,8 +190,8 @@ def _report_after_append(work: Path, data: Path, results: dict[str, object]) -> 
         cmd = ["tokentray", "--data-dir", str(small_data), "report", "daily", "--json"]
         small.append(_timed(cmd, small_env))
     shutil.rmtree(small_root)
-    results["report_after_append_full_history_s"] = statistics.median(t for t, _ in big[1:])
-    results["report_after_append_empty_history_s"] = statistics.median(t for t, _ in small[1:])
+    _spread(results, "report_after_append_full_history_s", [t for t, _ in big[1:]])
+    _spread(results, "report_after_append_empty_history_s", [t for t, _ in small[1:]])
 
 
 def bench_big_file(gigabytes: float, results: dict[str, object]) -> None:
@@ -192,12 +216,17 @@ def main() -> None:
     parser.add_argument("--skip-big", action="store_true")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
+    # Measure what an installed tokentray costs: with bytecode compiled (pip compiles it on
+    # install; where PYTHONDONTWRITEBYTECODE is set every run would compile the sources).
+    package = Path(__file__).resolve().parents[1] / "src" / "tokentray"
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=True)
     corpus = _corpus(args.size_mb)
     results: dict[str, object] = {"corpus_mb": args.size_mb, "ccusage": _ccusage()}
     bench_cold(corpus, results)
     bench_refresh(corpus, results)
     if not args.skip_big:
         bench_big_file(args.big_gb, results)
+    results.update(_ratios(results))
     (OUT / "results.json").write_text(json.dumps(results, indent=2))
     for key, value in results.items():
         shown = f"{value:.3f}" if isinstance(value, float) else value

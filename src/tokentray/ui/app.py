@@ -133,9 +133,7 @@ class TrayApp(QObject):
         self.notifier = Notifier(self.tray)
         self.notifier.activated.connect(self.open_culprit)
         self.alerts_sent: list[tuple[Alert, str]] = []  # (alert, where it went), in order
-        self.notifier.delivered.connect(
-            lambda alert, where: self.alerts_sent.append((alert, where))
-        )
+        self.notifier.delivered.connect(self._on_delivered)
         self.providers.statesReady.connect(hub.publish_providers)
         self.providers.keysReady.connect(hub.publish_provider_keys)
         self.providers.keyringProblem.connect(hub.publish_keyring_problem)
