@@ -119,7 +119,7 @@ class Rule:
             "daily": f"{self.start}–{self.end}",
         }[self.window]
         if self.kind == "burn":
-            return f"{scope}: burn rate over the last {self.minutes} min"
+            return f"{scope}: over {amount}/h over the last {self.minutes} min"
         if self.kind == "projection":
             return f"{scope}: heading for over {amount} by the end of {window}"
         if self.kind == "runaway":
