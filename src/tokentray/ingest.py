@@ -320,8 +320,7 @@ class Ingestor:
             report.events_stored += self.store.upsert_events(priced)
             self.store.add_activity(batch.activity)
             self.store.add_problems(batch.problems)
-            for checkpoint in batch.checkpoints.values():
-                self.store.save_checkpoint(checkpoint)
+            self.store.save_checkpoints(batch.checkpoints.values())
         batch.clear()
 
     def _backup(self) -> None:
