@@ -173,17 +173,45 @@ def period_label(moment: datetime, kind: str) -> str:
 
 
 def period_report(store: Store, kind: str, tz: ZoneInfo, filters: Filters) -> Report:
-    """Daily, weekly (weeks start on Monday) or monthly totals in time zone ``tz``."""
-    rows = store.sums_by_time_and_model(QUARTER_HOUR_MS, filters.events(tz))
+    """Daily, weekly (weeks start on Monday) or monthly totals in time zone ``tz``.
+
+    The store sums its quarter-hour running totals into the periods' local bounds, so the
+    cost follows the number of periods, not the number of requests ever made."""
+    where = filters.events(tz)
+    span = store.event_span(where)
     by_period: dict[str, Row] = {}
-    labels: dict[int, str] = {}
-    for quarter, model, *sums in rows:
-        label = labels.get(quarter)
-        if label is None:
-            moment = datetime.fromtimestamp(quarter * QUARTER_HOUR_MS / 1000, tz)
-            label = labels[quarter] = period_label(moment, kind)
-        by_period.setdefault(label, Row(label)).add_sums(model, tuple(sums))
+    if span is not None:
+        periods = period_bounds(kind, tz, *span)
+        for label, model, *sums in store.sums_by_period_and_model(periods, where):
+            by_period.setdefault(label, Row(label)).add_sums(model, tuple(sums))
     return Report(kind, str(tz), [by_period[k] for k in sorted(by_period)])
+
+
+def period_bounds(
+    kind: str, tz: ZoneInfo, first_ms: int, last_ms: int
+) -> list[tuple[str, int, int]]:
+    """(label, start ms, end ms) of each local day, week or month from ``first_ms`` to
+    ``last_ms`` (each bound a local midnight: a whole quarter-hour in every time zone)."""
+    day = datetime.fromtimestamp(first_ms / 1000, tz).date()
+    last = datetime.fromtimestamp(last_ms / 1000, tz).date()
+    if kind == "weekly":
+        day -= timedelta(days=day.weekday())
+    elif kind == "monthly":
+        day = day.replace(day=1)
+    elif kind != "daily":
+        raise ValueError(f"unknown period {kind!r}")
+    bounds = []
+    while day <= last:
+        if kind == "daily":
+            following = day + timedelta(days=1)
+        elif kind == "weekly":
+            following = day + timedelta(days=7)
+        else:
+            following = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+        label = f"{day.year:04d}-{day.month:02d}" if kind == "monthly" else day.isoformat()
+        bounds.append((label, _local_midnight_ms(day, tz), _local_midnight_ms(following, tz)))
+        day = following
+    return bounds
 
 
 def session_report(store: Store, tz: ZoneInfo, filters: Filters) -> Report:

@@ -140,6 +140,119 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE files ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE files ADD COLUMN sample_hash BLOB NOT NULL DEFAULT x'';
+    """,  # Quarter-hour totals per agent and model, kept by triggers: a daily, weekly or
+    # monthly report reads these, not every request (they are whole quarter-hours in
+    # every time zone).
+    """
+    CREATE TABLE quarters (
+        q INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        model TEXT NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        reasoning_tokens INTEGER NOT NULL,
+        cache_write_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL,
+        total_tokens INTEGER NOT NULL,
+        cost_usd REAL NOT NULL,
+        unpriced INTEGER NOT NULL,
+        estimated INTEGER NOT NULL,
+        requests INTEGER NOT NULL,
+        reported INTEGER NOT NULL,
+        PRIMARY KEY (q, source, model)
+    ) WITHOUT ROWID;
+    INSERT INTO quarters
+        SELECT ts_ms / 900000, source, model, SUM(events.input_tokens),
+            SUM(events.output_tokens), SUM(events.reasoning_tokens),
+            SUM(events.cache_write_5m_tokens + events.cache_write_1h_tokens),
+            SUM(events.cache_read_tokens), SUM(events.total_tokens), SUM(COALESCE(events.cost_usd,
+            0)), SUM(events.cost_status = 'unpriced'), SUM(events.cost_status = 'estimated'),
+            SUM(1), SUM(events.cost_status = 'reported')
+        FROM events GROUP BY 1, 2, 3;
+    CREATE TRIGGER quarters_insert AFTER INSERT ON events BEGIN
+        INSERT INTO quarters (q, source, model, input_tokens, output_tokens, reasoning_tokens,
+            cache_write_tokens, cache_read_tokens, total_tokens, cost_usd, unpriced, estimated,
+            requests, reported)
+        VALUES (NEW.ts_ms / 900000, NEW.source, NEW.model, NEW.input_tokens, NEW.output_tokens,
+            NEW.reasoning_tokens, NEW.cache_write_5m_tokens + NEW.cache_write_1h_tokens,
+            NEW.cache_read_tokens, NEW.total_tokens, COALESCE(NEW.cost_usd, 0), NEW.cost_status =
+            'unpriced', NEW.cost_status = 'estimated', 1, NEW.cost_status = 'reported')
+        ON CONFLICT (q, source, model) DO UPDATE SET
+            input_tokens = input_tokens + excluded.input_tokens,
+            output_tokens = output_tokens + excluded.output_tokens,
+            reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
+            cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+            cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+            total_tokens = total_tokens + excluded.total_tokens,
+            cost_usd = cost_usd + excluded.cost_usd,
+            unpriced = unpriced + excluded.unpriced,
+            estimated = estimated + excluded.estimated,
+            requests = requests + excluded.requests,
+            reported = reported + excluded.reported;
+    END;
+    CREATE TRIGGER quarters_update AFTER UPDATE ON events BEGIN
+        INSERT INTO quarters (q, source, model, input_tokens, output_tokens, reasoning_tokens,
+            cache_write_tokens, cache_read_tokens, total_tokens, cost_usd, unpriced, estimated,
+            requests, reported)
+        VALUES (OLD.ts_ms / 900000, OLD.source, OLD.model, -(OLD.input_tokens),
+            -(OLD.output_tokens), -(OLD.reasoning_tokens), -(OLD.cache_write_5m_tokens +
+            OLD.cache_write_1h_tokens), -(OLD.cache_read_tokens), -(OLD.total_tokens),
+            -(COALESCE(OLD.cost_usd, 0)), -(OLD.cost_status = 'unpriced'), -(OLD.cost_status =
+            'estimated'), -(1), -(OLD.cost_status = 'reported'))
+        ON CONFLICT (q, source, model) DO UPDATE SET
+            input_tokens = input_tokens + excluded.input_tokens,
+            output_tokens = output_tokens + excluded.output_tokens,
+            reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
+            cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+            cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+            total_tokens = total_tokens + excluded.total_tokens,
+            cost_usd = cost_usd + excluded.cost_usd,
+            unpriced = unpriced + excluded.unpriced,
+            estimated = estimated + excluded.estimated,
+            requests = requests + excluded.requests,
+            reported = reported + excluded.reported;
+        INSERT INTO quarters (q, source, model, input_tokens, output_tokens, reasoning_tokens,
+            cache_write_tokens, cache_read_tokens, total_tokens, cost_usd, unpriced, estimated,
+            requests, reported)
+        VALUES (NEW.ts_ms / 900000, NEW.source, NEW.model, NEW.input_tokens, NEW.output_tokens,
+            NEW.reasoning_tokens, NEW.cache_write_5m_tokens + NEW.cache_write_1h_tokens,
+            NEW.cache_read_tokens, NEW.total_tokens, COALESCE(NEW.cost_usd, 0), NEW.cost_status =
+            'unpriced', NEW.cost_status = 'estimated', 1, NEW.cost_status = 'reported')
+        ON CONFLICT (q, source, model) DO UPDATE SET
+            input_tokens = input_tokens + excluded.input_tokens,
+            output_tokens = output_tokens + excluded.output_tokens,
+            reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
+            cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+            cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+            total_tokens = total_tokens + excluded.total_tokens,
+            cost_usd = cost_usd + excluded.cost_usd,
+            unpriced = unpriced + excluded.unpriced,
+            estimated = estimated + excluded.estimated,
+            requests = requests + excluded.requests,
+            reported = reported + excluded.reported;
+    END;
+    CREATE TRIGGER quarters_delete AFTER DELETE ON events BEGIN
+        INSERT INTO quarters (q, source, model, input_tokens, output_tokens, reasoning_tokens,
+            cache_write_tokens, cache_read_tokens, total_tokens, cost_usd, unpriced, estimated,
+            requests, reported)
+        VALUES (OLD.ts_ms / 900000, OLD.source, OLD.model, -(OLD.input_tokens),
+            -(OLD.output_tokens), -(OLD.reasoning_tokens), -(OLD.cache_write_5m_tokens +
+            OLD.cache_write_1h_tokens), -(OLD.cache_read_tokens), -(OLD.total_tokens),
+            -(COALESCE(OLD.cost_usd, 0)), -(OLD.cost_status = 'unpriced'), -(OLD.cost_status =
+            'estimated'), -(1), -(OLD.cost_status = 'reported'))
+        ON CONFLICT (q, source, model) DO UPDATE SET
+            input_tokens = input_tokens + excluded.input_tokens,
+            output_tokens = output_tokens + excluded.output_tokens,
+            reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
+            cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+            cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+            total_tokens = total_tokens + excluded.total_tokens,
+            cost_usd = cost_usd + excluded.cost_usd,
+            unpriced = unpriced + excluded.unpriced,
+            estimated = estimated + excluded.estimated,
+            requests = requests + excluded.requests,
+            reported = reported + excluded.reported;
+    END;
     """,
 )
 
@@ -447,12 +560,11 @@ class Store(StoreReads):
             after += step
             if rows:
                 with self.transaction():
-                    before = self._db.total_changes
-                    self._db.executemany(
+                    cursor = self._db.executemany(
                         f"INSERT OR IGNORE INTO events ({columns}) VALUES ({', '.join('?' * 19)})",
                         rows,
                     )
-                    copied += self._db.total_changes - before
+                    copied += max(cursor.rowcount, 0)  # the rows themselves, not triggers'
         source.close()
         return copied
 
@@ -604,9 +716,10 @@ class Store(StoreReads):
         """Store events; a key seen before keeps its largest usage. Returns rows changed."""
         if not priced:
             return 0
-        before = self._db.total_changes
-        self._db.executemany(_UPSERT, [_event_row(p) for p in priced])
-        return self._db.total_changes - before
+        # The cursor counts the events themselves; total_changes would add the running
+        # totals the triggers keep.
+        cursor = self._db.executemany(_UPSERT, [_event_row(p) for p in priced])
+        return max(cursor.rowcount, 0)
 
     def add_activity(self, activity: Sequence[Activity]) -> None:
         self._db.executemany(
@@ -763,4 +876,12 @@ def _private_folder(folder: Path) -> None:
 
 
 def _statements(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]
+    """The script's statements; a trigger's body (with its own semicolons) stays whole."""
+    statements, current = [], ""
+    for piece in script.split(";"):
+        current += piece + ";"
+        if sqlite3.complete_statement(current):
+            if current.strip(" \n;"):
+                statements.append(current.strip())
+            current = ""
+    return statements

@@ -33,6 +33,41 @@ _SUMS = (
 )
 
 
+QUARTER_MS = 15 * 60 * 1000  # the store's running totals are per quarter-hour
+_QUARTER_SUMS = (
+    "SUM(input_tokens), SUM(output_tokens), SUM(reasoning_tokens), SUM(cache_write_tokens), "
+    "SUM(cache_read_tokens), SUM(total_tokens), SUM(cost_usd), SUM(unpriced), SUM(estimated), "
+    "SUM(requests), SUM(reported)"
+)
+
+
+def _whole_quarters(where: EventFilter) -> bool:
+    """Whether the filter selects whole quarter-hours by time and agent only (every time
+    zone's midnight is a quarter-hour)."""
+    return (
+        where.session_id is None
+        and where.project is None
+        and where.model is None
+        and all(ms is None or ms % QUARTER_MS == 0 for ms in (where.start_ms, where.end_ms))
+    )
+
+
+def _quarter_clause(where: EventFilter) -> tuple[str, list[Any]]:
+    """The quarter-hour totals' WHERE clause for a filter by time and agent."""
+    clauses: list[str] = ["requests > 0"]
+    params: list[Any] = []
+    if where.start_ms is not None:
+        clauses.append("q >= ?")
+        params.append(where.start_ms // QUARTER_MS)
+    if where.end_ms is not None:
+        clauses.append("q < ?")
+        params.append(where.end_ms // QUARTER_MS)
+    if where.source is not None:
+        clauses.append("source = ?")
+        params.append(where.source)
+    return " AND ".join(clauses), params
+
+
 @dataclass(frozen=True, slots=True)
 class EventFilter:
     """Which events: ``start_ms`` inclusive, ``end_ms`` exclusive, and exact matches."""
@@ -178,11 +213,73 @@ class StoreReads:
     # -- events: groups for reports and charts ------------------------------------------
 
     def sums_by_time_and_model(self, bucket_ms: int, where: EventFilter) -> list[Row]:
-        """(bucket number, model, *sums) ordered by bucket; ``bucket_ms`` divides ts_ms."""
+        """(bucket number, model, *sums) ordered by bucket; ``bucket_ms`` divides ts_ms.
+        Quarter-hours by time and agent come from the running totals the store keeps, so a
+        daily report does not grow with every request ever made."""
+        if bucket_ms == QUARTER_MS and _whole_quarters(where):
+            return self._quarter_sums(where)
         clause, params = where.where()
         return self._rows(
             f"SELECT ts_ms / {int(bucket_ms)} AS b, model, {_SUMS} FROM events{clause} "
             "GROUP BY b, model ORDER BY b",
+            params,
+        )
+
+    def event_span(self, where: EventFilter) -> tuple[int, int] | None:
+        """(first, last) ms of the events that match, from the quarter-hour totals where
+        the filter allows (a quarter's start is a bound to the nearest quarter-hour)."""
+        if _whole_quarters(where):
+            clause, params = _quarter_clause(where)
+            (row,) = self._rows(f"SELECT MIN(q), MAX(q) FROM quarters WHERE {clause}", params)
+            return None if row[0] is None else (row[0] * QUARTER_MS, row[1] * QUARTER_MS)
+        clause, params = where.where()
+        (row,) = self._rows(f"SELECT MIN(ts_ms), MAX(ts_ms) FROM events{clause}", params)
+        return None if row[0] is None else (int(row[0]), int(row[1]))
+
+    def sums_by_period_and_model(
+        self, periods: Sequence[tuple[str, int, int]], where: EventFilter
+    ) -> list[Row]:
+        """(period label, model, *sums) for each (label, start ms, end ms) period."""
+        if not periods:
+            return []
+        if not _whole_quarters(where) or any(
+            start % QUARTER_MS or end % QUARTER_MS for _label, start, end in periods
+        ):
+            return self._period_sums_from_events(periods, where)
+        clause, params = _quarter_clause(where)
+        bounds = [[label, start // QUARTER_MS, end // QUARTER_MS] for label, start, end in periods]
+        return self._rows(  # the periods as one JSON parameter: no table, works read-only
+            "WITH periods AS (SELECT json_extract(value, '$[0]') AS label, "
+            "json_extract(value, '$[1]') AS first, json_extract(value, '$[2]') AS stop "
+            "FROM json_each(?)) "
+            f"SELECT p.label, model, {_QUARTER_SUMS} FROM periods p JOIN quarters "
+            f"ON q >= p.first AND q < p.stop WHERE {clause} GROUP BY p.label, model",
+            [orjson.dumps(bounds).decode(), *params],
+        )
+
+    def _period_sums_from_events(
+        self, periods: Sequence[tuple[str, int, int]], where: EventFilter
+    ) -> list[Row]:
+        found: list[Row] = []
+        for label, start, end in periods:
+            within = EventFilter(
+                max(start, where.start_ms or start),
+                min(end, where.end_ms or end),
+                where.source,
+                where.session_id,
+                where.project,
+                where.model,
+            )
+            clause, params = within.where()
+            rows = self._rows(f"SELECT model, {_SUMS} FROM events{clause} GROUP BY model", params)
+            found += [(label, *row) for row in rows]
+        return found
+
+    def _quarter_sums(self, where: EventFilter) -> list[Row]:
+        clause, params = _quarter_clause(where)
+        return self._rows(
+            f"SELECT q, model, {_QUARTER_SUMS} FROM quarters WHERE {clause} "
+            "GROUP BY q, model ORDER BY q",
             params,
         )
 

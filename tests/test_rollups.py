@@ -1,0 +1,124 @@
+"""The store's quarter-hour running totals always equal what the requests add up to:
+after inserts, after a copy replaces a request with larger usage or another model, after
+re-pricing, and after an upgrade from a store that had no totals yet. Reports read them."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from tokentray.events import PricedEvent, UsageEvent
+from tokentray.store import EventFilter, Store
+from tokentray.store import core as store_module
+
+QUARTER = 15 * 60 * 1000
+DAY = 86_400_000
+BASE = 1_790_000_000_000 - 1_790_000_000_000 % DAY
+
+EVENTS_SQL = (
+    "SELECT ts_ms / 900000, model, SUM(input_tokens), SUM(output_tokens), "
+    "SUM(reasoning_tokens), SUM(cache_write_5m_tokens + cache_write_1h_tokens), "
+    "SUM(cache_read_tokens), SUM(total_tokens), SUM(COALESCE(cost_usd, 0)), "
+    "SUM(cost_status = 'unpriced'), SUM(cost_status = 'estimated'), COUNT(*), "
+    "SUM(cost_status = 'reported') FROM events GROUP BY 1, 2 ORDER BY 1, 2"
+)
+
+
+def _events(rng: random.Random, count: int, keys: int) -> list[PricedEvent]:
+    """Requests on few keys, so that many are copies that replace an earlier one."""
+    found = []
+    for _ in range(count):
+        usage = UsageEvent(
+            source=rng.choice(("claude-code", "codex")),
+            key=f"k{rng.randrange(keys)}",
+            session_id="s",
+            project="/p",
+            model=rng.choice(("m-a", "m-b", "m-c")),
+            timestamp_ms=BASE + rng.randrange(3 * DAY),
+            input_tokens=rng.randrange(1000),
+            output_tokens=rng.randrange(1000),
+            cache_write_1h_tokens=rng.randrange(50),
+            cache_read_tokens=rng.randrange(5000),
+        )
+        status = rng.choice(("priced", "priced", "unpriced", "estimated", "reported"))
+        cost = None if status == "unpriced" else rng.random()
+        found.append(PricedEvent(usage, cost, status))
+    return found
+
+
+def _totals_agree(store: Store) -> None:
+    quarters = sorted(store.sums_by_time_and_model(QUARTER, EventFilter()), key=lambda r: r[:2])
+    expected = store.query(EVENTS_SQL)
+    assert len(quarters) == len(expected)
+    for got, want in zip(quarters, expected, strict=True):
+        assert got[:8] == want[:8] and got[9:] == want[9:]
+        assert got[8] == pytest.approx(want[8], abs=1e-9)
+
+
+def test_running_totals_follow_inserts_replacements_and_repricing(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    with Store(tmp_path / "usage.sqlite3") as store:
+        for _ in range(5):
+            with store.transaction():
+                store.upsert_events(_events(rng, 400, keys=300))
+        _totals_agree(store)
+        rows = store.query("SELECT id FROM events")
+        updates = [(rng.random(), "priced", row_id) for (row_id,) in rows]
+        store.set_costs(updates, "reprice-test")
+        _totals_agree(store)
+        # A day's filter reads whole quarter-hours; a session filter reads the requests.
+        day = EventFilter(BASE + DAY, BASE + 2 * DAY, source="codex")
+        by_quarter = store.sums_by_time_and_model(QUARTER, day)
+        assert by_quarter
+        assert all(BASE + DAY <= q * QUARTER < BASE + 2 * DAY for q, *_ in by_quarter)
+
+
+def test_an_older_store_gets_its_totals_on_upgrade(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "usage.sqlite3"
+    monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:-1])
+    with Store(path) as old:
+        with old.transaction():
+            old.upsert_events(_events(random.Random(3), 300, keys=200))
+        assert old.schema_version == len(store_module.MIGRATIONS)
+    monkeypatch.undo()
+    with Store(path) as upgraded:
+        assert upgraded.schema_version == len(store_module.MIGRATIONS)
+        _totals_agree(upgraded)
+
+
+@pytest.mark.parametrize("zone", ["Europe/Paris", "Asia/Kathmandu", "America/St_Johns"])
+@pytest.mark.parametrize("kind", ["daily", "weekly", "monthly"])
+def test_period_reports_from_the_totals_equal_the_requests(
+    tmp_path: Path, zone: str, kind: str
+) -> None:
+    """Local days, weeks and months (quarter-hour and DST offsets too) summed from the
+    running totals equal the requests grouped one by one."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from tokentray.aggregate import Filters, period_label, period_report
+
+    tz = ZoneInfo(zone)
+    rng = random.Random(11)
+    events = []
+    for index in range(600):  # across the end of October (DST) and a month's end
+        event = _events(rng, 1, keys=10**9)[0]
+        event.event.key = f"e{index}"
+        event.event.timestamp_ms = 1_792_000_000_000 + rng.randrange(40 * DAY)
+        events.append(event)
+    with Store(tmp_path / "usage.sqlite3") as store:
+        with store.transaction():
+            store.upsert_events(events)
+        report = period_report(store, kind, tz, Filters())
+    expected: dict[str, tuple[int, int]] = {}
+    for priced in events:
+        moment = datetime.fromtimestamp(priced.event.timestamp_ms / 1000, tz)
+        label = period_label(moment, kind)
+        requests, tokens = expected.get(label, (0, 0))
+        expected[label] = (requests + 1, tokens + priced.event.total_tokens)
+    got = {row.period: (row.totals.requests, row.totals.total_tokens) for row in report.rows}
+    assert got == expected
