@@ -154,3 +154,50 @@ def test_generated_corpus_totals(
         expected.cache_write_tokens,
     )
     assert bool(parallel_runs) == (workers == "2")
+
+
+def test_parallel_results_never_pile_up(
+    make_engine: EngineFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers parse faster than the store takes their results: only a bounded window of
+    files is ever in flight (a 3 GB history once held 3 GB of results in memory)."""
+    import concurrent.futures
+
+    monkeypatch.setenv("TOKENTRAY_WORKERS", "2")
+    monkeypatch.setattr(ingest, "PARALLEL_MIN_BYTES", 1)
+    waiting: list[int] = []
+
+    class CountedFuture(concurrent.futures.Future):  # type: ignore[type-arg]
+        def result(self, timeout: float | None = None) -> object:
+            waiting.append(-1)
+            return super().result(timeout)
+
+    class InProcessPool:
+        """Stands in for the process pool: runs each file here, as soon as it is queued."""
+
+        def __init__(self, **_: object) -> None:
+            pass
+
+        def __enter__(self) -> InProcessPool:
+            return self
+
+        def __exit__(self, *_: object) -> None:
+            pass
+
+        def submit(self, function, job):  # type: ignore[no-untyped-def]
+            future = CountedFuture()
+            future.set_result(function(job))
+            waiting.append(+1)
+            assert sum(waiting) <= 2 * getattr(ingest, "IN_FLIGHT_PER_WORKER", 4), "piled up"
+            return future
+
+        def map(self, function, jobs, chunksize=1):  # type: ignore[no-untyped-def]
+            futures = [self.submit(function, job) for job in jobs]  # all at once
+            return (future.result() for future in futures)
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", InProcessPool)
+    expected = generate_corpus(tmp_path / "corpus", 2_000_000, seed=5)
+    engine = make_engine(claude=tmp_path / "corpus" / "claude", codex=tmp_path / "corpus" / "codex")
+    engine.ingestor.scan()
+    assert waiting.count(+1) > 2 * ingest.IN_FLIGHT_PER_WORKER  # more files than the window
+    assert engine.store.count_events() == expected.requests

@@ -19,10 +19,11 @@ import stat
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from tokentray.events import Activity, LineError, Problem, ScanReport, UsageEvent, check_event
 from tokentray.pricing import Pricer
@@ -53,6 +54,7 @@ MAX_REPORTED_PROBLEMS = 200
 PARALLEL_MIN_FILES = 8
 PARALLEL_MIN_BYTES = 48 << 20
 PARALLEL_MAX_FILE_BYTES = 256 << 20
+IN_FLIGHT_PER_WORKER = 4  # files parsed ahead of the one being stored, per worker
 # A line longer than this is skipped (with its reason) instead of being held in memory:
 # it is no usage line, or the file is not a log (a symlink to /dev/zero ends up here too).
 MAX_LINE_BYTES = 32 << 20
@@ -287,7 +289,7 @@ class Ingestor:
     ) -> None:
         """Parse files in worker processes; this process prices and stores them in order."""
         import multiprocessing  # noqa: PLC0415 - only a large first scan uses workers
-        from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+        from concurrent.futures import Future, ProcessPoolExecutor  # noqa: PLC0415
 
         context = multiprocessing.get_context("spawn")  # fork is unsafe beside Qt's threads
         workers = min(_worker_count(), len(work))
@@ -298,9 +300,23 @@ class Ingestor:
             initializer=_die_with_parent,
             initargs=(os.getpid(),),
         ) as pool:
-            results = pool.map(_read_file_in_worker, jobs, chunksize=4)
-            self.pricer.prepare()  # load the price library while the workers parse
-            for (task, _), (file_batch, file_report, missing) in zip(work, results, strict=True):
+            # A bounded window of files in flight, taken in order: the workers parse faster
+            # than this process prices and stores, and results left waiting would pile up
+            # (3 GB of memory for a 3 GB history before this window).
+            pending: deque[tuple[_FileTask, Future[Any]]] = deque()
+            queued = iter(zip(work, jobs, strict=True))
+            self.pricer.prepare()  # load the price library while the workers start
+            while True:
+                while len(pending) < workers * IN_FLIGHT_PER_WORKER:
+                    item = next(queued, None)
+                    if item is None:
+                        break
+                    (task, _cp), job = item
+                    pending.append((task, pool.submit(_read_file_in_worker, job)))
+                if not pending:
+                    break
+                task, future = pending.popleft()
+                file_batch, file_report, missing = future.result()
                 if missing:
                     self.store.mark_missing([str(task.path)])
                 batch.merge(file_batch)
