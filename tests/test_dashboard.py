@@ -72,3 +72,20 @@ def test_a_session_started_before_the_range_says_when_it_started(tmp_path: Path)
     (session,) = data.sessions
     assert session.first_ms == int(began.timestamp() * 1000)
     assert session.last_ms == int((NOW - timedelta(minutes=5)).timestamp() * 1000)
+
+
+def test_a_file_counts_in_every_folder_that_holds_it(tmp_path: Path) -> None:
+    """Folder statistics match each file to its folders by walking up its path: nested
+    folders both count it, a sibling with a common prefix does not."""
+    from tokentray.engine import _folders_holding, _FolderStats
+    from tokentray.sources.claude_code import ClaudeCodeSource
+
+    source = ClaudeCodeSource()
+    outer = _FolderStats(source, tmp_path / "logs")
+    inner = _FolderStats(source, tmp_path / "logs" / "projects")
+    sibling = _FolderStats(source, tmp_path / "logs-old")
+    by_root = {str(f.root): [f] for f in (outer, inner, sibling)}
+    held = _folders_holding(str(tmp_path / "logs" / "projects" / "-p" / "s.jsonl"), by_root)
+    assert held == [inner, outer]
+    assert _folders_holding(str(tmp_path / "logs-old"), by_root) == [sibling]
+    assert _folders_holding(str(tmp_path / "elsewhere" / "x.jsonl"), by_root) == []

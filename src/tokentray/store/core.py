@@ -646,7 +646,11 @@ class Store(StoreReads):
 
     # -- checkpoints ------------------------------------------------------------
 
-    def checkpoints(self, source: str | None = None) -> dict[str, Checkpoint]:
+    def checkpoints(
+        self, source: str | None = None, *, with_state: bool = True
+    ) -> dict[str, Checkpoint]:
+        """Every file's checkpoint; ``with_state=False`` leaves the parsers' states out
+        (statistics need none, and reading thousands of them is most of the cost)."""
         query = "SELECT * FROM files" + (" WHERE source = ?" if source else "")
         cursor = self._db.execute(query, (source,) if source else ())
         names = [d[0] for d in cursor.description]
@@ -654,7 +658,8 @@ class Store(StoreReads):
         for row in cursor:
             values = dict(zip(names, row, strict=True))
             values.pop("updated_ms")
-            values["parser_state"] = orjson.loads(values["parser_state"])
+            state = values["parser_state"]
+            values["parser_state"] = orjson.loads(state) if with_state else {}
             result[values["path"]] = Checkpoint(**values)
         return result
 
