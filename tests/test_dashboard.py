@@ -89,3 +89,30 @@ def test_a_file_counts_in_every_folder_that_holds_it(tmp_path: Path) -> None:
     assert held == [inner, outer]
     assert _folders_holding(str(tmp_path / "logs-old"), by_root) == [sibling]
     assert _folders_holding(str(tmp_path / "elsewhere" / "x.jsonl"), by_root) == []
+
+
+def test_month_and_year_series_from_the_totals_equal_the_requests(tmp_path: Path) -> None:
+    """30 days come in quarter-hours and longer ranges in hours, from the running totals:
+    the same figures as summing the requests themselves."""
+    rng = __import__("random").Random(9)
+    events = [
+        _event(f"e{i}", NOW - timedelta(minutes=rng.randrange(60 * 24 * 90)), model=f"m{i % 3}")
+        for i in range(500)
+    ]
+    engine = _engine(tmp_path, events)
+    now_ms = int(NOW.timestamp() * 1000)
+    with engine.store:
+        for span in (30 * 86_400_000, 0):
+            series = SeriesCache().get(engine.store, span, "model", now_ms, None)
+            assert series.bucket_ms == (900_000 if span else 3_600_000)
+            for label, values in series.tokens.items():
+                inside = [
+                    e
+                    for e in events
+                    if e.event.model == label
+                    and series.start_ms <= e.event.timestamp_ms < series.end_ms
+                ]
+                assert float(values.sum()) == sum(e.event.total_tokens for e in inside)
+                assert float(series.cost[label].sum()) == __import__("pytest").approx(
+                    0.25 * len(inside)
+                )

@@ -18,7 +18,9 @@ from tokentray.dashboard import live
 from tokentray.store import Store
 
 MINUTE_MS = 60_000
+QUARTER_MS = 15 * MINUTE_MS
 HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
 FULL_RELOAD_S = 10 * 60  # re-read the whole window now and then, whatever happened
 
 
@@ -49,13 +51,16 @@ class BurnSeries:
 
 
 def window(store: Store, span_ms: int, now_ms: int) -> tuple[int, int, int]:
-    """(start, bucket, count): minutes for up to 30 days, hours beyond; ``span_ms`` 0 is all."""
+    """(start, bucket, count): minutes for up to two days, quarter-hours for up to 30 days,
+    hours beyond; ``span_ms`` 0 is all. Quarter-hours and hours are read from the store's
+    running totals, so a month or a year costs the same at any number of requests."""
     if span_ms:
         start = now_ms - span_ms
     else:
         first = store.first_event_ms()
         start = first if first is not None else now_ms - 86_400_000
-    bucket = MINUTE_MS if now_ms - start <= 30 * 86_400_000 else HOUR_MS
+    span = now_ms - start
+    bucket = MINUTE_MS if span <= 2 * DAY_MS else QUARTER_MS if span <= 30 * DAY_MS else HOUR_MS
     start -= start % bucket
     count = (now_ms - start) // bucket + 1
     return start, bucket, count

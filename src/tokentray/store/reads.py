@@ -293,8 +293,16 @@ class StoreReads:
         )
 
     def buckets(self, bucket_ms: int, start_ms: int, end_ms: int, split: Column) -> list[Row]:
-        """(bucket number, label, tokens, cost, unpriced requests) per bucket and label."""
+        """(bucket number, label, tokens, cost, unpriced requests) per bucket and label.
+        Buckets of whole quarter-hours by agent or model come from the running totals."""
         name = _column(split)
+        if split != "project" and not (bucket_ms % QUARTER_MS or start_ms % QUARTER_MS):
+            return self._rows(
+                f"SELECT q * {QUARTER_MS} / ? AS b, {name}, SUM(total_tokens), SUM(cost_usd), "
+                "SUM(unpriced) FROM quarters WHERE q >= ? AND q < ? AND requests > 0 "
+                f"GROUP BY b, {name}",
+                (bucket_ms, start_ms // QUARTER_MS, -(-end_ms // QUARTER_MS)),
+            )
         return self._rows(
             f"SELECT ts_ms / ? AS b, {name}, SUM(total_tokens), SUM(COALESCE(cost_usd, 0)), "
             "SUM(cost_status = 'unpriced') FROM events WHERE ts_ms >= ? AND ts_ms < ? "

@@ -367,7 +367,9 @@ class GraphWindow(QWidget):
         groups = len(next(iter(self._y.values())))
         self._x = (start_ms + np.arange(groups, dtype=np.float64) * display) / 1000.0
         edges = (start_ms + np.arange(groups + 1, dtype=np.float64) * display) / 1000.0
-        unit = {60_000: "minute", 3_600_000: "hour", 86_400_000: "day"}[display]
+        unit = {60_000: "minute", 900_000: "15 minutes", 3_600_000: "hour", 86_400_000: "day"}[
+            display
+        ]
         self.burn.setLabel("left", f"tokens per {unit}")
         for label in list(self._curves):
             if label not in self._y:
