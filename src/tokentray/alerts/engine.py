@@ -253,8 +253,7 @@ class AlertEngine:
         only = session or None
         at_ms = int(at.timestamp() * 1000) + 1
         if rule.metric == "billed_usd":  # the providers' own figure for the current UTC day
-            utc_day = datetime.fromtimestamp(at_ms / 1000, UTC).date().isoformat()
-            return self.store.billed_cost_on(utc_day) or 0.0, None
+            return self.store.billed_today(at_ms) or 0.0, None
         look_back = rule.minutes * 60_000
         burn = self._sum(rule, at_ms - look_back, at_ms, None, only) * 3_600_000 / look_back
         if rule.kind == "burn":

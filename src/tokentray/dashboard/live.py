@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -81,7 +81,7 @@ def snapshot(
     start = local_day_start_ms(now_ms, tz)
     today = store.day_totals(start)
     burn = store.burn_since(now_ms - BURN_WINDOW_MS)
-    billed = billed_today(store, now_ms)
+    billed = store.billed_today(now_ms)
     spent = max(today[0], billed) if count_billed and billed is not None else today[0]
     minutes = BURN_WINDOW_MS / 60_000
     return LiveSnapshot(
@@ -106,12 +106,6 @@ def snapshot(
         stale=stale,
         providers=tuple(store.provider_states()),
     )
-
-
-def billed_today(store: Store, now_ms: int) -> float | None:
-    """What the providers report as spent on the current UTC day, or None if nothing fetched."""
-    day = datetime.fromtimestamp(now_ms / 1000, UTC).date().isoformat()
-    return store.billed_cost_on(day)
 
 
 @dataclass(slots=True)

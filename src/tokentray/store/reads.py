@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
@@ -414,8 +415,10 @@ class StoreReads:
 
     # -- providers ------------------------------------------------------------------------
 
-    def billed_cost_on(self, day: str) -> float | None:
-        """The providers' summed cost for one UTC day, or None when nothing was fetched."""
+    def billed_today(self, now_ms: int) -> float | None:
+        """What the providers report as spent on the UTC day of ``now_ms`` (their days are
+        UTC days), or None when nothing was fetched for it."""
+        day = datetime.fromtimestamp(now_ms / 1000, UTC).date().isoformat()
         (row,) = self._rows(
             "SELECT SUM(cost_usd), COUNT(*) FROM provider_rows WHERE kind = 'cost' AND day = ?",
             (day,),
