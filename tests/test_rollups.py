@@ -48,8 +48,16 @@ def _events(rng: random.Random, count: int, keys: int) -> list[PricedEvent]:
     return found
 
 
+QUARTERS_SQL = (
+    "SELECT q, model, SUM(input_tokens), SUM(output_tokens), SUM(reasoning_tokens), "
+    "SUM(cache_write_tokens), SUM(cache_read_tokens), SUM(total_tokens), SUM(cost_usd), "
+    "SUM(unpriced), SUM(estimated), SUM(requests), SUM(reported) FROM quarters "
+    "WHERE requests > 0 GROUP BY q, model ORDER BY q, model"
+)
+
+
 def _totals_agree(store: Store) -> None:
-    quarters = sorted(store.sums_by_time_and_model(QUARTER, EventFilter()), key=lambda r: r[:2])
+    quarters = store.query(QUARTERS_SQL)
     expected = store.query(EVENTS_SQL)
     assert len(quarters) == len(expected)
     for got, want in zip(quarters, expected, strict=True):
@@ -68,11 +76,26 @@ def test_running_totals_follow_inserts_replacements_and_repricing(tmp_path: Path
         updates = [(rng.random(), "priced", row_id) for (row_id,) in rows]
         store.set_costs(updates, "reprice-test")
         _totals_agree(store)
-        # A day's filter reads whole quarter-hours; a session filter reads the requests.
-        day = EventFilter(BASE + DAY, BASE + 2 * DAY, source="codex")
-        by_quarter = store.sums_by_time_and_model(QUARTER, day)
+        # A day of one agent, from the totals (whole quarter-hours) and from the requests
+        # (a period a minute off the quarters): the same figures.
+        codex = EventFilter(source="codex")
+        day = [("day", BASE + DAY, BASE + 2 * DAY)]
+        by_quarter = sorted(store.sums_by_period_and_model(day, codex), key=lambda r: r[1])
         assert by_quarter
-        assert all(BASE + DAY <= q * QUARTER < BASE + 2 * DAY for q, *_ in by_quarter)
+        minute = 60_000
+        shifted = [("day", BASE + DAY + minute, BASE + 2 * DAY + minute)]
+        from_requests = store.sums_by_period_and_model(shifted, codex)
+        expected = store.query(
+            "SELECT model, COUNT(*) FROM events WHERE source = 'codex' AND ts_ms >= ? "
+            "AND ts_ms < ? GROUP BY model",
+            (BASE + DAY + minute, BASE + 2 * DAY + minute),
+        )
+        assert sorted((r[1], r[11]) for r in from_requests) == sorted(expected)
+        (quarter_requests,) = store.query(
+            "SELECT SUM(requests) FROM quarters WHERE source = 'codex' AND q >= ? AND q < ?",
+            ((BASE + DAY) // QUARTER, (BASE + 2 * DAY) // QUARTER),
+        )[0]
+        assert sum(r[11] for r in by_quarter) == quarter_requests
 
 
 def test_an_older_store_gets_its_totals_on_upgrade(

@@ -215,10 +215,7 @@ class StoreReads:
 
     def sums_by_time_and_model(self, bucket_ms: int, where: EventFilter) -> list[Row]:
         """(bucket number, model, *sums) ordered by bucket; ``bucket_ms`` divides ts_ms.
-        Quarter-hours by time and agent come from the running totals the store keeps, so a
-        daily report does not grow with every request ever made."""
-        if bucket_ms == QUARTER_MS and _whole_quarters(where):
-            return self._quarter_sums(where)
+        (Periods of whole quarter-hours come from ``sums_by_period_and_model``.)"""
         clause, params = where.where()
         return self._rows(
             f"SELECT ts_ms / {int(bucket_ms)} AS b, model, {_SUMS} FROM events{clause} "
@@ -275,14 +272,6 @@ class StoreReads:
             rows = self._rows(f"SELECT model, {_SUMS} FROM events{clause} GROUP BY model", params)
             found += [(label, *row) for row in rows]
         return found
-
-    def _quarter_sums(self, where: EventFilter) -> list[Row]:
-        clause, params = _quarter_clause(where)
-        return self._rows(
-            f"SELECT q, model, {_QUARTER_SUMS} FROM quarters WHERE {clause} "
-            "GROUP BY q, model ORDER BY q",
-            params,
-        )
 
     def sums_by_session_and_model(self, where: EventFilter) -> list[Row]:
         """(source, session, model, project, first ms, last ms, *sums)."""
