@@ -149,10 +149,10 @@ def _unread_size(cp: Checkpoint) -> int | None:
     if cp.status != "ok":
         return None
     try:
+        if os.stat(cp.path).st_size <= cp.offset:  # the usual case: no open needed
+            return None
         with open(cp.path, "rb") as handle:
             size = os.fstat(handle.fileno()).st_size
-            if size <= cp.offset:
-                return None
             handle.seek(cp.offset)
             unread = handle.read(UNREAD_PROBE_BYTES)
     except OSError:

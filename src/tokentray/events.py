@@ -126,6 +126,8 @@ def check_event(event: UsageEvent | Activity) -> None:
             if type(value) is not str or not value.isascii():  # ASCII: nothing to clean
                 setattr(event, name, _text(name, value))
         return
+    if _plainly_fine(event):
+        return
     for name in _TEXT_FIELDS:
         value = getattr(event, name)
         if type(value) is not str or not value.isascii():
@@ -141,6 +143,31 @@ def check_event(event: UsageEvent | Activity) -> None:
         isinstance(cost, int | float) and math.isfinite(cost) and 0 <= cost <= MAX_REPORTED_COST_USD
     ):
         event.reported_cost_usd = None  # the agent's own figure is only a hint; ours stands
+
+
+def _plainly_fine(e: UsageEvent) -> bool:
+    """The common case at a glance: ASCII text, whole token counts in bounds, no cost
+    figure (a first scan checks millions of events; the slow path names what is wrong)."""
+    counts = (
+        e.input_tokens,
+        e.output_tokens,
+        e.reasoning_tokens,
+        e.cache_read_tokens,
+        e.cache_write_5m_tokens,
+        e.cache_write_1h_tokens,
+    )
+    try:
+        text = e.source + e.key + e.session_id + e.project + e.model + e.service_tier
+    except TypeError:
+        return False
+    return (
+        text.isascii()
+        and type(text) is str
+        and all(type(count) is int for count in counts)
+        and min(counts) >= 0
+        and max(counts) <= MAX_TOKENS_PER_FIELD
+        and e.reported_cost_usd is None
+    )
 
 
 def _check_time(timestamp_ms: object) -> None:

@@ -21,6 +21,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -49,10 +50,12 @@ TAIL_BYTES = 256
 SAMPLE_BLOCKS = 16
 SAMPLE_BLOCK_BYTES = 4096
 BATCH_EVENTS = 2_000
+BULK_BATCH_EVENTS = 20_000  # a large first scan commits less often
 BATCH_BYTES = 16 << 20
 MAX_REPORTED_PROBLEMS = 200
 PARALLEL_MIN_FILES = 8
 PARALLEL_MIN_BYTES = 48 << 20
+BULK_MIN_BYTES = 48 << 20  # a backlog this large is written in bulk (Store.bulk_writes)
 PARALLEL_MAX_FILE_BYTES = 256 << 20
 IN_FLIGHT_PER_WORKER = 4  # files parsed ahead of the one being stored, per worker
 # A line longer than this is skipped (with its reason) instead of being held in memory:
@@ -84,6 +87,7 @@ class _Batch:
     problems: list[Problem] = field(default_factory=list)
     checkpoints: dict[str, Checkpoint] = field(default_factory=dict)
     bytes: int = 0
+    limit: int = BATCH_EVENTS  # events per transaction
 
     def add(self, event: UsageEvent) -> None:
         held = self.events.get(event.key)
@@ -99,7 +103,7 @@ class _Batch:
         self.bytes += other.bytes
 
     def full(self) -> bool:
-        return len(self.events) >= BATCH_EVENTS or self.bytes >= BATCH_BYTES
+        return len(self.events) >= self.limit or self.bytes >= BATCH_BYTES
 
     def close_file(self, cp: Checkpoint, parser: LineParser, handle: BinaryIO) -> None:
         """Record how far this file is read, as of the events now in the batch.
@@ -244,7 +248,6 @@ class Ingestor:
         # Older files first: a resumed session's copy of a request keeps the original session.
         tasks.sort(key=lambda t: (t.stat.st_mtime_ns, str(t.path)))
         checkpoints = self.store.checkpoints()
-        batch = _Batch()
         work: list[tuple[_FileTask, Checkpoint | None]] = []
         for task in tasks:
             cp = checkpoints.get(str(task.path))
@@ -256,12 +259,15 @@ class Ingestor:
                 report.pending_partial_lines += int(cp.size > cp.offset)
             else:
                 work.append((task, cp))
-        if _worth_parallel(work):
-            self._ingest_parallel(work, batch, report)
-        else:
-            for task, cp in work:
-                self._ingest_file(task, cp, batch, report)
-        self._commit(batch, report)
+        bulk = _backlog(work) >= BULK_MIN_BYTES
+        batch = _Batch(limit=BULK_BATCH_EVENTS if bulk else BATCH_EVENTS)
+        with self.store.bulk_writes() if bulk else nullcontext():
+            if _worth_parallel(work):
+                self._ingest_parallel(work, batch, report)
+            else:
+                for task, cp in work:
+                    self._ingest_file(task, cp, batch, report)
+            self._commit(batch, report)
         if paths is None:
             seen = {str(t.path) for t in tasks}
             gone = [p for p, cp in checkpoints.items() if p not in seen and cp.status != "missing"]
@@ -648,8 +654,12 @@ def _worth_parallel(work: list[tuple[_FileTask, Checkpoint | None]]) -> bool:
         return False  # a huge file is streamed in this process, in bounded batches
     if any(not _registered(t.source) for t, _ in work):
         return False
-    backlog = sum(t.stat.st_size - (cp.offset if cp else 0) for t, cp in work)
-    return backlog >= PARALLEL_MIN_BYTES
+    return _backlog(work) >= PARALLEL_MIN_BYTES
+
+
+def _backlog(work: list[tuple[_FileTask, Checkpoint | None]]) -> int:
+    """Bytes this pass has to read."""
+    return sum(t.stat.st_size - (cp.offset if cp else 0) for t, cp in work)
 
 
 def _registered(source: Source) -> bool:
