@@ -18,6 +18,7 @@ import json
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -48,6 +49,8 @@ def write_history(root: Path, target_bytes: int, files: int, seed: int = 5) -> i
     """Transcripts of ``files`` sessions over the last year; returns the requests written."""
     rng = random.Random(seed)
     per_file = target_bytes // files
+    # Sessions start over the 364 days that end a day ago: the last one (some 9 hours
+    # long) ends in the past, so the tray's burn rate is idle as a real one at rest is.
     start = datetime.now(UTC) - timedelta(days=365)
     requests = 0
     for index in range(files):
@@ -55,7 +58,7 @@ def write_history(root: Path, target_bytes: int, files: int, seed: int = 5) -> i
         project = index % 60
         folder = root / "projects" / f"-home-dev-p{project}"
         folder.mkdir(parents=True, exist_ok=True)
-        moment = start + timedelta(seconds=index * 365 * 86400 // files)
+        moment = start + timedelta(seconds=index * 364 * 86400 // files)
         lines: list[bytes] = []
         written = 0
         while written < per_file:
@@ -87,11 +90,11 @@ def write_history(root: Path, target_bytes: int, files: int, seed: int = 5) -> i
 def _history(gigabytes: float, files: int) -> tuple[Path, int]:
     root = OUT / f"scale-{gigabytes:g}gb-{files}"
     marker = root / "written.json"
-    if not marker.exists():
+    if not marker.exists() or "version" not in json.loads(marker.read_text()):
         shutil.rmtree(root, ignore_errors=True)
         print(f"writing {gigabytes:g} GB in {files} transcripts into {root} …", flush=True)
         requests = write_history(root, int(gigabytes * 1e9), files)
-        marker.write_text(json.dumps({"requests": requests}))
+        marker.write_text(json.dumps({"requests": requests, "version": 2}))
     return root, int(json.loads(marker.read_text())["requests"])
 
 
@@ -114,10 +117,41 @@ def _in_process(data: Path, history: Path, results: dict[str, object]) -> None:
             results[f"graph_first_{key}_ms"] = (time.perf_counter() - started) * 1000
 
 
+def _tray(data: Path, env: dict[str, str], seconds: int, results: dict[str, object]) -> None:
+    """The tray on this history: resident memory before the graph window opens, and its
+    CPU while nothing is written (offscreen; the watcher watches all 9,000 files)."""
+    from bench_tray import _cpu_seconds, _rss_mb  # noqa: PLC0415
+
+    exe = Path(sys.executable).with_name("tokentray")
+    tray_env = {**env, "QT_QPA_PLATFORM": "offscreen"}
+    process = subprocess.Popen(
+        [str(exe), "--data-dir", str(data)],
+        env=tray_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(15)  # start-up, and a pass over 9,000 unchanged files
+        results["tray_rss_mb_before_graph_window"] = round(_rss_mb(process.pid), 1)
+        cpu_before, started = _cpu_seconds(process.pid), time.monotonic()
+        time.sleep(seconds)
+        cpu = _cpu_seconds(process.pid) - cpu_before
+        results["tray_idle_cpu_percent"] = round(100 * cpu / (time.monotonic() - started), 3)
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--gb", type=float, default=3.0)
     parser.add_argument("--files", type=int, default=9000)
+    parser.add_argument("--idle-seconds", type=int, default=60)
+    parser.add_argument(
+        "--store",
+        type=Path,
+        help="measure on this data folder, already scanned (keeps it; skips the cold scan)",
+    )
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     (OUT / "empty").mkdir(exist_ok=True)
@@ -125,15 +159,16 @@ def main() -> None:
     env = _env(history, OUT / "empty")
     results: dict[str, object] = {"history_gb": args.gb, "files": args.files}
     results["requests"] = requests
-    data = Path(tempfile.mkdtemp(dir=OUT))
-    wall, peak = _timed(["tokentray", "--data-dir", str(data), "scan"], env)
-    results["cold_scan_s"], results["cold_scan_peak_mb"] = wall, peak
-    size = sum(p.stat().st_size for p in data.glob("usage.sqlite3*"))
-    results["store_mb_per_million_requests"] = size / 1e6 / (requests / 1e6)
+    data = args.store or Path(tempfile.mkdtemp(dir=OUT))
     ccusage = _ccusage()
     cmd = [ccusage, "claude", "daily", "--json", "--offline"] if ccusage else None
-    if cmd:
-        results["ccusage_cold_s"] = _timed(cmd, env)[0]
+    if args.store is None:
+        wall, peak = _timed(["tokentray", "--data-dir", str(data), "scan"], env)
+        results["cold_scan_s"], results["cold_scan_peak_mb"] = wall, peak
+        if cmd:
+            results["ccusage_cold_s"] = _timed(cmd, env)[0]
+    size = sum(p.stat().st_size for p in data.glob("usage.sqlite3*"))
+    results["store_mb_per_million_requests"] = size / 1e6 / (requests / 1e6)
     target = next(iter(sorted((history / "projects").rglob("*.jsonl"))))
     reports = []
     for n in range(5):
@@ -161,8 +196,11 @@ def main() -> None:
     if cmd:
         results["ccusage_rerun_s"] = _timed(cmd, env)[0]
     _in_process(data, history, results)
-    shutil.rmtree(data)
-    (OUT / "scale-results.json").write_text(json.dumps(results, indent=2))
+    _tray(data, env, args.idle_seconds, results)
+    if args.store is None:
+        shutil.rmtree(data)
+    name = "scale-results.json" if args.store is None else "scale-results-on-store.json"
+    (OUT / name).write_text(json.dumps(results, indent=2))
     for key, value in results.items():
         print(f"{key:36} {value:.3f}" if isinstance(value, float) else f"{key:36} {value}")
 

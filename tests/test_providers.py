@@ -415,6 +415,60 @@ def test_missing_keyring_says_how_to_fix(store: Store, fake: FakeProviders) -> N
     assert "keyring" in state.message and "TOKENTRAY_ANTHROPIC_ADMIN_KEY" in state.message
 
 
+def test_an_idle_poll_without_a_keyring_writes_nothing(
+    store: Store, fake: FakeProviders, tmp_path: Path
+) -> None:
+    """The tray polls every minute; with no keyring the state is saved once, not each
+    minute (each write woke the tray to recompute everything on a 3 GB store)."""
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    clock = Clock()
+    poller = _poller(store, fake, AnthropicProvider(), clock)
+    watcher = Store(store.path, integrity="never")  # another connection sees each commit
+    try:
+        poller.poll_due()
+        before = watcher.data_version()
+        for _minute in range(3):
+            clock.now += 60
+            assert poller.poll_due()[0].status == "no key"
+        assert watcher.data_version() == before
+    finally:
+        keyring.set_keyring(previous)
+        watcher.close()
+
+
+def test_an_idle_poll_with_no_key_set_writes_nothing(store: Store, fake: FakeProviders) -> None:
+    """A keyring without the key: "no key" is written once, not every minute."""
+    previous = keyring.get_keyring()
+    keyring.set_keyring(_EmptyKeyring())
+    clock = Clock()
+    poller = _poller(store, fake, AnthropicProvider(), clock)
+    watcher = Store(store.path, integrity="never")
+    try:
+        assert poller.poll_due()[0].status == "no key"
+        before = watcher.data_version()
+        for _minute in range(3):
+            clock.now += 60
+            poller.poll_due()
+        assert watcher.data_version() == before
+    finally:
+        keyring.set_keyring(previous)
+        watcher.close()
+
+
+class _EmptyKeyring(keyring.backend.KeyringBackend):
+    priority = 1  # type: ignore[assignment]
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return None
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise keyring.errors.PasswordSetError("read-only")
+
+    def delete_password(self, service: str, username: str) -> None:
+        raise keyring.errors.PasswordDeleteError("read-only")
+
+
 def test_environment_key_overrides_the_keyring(store: Store, fake: FakeProviders) -> None:
     keys = KeyStore({"TOKENTRAY_OPENAI_ADMIN_KEY": "sk-admin-from-env"})
     assert keys.get(OpenAIProvider()) == ("sk-admin-from-env", "environment")

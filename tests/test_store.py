@@ -85,3 +85,30 @@ def test_a_new_store_opened_by_two_threads_at_once(tmp_path: Path) -> None:
         assert errors == []
         with Store(path) as store:
             assert store.schema_version == len(store_module.MIGRATIONS)
+
+
+def test_when_a_session_began_costs_the_same_however_long_it_ran(tmp_path: Path) -> None:
+    """The graph window asks when each of 200 sessions began: one index lookup each, not
+    a read of every request (a 3 GB history has sessions of thousands of requests)."""
+    with Store(tmp_path / "usage.sqlite3") as store:
+        with store.transaction():
+            store.upsert_events([_event(f"short-{i}", 1, session="short") for i in range(5)])
+            store.upsert_events([_event(f"long-{i}", 1, session="long") for i in range(5000)])
+
+        def steps(session: str) -> int:
+            counted = [0]
+
+            def count() -> int:
+                counted[0] += 1
+                return 0
+
+            store._db.set_progress_handler(count, 50)
+            try:
+                assert store.session_starts([("test", session)]) == {
+                    ("test", session): 1_790_000_000_000
+                }
+            finally:
+                store._db.set_progress_handler(None, 0)
+            return counted[0]
+
+        assert steps("long") <= steps("short") + 2

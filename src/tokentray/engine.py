@@ -53,8 +53,13 @@ class Engine:
         by_root: dict[str, list[_FolderStats]] = {}
         for folder in stats:
             by_root.setdefault(str(folder.root), []).append(folder)
+        by_directory: dict[str, list[_FolderStats]] = {}  # files share a few directories
         for path, cp in self.store.checkpoints(with_state=False).items():
-            for folder in _folders_holding(path, by_root):
+            directory, _sep, _name = path.rpartition(os.sep)
+            holders = by_directory.get(directory)
+            if holders is None:
+                holders = by_directory[directory] = _folders_holding(directory, by_root)
+            for folder in (*by_root.get(path, ()), *holders):
                 folder.checkpoints.append(cp)
         for problem in self.store.problems(problem_limit):
             for folder in _folders_holding(problem.path, by_root):
@@ -93,8 +98,8 @@ class Engine:
                 "unread": [
                     {"path": cp.path, "offset": cp.offset, "size": size}
                     for cp in mine
-                    if not source.whole_file(Path(cp.path))
-                    and (size := _unread_size(cp)) is not None
+                    if (size := _unread_size(cp)) is not None
+                    and not source.whole_file(Path(cp.path))
                 ],
             }
             report.append(entry)

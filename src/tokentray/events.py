@@ -15,6 +15,8 @@ MAX_TOKENS_PER_FIELD = 10_000_000_000
 EARLIEST_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
 LATEST_MS = 4_102_444_800_000  # 2100-01-01T00:00:00Z
 MAX_REPORTED_COST_USD = 1_000_000.0
+MAX_PLAN_PCT = 1_000.0  # a window can run past 100% on extra usage, never this far
+MAX_WINDOW_MINUTES = 366 * 24 * 60
 
 
 @dataclass(slots=True)
@@ -101,6 +103,26 @@ class Activity:
     fingerprint: str = ""  # for a tool call: its name and a hash of its input
 
 
+@dataclass(slots=True)
+class PlanSample:
+    """How much of a subscription's usage window is used, as the agent or its vendor
+    reported it at one moment (Codex's ``rate_limits``, Claude Code's status line, the
+    Claude usage endpoint). ``window`` is the vendor's own name for it."""
+
+    source: str  # the agent whose plan it is ("codex", "claude-code")
+    window: str  # "five_hour", "seven_day", "seven_day_opus", "primary", ...
+    observed_ms: int
+    used_pct: float  # 0-100
+    resets_ms: int | None = None
+    window_minutes: int | None = None
+    origin: str = ""  # where it was read: "log", "statusline", "usage endpoint"
+    account: str = ""  # the plan or account it belongs to, when the source says
+
+
+# What a log line can yield: a billed request, an activity, a plan reading.
+Found = UsageEvent | Activity | PlanSample
+
+
 class LineError(ValueError):
     """A line that should carry usage but cannot be read; it is skipped and counted."""
 
@@ -116,9 +138,12 @@ _TOKEN_FIELDS = (
 _TEXT_FIELDS = ("source", "key", "session_id", "project", "model", "service_tier")
 
 
-def check_event(event: UsageEvent | Activity) -> None:
+def check_event(event: Found) -> None:
     """Hold an event to the bounds above (LineError names the first one broken), and
     replace unencodable characters (lone surrogates) in its text so SQLite can store it."""
+    if isinstance(event, PlanSample):
+        _check_plan(event)
+        return
     _check_time(event.timestamp_ms)
     if isinstance(event, Activity):
         for name in ("source", "key", "session_id", "kind", "fingerprint"):
@@ -168,6 +193,32 @@ def _plainly_fine(e: UsageEvent) -> bool:
         and max(counts) <= MAX_TOKENS_PER_FIELD
         and e.reported_cost_usd is None
     )
+
+
+def plausible_plan(sample: PlanSample) -> bool:
+    """Whether a plan reading is within bounds (its text is cleaned as a side effect)."""
+    try:
+        _check_plan(sample)
+    except LineError:
+        return False
+    return True
+
+
+def _check_plan(sample: PlanSample) -> None:
+    _check_time(sample.observed_ms)
+    pct = sample.used_pct
+    if type(pct) not in (int, float) or not math.isfinite(pct) or not 0 <= pct <= MAX_PLAN_PCT:
+        raise LineError(f"plan usage {pct!r} is not a percentage")
+    sample.used_pct = float(pct)
+    if sample.resets_ms is not None:
+        _check_time(sample.resets_ms)
+    minutes = sample.window_minutes
+    if minutes is not None and (type(minutes) is not int or not 0 < minutes <= MAX_WINDOW_MINUTES):
+        raise LineError(f"plan window of {minutes!r} minutes is out of range")
+    for name in ("source", "window", "origin", "account"):
+        value = getattr(sample, name)
+        if type(value) is not str or not value.isascii():
+            setattr(sample, name, _text(name, value))
 
 
 def _check_time(timestamp_ms: object) -> None:

@@ -26,7 +26,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from tokentray.events import Activity, LineError, Problem, ScanReport, UsageEvent, check_event
+from tokentray.events import (
+    Activity,
+    Found,
+    LineError,
+    PlanSample,
+    Problem,
+    ScanReport,
+    UsageEvent,
+    check_event,
+)
 from tokentray.pricing import Pricer
 from tokentray.sources.base import (
     DocumentSource,
@@ -84,6 +93,7 @@ class _Batch:
 
     events: dict[str, UsageEvent] = field(default_factory=dict)
     activity: list[Activity] = field(default_factory=list)
+    plans: list[PlanSample] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     checkpoints: dict[str, Checkpoint] = field(default_factory=dict)
     bytes: int = 0
@@ -98,6 +108,7 @@ class _Batch:
         for event in other.events.values():
             self.add(event)
         self.activity += other.activity
+        self.plans += other.plans
         self.problems += other.problems
         self.checkpoints.update(other.checkpoints)
         self.bytes += other.bytes
@@ -121,6 +132,7 @@ class _Batch:
     def clear(self) -> None:
         self.events.clear()
         self.activity.clear()
+        self.plans.clear()
         self.problems.clear()
         self.checkpoints.clear()
         self.bytes = 0
@@ -245,20 +257,22 @@ class Ingestor:
         self.store.writable()
         self.reprice_if_needed()
         tasks = self._discover(report) if paths is None else self._locate(paths, report)
-        # Older files first: a resumed session's copy of a request keeps the original session.
-        tasks.sort(key=lambda t: (t.stat.st_mtime_ns, str(t.path)))
-        checkpoints = self.store.checkpoints()
-        work: list[tuple[_FileTask, Checkpoint | None]] = []
+        known = self.store.file_signatures()
+        changed: list[_FileTask] = []
         for task in tasks:
-            cp = checkpoints.get(str(task.path))
+            signature = known.get(str(task.path))
             if (
-                cp is not None
+                signature is not None
                 and not task.source.whole_file(task.path)
-                and _unchanged(cp, task.stat)
+                and _unchanged(signature, task.stat)
             ):
-                report.pending_partial_lines += int(cp.size > cp.offset)
+                report.pending_partial_lines += int(signature[6])
             else:
-                work.append((task, cp))
+                changed.append(task)
+        # Older files first: a resumed session's copy of a request keeps the original session.
+        changed.sort(key=lambda t: (t.stat.st_mtime_ns, str(t.path)))
+        checkpoints = self.store.checkpoints_of([str(t.path) for t in changed])
+        work = [(task, checkpoints.get(str(task.path))) for task in changed]
         bulk = _backlog(work) >= BULK_MIN_BYTES
         batch = _Batch(limit=BULK_BATCH_EVENTS if bulk else BATCH_EVENTS)
         with self.store.bulk_writes() if bulk else nullcontext():
@@ -270,7 +284,7 @@ class Ingestor:
             self._commit(batch, report)
         if paths is None:
             seen = {str(t.path) for t in tasks}
-            gone = [p for p, cp in checkpoints.items() if p not in seen and cp.status != "missing"]
+            gone = [p for p, sig in known.items() if p not in seen and sig[0] != "missing"]
             gone = [p for p in gone if not Path(p).exists()]
             self.store.mark_missing(gone)
             report.files_missing = len(gone)
@@ -341,6 +355,7 @@ class Ingestor:
         with self.store.transaction():
             report.events_stored += self.store.upsert_events(priced)
             self.store.add_activity(batch.activity)
+            self.store.record_plan_samples(batch.plans)
             self.store.add_problems(batch.problems)
             self.store.save_checkpoints(batch.checkpoints.values())
         batch.clear()
@@ -589,9 +604,12 @@ def _parse_line(
         _take(event, cp, batch)
 
 
-def _take(item: UsageEvent | Activity, cp: Checkpoint, batch: _Batch) -> None:
+def _take(item: Found, cp: Checkpoint, batch: _Batch) -> None:
     if isinstance(item, Activity):
         batch.activity.append(item)
+        return
+    if isinstance(item, PlanSample):
+        batch.plans.append(item)
         return
     batch.add(item)
     cp.events += 1
@@ -668,18 +686,20 @@ def _registered(source: Source) -> bool:
     return type(source) in ALL_SOURCES
 
 
-def _unchanged(cp: Checkpoint, st: os.stat_result) -> bool:
-    """Whether the file is exactly as the last pass left it (no byte to read, none changed).
+def _unchanged(signature: tuple[Any, ...], st: os.stat_result) -> bool:
+    """Whether the file is exactly as the last pass left it (no byte to read, none changed),
+    from its ``Store.file_signatures`` entry.
 
     ctime is part of it: ``cp -p`` or ``touch -r`` can put an mtime back, not a ctime.
     """
+    status, device, inode, size, mtime_ns, ctime_ns, _unread = signature
     return (
-        cp.status == "ok"
-        and cp.inode == st.st_ino
-        and cp.device == st.st_dev
-        and cp.size == st.st_size
-        and cp.mtime_ns == st.st_mtime_ns
-        and cp.ctime_ns == st.st_ctime_ns
+        status == "ok"
+        and inode == st.st_ino
+        and device == st.st_dev
+        and size == st.st_size
+        and mtime_ns == st.st_mtime_ns
+        and ctime_ns == st.st_ctime_ns
     )
 
 

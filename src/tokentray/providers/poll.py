@@ -47,6 +47,7 @@ class ProviderPoller:
         self.base_urls = dict(base_urls or {})
         self.clock = clock
         self.timeout = timeout
+        self._saved: dict[str, tuple[object, ...]] = {}  # the state row last written
 
     def poll_due(self) -> list[ProviderState]:
         """Poll every provider whose time has come; returns every provider's state."""
@@ -59,7 +60,10 @@ class ProviderPoller:
             key, _where = self.keys.get(provider)
         except ProviderError as exc:
             # No keyring to look in: nothing was set up here (yet). Looked at again later,
-            # in case a keyring or the key's variable appears.
+            # in case a keyring or the key's variable appears; saved once, not every minute
+            # (an idle tray writes nothing).
+            if (state.status, state.message) == ("no key", exc.message):
+                return state
             return self._save(state, "no key", exc.message, next_ms=now_ms + INTERVAL_S * 1000)
         if key is None:
             return self._save(state, "no key", f"No {provider.display_name} key set.", NEVER)
@@ -151,18 +155,19 @@ class ProviderPoller:
 
     def _save(self, state: ProviderState, status: str, message: str, next_ms: int) -> ProviderState:
         state.status, state.message, state.next_poll_ms = status, message, next_ms
-        self.store.save_provider_state(
-            (
-                state.provider,
-                status,
-                message,
-                state.last_ok_ms,
-                next_ms,
-                state.failures,
-                state.key_fingerprint,
-                orjson.dumps(state.info).decode(),
-            ),
+        row = (
+            state.provider,
+            status,
+            message,
+            state.last_ok_ms,
+            next_ms,
+            state.failures,
+            state.key_fingerprint,
+            orjson.dumps(state.info).decode(),
         )
+        if self._saved.get(state.provider) != row:  # the same state is not written again
+            self.store.save_provider_state(row)
+            self._saved[state.provider] = row
         return state
 
 

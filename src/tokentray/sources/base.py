@@ -24,7 +24,7 @@ import os
 import sqlite3
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,7 +33,7 @@ from typing import Any, Protocol, TypeVar
 
 import orjson
 
-from tokentray.events import Activity, LineError, UsageEvent
+from tokentray.events import Activity, Found, LineError, UsageEvent
 from tokentray.paths import sqlite_uri
 
 DocumentT = TypeVar("DocumentT")
@@ -48,7 +48,7 @@ class LineParser(Protocol):
     so that a later pass resumes exactly where this one stopped.
     """
 
-    def parse(self, line: bytes | memoryview, line_no: int) -> list[UsageEvent | Activity]:
+    def parse(self, line: bytes | memoryview, line_no: int) -> Sequence[Found]:
         """Events on this line; raise LineError for a line that cannot be read.
 
         The engine hands over only lines that contain one of the source's
@@ -148,10 +148,18 @@ class Source(ABC):
     def files(self, root: Path) -> Iterator[Path]:
         """Every usage log below ``root``; unreadable folders are skipped."""
         for folder, _dirs, names in os.walk(root):
+            child = _child_maker(Path(folder))
             for name in names:
-                path = Path(folder, name)
+                path = child(name)
                 if self.wants(path):
                     yield path
+
+
+def _child_maker(folder: Path) -> Callable[[str], Path]:
+    """``folder / name`` for many names: pathlib's own child constructor where it has one
+    (parsing each path again is most of listing 9,000 files)."""
+    make_child = getattr(folder, "_make_child_relpath", None)
+    return make_child if callable(make_child) else folder.joinpath
 
 
 class LineSource(Source):

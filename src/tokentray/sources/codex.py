@@ -21,11 +21,20 @@ under until its original arrives.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tokentray.events import MAX_TOKENS_PER_FIELD, Activity, LineError, UsageEvent
+from tokentray.events import (
+    MAX_TOKENS_PER_FIELD,
+    Activity,
+    Found,
+    LineError,
+    PlanSample,
+    UsageEvent,
+    plausible_plan,
+)
 from tokentray.sources.base import (
     LineSource,
     as_count,
@@ -46,6 +55,43 @@ _MAX_FORK_DEPTH = 64
 _STALE_REGRESSION = 0.02
 
 Vector = tuple[int, int, int, int, int]  # input, cached, output, reasoning, total
+
+
+def _plan_samples(payload: Mapping[str, Any], timestamp_ms: int) -> list[Found]:
+    """The plan windows' percentages a ``token_count`` carries (``rate_limits`` may be
+    null; older builds give ``resets_in_seconds`` instead of ``resets_at``)."""
+    limits = payload.get("rate_limits")
+    if not isinstance(limits, dict):
+        return []
+    account = limits.get("plan_type")
+    samples: list[Found] = []
+    for name in ("primary", "secondary"):
+        window = limits.get(name)
+        if not isinstance(window, dict) or not _is_number(window.get("used_percent")):
+            continue
+        resets_ms: int | None = None
+        if _is_number(window.get("resets_at")):
+            resets_ms = int(window["resets_at"] * 1000)
+        elif _is_number(window.get("resets_in_seconds")):
+            resets_ms = timestamp_ms + int(window["resets_in_seconds"] * 1000)
+        minutes = window.get("window_minutes")
+        sample = PlanSample(
+            source=CodexSource.name,
+            window=name,
+            observed_ms=timestamp_ms,
+            used_pct=window["used_percent"],
+            resets_ms=resets_ms,
+            window_minutes=minutes if type(minutes) is int else None,
+            origin="log",
+            account=account if isinstance(account, str) else "",
+        )
+        if plausible_plan(sample):  # a bad reading is dropped; the line's usage still counts
+            samples.append(sample)
+    return samples
+
+
+def _is_number(value: object) -> bool:
+    return type(value) in (int, float) and math.isfinite(value)  # type: ignore[arg-type]
 
 
 def _vector(usage: Mapping[str, Any]) -> Vector:
@@ -93,7 +139,7 @@ class CodexLineParser:
             "pending": self.pending,
         }
 
-    def parse(self, line: bytes | memoryview, line_no: int) -> list[UsageEvent | Activity]:
+    def parse(self, line: bytes | memoryview, line_no: int) -> list[Found]:
         record = load_object(line)
         payload = record.get("payload")
         if not isinstance(payload, dict):
@@ -159,9 +205,7 @@ class CodexLineParser:
         if isinstance(cwd, str) and cwd and not self.project:
             self.project = cwd
 
-    def _on_event(
-        self, payload: dict[str, Any], record: dict[str, Any]
-    ) -> list[UsageEvent | Activity]:
+    def _on_event(self, payload: dict[str, Any], record: dict[str, Any]) -> list[Found]:
         kind = payload.get("type")
         if kind == "user_message":
             timestamp_ms = parse_timestamp_ms(record.get("timestamp"))
@@ -179,9 +223,14 @@ class CodexLineParser:
             return []
         if kind != "token_count":
             return []
+        timestamp_ms = parse_timestamp_ms(record.get("timestamp"))
+        plans = [] if self._replaying(timestamp_ms) else _plan_samples(payload, timestamp_ms)
         info = payload.get("info")
         if not isinstance(info, dict):
-            return []  # the first token_count of a session carries nothing
+            return plans  # the first token_count of a session carries no usage
+        return plans + self._usage(info, timestamp_ms)
+
+    def _usage(self, info: dict[str, Any], timestamp_ms: int) -> list[Found]:
         total = info.get("total_token_usage")
         if not isinstance(total, dict):
             return []
@@ -191,7 +240,6 @@ class CodexLineParser:
         last = info.get("last_token_usage")
         current = _checked(_vector(total))
         last_turn = _checked(_vector(last)) if isinstance(last, dict) else None
-        timestamp_ms = parse_timestamp_ms(record.get("timestamp"))
         return [
             self._event(delta, cumulative, when)
             for delta, cumulative, when in self._advance(current, last_turn, timestamp_ms)

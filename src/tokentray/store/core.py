@@ -15,13 +15,13 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import orjson
 
-from tokentray.events import Activity, PricedEvent, Problem
+from tokentray.events import Activity, PlanSample, PricedEvent, Problem
 from tokentray.paths import make_private, sqlite_uri
 from tokentray.store.reads import StoreReads
 
@@ -253,6 +253,25 @@ MIGRATIONS: tuple[str, ...] = (
             requests = requests + excluded.requests,
             reported = reported + excluded.reported;
     END;
+    """,  # A session's requests in time order straight from the index: when a session
+    # began costs one index lookup, not a read of every request it made.
+    """
+    DROP INDEX events_session;
+    CREATE INDEX events_session ON events (source, session_id, ts_ms);
+    """,  # Subscription windows (5-hour, weekly): readings over time, one a minute at most.
+    """
+    CREATE TABLE plan_samples (
+        source TEXT NOT NULL,
+        account TEXT NOT NULL,
+        window TEXT NOT NULL,
+        minute INTEGER NOT NULL,
+        observed_ms INTEGER NOT NULL,
+        used_pct REAL NOT NULL,
+        resets_ms INTEGER,
+        window_minutes INTEGER,
+        origin TEXT NOT NULL,
+        PRIMARY KEY (source, account, window, minute)
+    ) WITHOUT ROWID;
     """,
 )
 
@@ -365,6 +384,10 @@ class Checkpoint:
         self.parser_state = parser_state
         self.status = "ok"
         return replace(self)
+
+
+# The columns of ``files`` in the order of Checkpoint's fields.
+_CHECKPOINT_COLUMNS = ", ".join(f.name for f in fields(Checkpoint))
 
 
 def event_key_digest(key: str) -> bytes:
@@ -647,6 +670,10 @@ class Store(StoreReads):
                 raise StoreWriteError(describe_store_error(exc)) from exc
             raise
 
+    def data_version(self) -> int:
+        """Changes whenever another connection (another thread or process) commits."""
+        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+
     # -- meta -------------------------------------------------------------------
 
     def get_meta(self, key: str) -> str | None:
@@ -667,17 +694,35 @@ class Store(StoreReads):
     ) -> dict[str, Checkpoint]:
         """Every file's checkpoint; ``with_state=False`` leaves the parsers' states out
         (statistics need none, and reading thousands of them is most of the cost)."""
-        query = "SELECT * FROM files" + (" WHERE source = ?" if source else "")
+        query = f"SELECT {_CHECKPOINT_COLUMNS} FROM files" + (" WHERE source = ?" if source else "")
         cursor = self._db.execute(query, (source,) if source else ())
-        names = [d[0] for d in cursor.description]
-        result: dict[str, Checkpoint] = {}
-        for row in cursor:
-            values = dict(zip(names, row, strict=True))
-            values.pop("updated_ms")
-            state = values["parser_state"]
-            values["parser_state"] = orjson.loads(state) if with_state else {}
-            result[values["path"]] = Checkpoint(**values)
-        return result
+        loads = orjson.loads
+        if with_state:
+            return {
+                row[0]: Checkpoint(*row[:10], loads(row[10]), *row[11:]) for row in cursor
+            }
+        return {row[0]: Checkpoint(*row[:10], {}, *row[11:]) for row in cursor}
+
+    def checkpoints_of(self, paths: Sequence[str]) -> dict[str, Checkpoint]:
+        """The checkpoints (with parser states) of these files, where they have one."""
+        found: dict[str, Checkpoint] = {}
+        for offset in range(0, len(paths), 500):  # SQLite's bound on parameters
+            chunk = paths[offset : offset + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT {_CHECKPOINT_COLUMNS} FROM files WHERE path IN ({marks})", chunk
+            )
+            found.update((r[0], Checkpoint(*r[:10], orjson.loads(r[10]), *r[11:])) for r in rows)
+        return found
+
+    def file_signatures(self) -> dict[str, tuple[Any, ...]]:
+        """Per file: (status, device, inode, size, mtime_ns, ctime_ns, has unread bytes),
+        all a pass needs to pass over a file nothing has touched."""
+        rows = self._db.execute(
+            "SELECT path, status, device, inode, size, mtime_ns, ctime_ns, size > offset "
+            "FROM files"
+        )
+        return {row[0]: row[1:] for row in rows}
 
     def save_checkpoint(self, cp: Checkpoint) -> None:
         self.save_checkpoints([cp])
@@ -755,6 +800,30 @@ class Store(StoreReads):
                     a.fingerprint,
                 )
                 for a in activity
+            ],
+        )
+
+    def record_plan_samples(self, samples: Sequence[PlanSample]) -> None:
+        """Plan window readings; of several in one minute the latest is kept."""
+        self._db.executemany(
+            "INSERT INTO plan_samples VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (source, account, window, minute) DO UPDATE SET "
+            "observed_ms = excluded.observed_ms, used_pct = excluded.used_pct, "
+            "resets_ms = excluded.resets_ms, window_minutes = excluded.window_minutes, "
+            "origin = excluded.origin WHERE excluded.observed_ms >= plan_samples.observed_ms",
+            [
+                (
+                    p.source,
+                    p.account,
+                    p.window,
+                    p.observed_ms // 60_000,
+                    p.observed_ms,
+                    p.used_pct,
+                    p.resets_ms,
+                    p.window_minutes,
+                    p.origin,
+                )
+                for p in samples
             ],
         )
 

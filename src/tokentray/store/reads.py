@@ -14,11 +14,13 @@ from typing import Any, Literal
 
 import orjson
 
-from tokentray.events import ProviderState
+from tokentray.events import PlanSample, ProviderState
 
 Column = Literal["source", "model", "project"]
 Metric = Literal["usd", "tokens"]
 Row = tuple[Any, ...]
+# plan_samples' columns in the order of PlanSample's fields
+_PLAN_COLUMNS = "source, window, observed_ms, used_pct, resets_ms, window_minutes, origin, account"
 
 _VALUE = {"usd": "COALESCE(cost_usd, 0)", "tokens": "total_tokens"}
 _COLUMNS: frozenset[str] = frozenset({"source", "model", "project"})
@@ -327,12 +329,15 @@ class StoreReads:
         for offset in range(0, len(sessions), 400):  # SQLite's bound on parameters
             chunk = sessions[offset : offset + 400]
             marks = ",".join("(?, ?)" for _ in chunk)
+            # One seek per session on (source, session_id, ts_ms); a GROUP BY would read
+            # every request of every session.
             rows = self._rows(
-                "SELECT source, session_id, MIN(ts_ms) FROM events INDEXED BY events_session "
-                f"WHERE (source, session_id) IN (VALUES {marks}) GROUP BY source, session_id",
+                "SELECT v.column1, v.column2, (SELECT MIN(ts_ms) FROM events "
+                "WHERE source = v.column1 AND session_id = v.column2) "
+                f"FROM (VALUES {marks}) AS v",
                 [value for pair in chunk for value in pair],
             )
-            starts.update({(str(s), str(i)): int(first) for s, i, first in rows})
+            starts.update({(str(s), str(i)): int(first) for s, i, first in rows if first is not None})
         return starts
 
     def session_requests(self, source: str, session_id: str) -> list[tuple[int, int, float]]:
@@ -345,13 +350,14 @@ class StoreReads:
         return [(int(ts), int(tokens), float(cost)) for ts, tokens, cost in rows]
 
     def local_daily_utc(self, sources: Sequence[str]) -> list[tuple[str, int, float]]:
-        """(UTC day, tokens, cost) of the given agents' events."""
+        """(UTC day, tokens, cost) of the given agents' events, from the quarter-hour
+        totals (a UTC day is whole quarter-hours): the cost follows days, not requests."""
         if not sources:
             return []
         marks = ",".join("?" * len(sources))
         rows = self._rows(
-            "SELECT date(ts_ms / 1000, 'unixepoch'), SUM(total_tokens), SUM(COALESCE(cost_usd, 0)) "
-            f"FROM events WHERE source IN ({marks}) GROUP BY 1",
+            f"SELECT date(q * {QUARTER_MS // 1000}, 'unixepoch'), SUM(total_tokens), "
+            f"SUM(cost_usd) FROM quarters WHERE source IN ({marks}) AND requests > 0 GROUP BY 1",
             list(sources),
         )
         return [(str(day), int(tokens), float(cost)) for day, tokens, cost in rows]
@@ -401,6 +407,26 @@ class StoreReads:
     def file_update_times(self) -> dict[str, int]:
         """When each read file last gave usage (ms)."""
         return {str(path): int(ms) for path, ms in self._rows("SELECT path, updated_ms FROM files")}
+
+    # -- plan windows ---------------------------------------------------------------------
+
+    def plan_latest(self) -> list[PlanSample]:
+        """The latest reading of each plan window (per agent, account and window)."""
+        rows = self._rows(
+            f"SELECT {_PLAN_COLUMNS} FROM plan_samples AS p WHERE minute = (SELECT MAX(minute) "
+            "FROM plan_samples WHERE source = p.source AND account = p.account "
+            "AND window = p.window) ORDER BY source, account, window"
+        )
+        return [PlanSample(*row) for row in rows]
+
+    def plan_history(self, since_ms: int, until_ms: int) -> list[PlanSample]:
+        """Every stored reading between two times, oldest first."""
+        rows = self._rows(
+            f"SELECT {_PLAN_COLUMNS} FROM plan_samples WHERE minute >= ? AND minute <= ? "
+            "ORDER BY observed_ms",
+            (since_ms // 60_000, until_ms // 60_000),
+        )
+        return [PlanSample(*row) for row in rows]
 
     # -- providers ------------------------------------------------------------------------
 

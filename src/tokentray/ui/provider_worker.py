@@ -42,6 +42,7 @@ class ProviderWorker(QObject):
         self._store: Store | None = None
         self._poller: ProviderPoller | None = None
         self._timer: QTimer | None = None
+        self._reconciled: tuple[int, list[ProviderState]] | None = None
 
     @Slot()
     def start(self) -> None:
@@ -88,7 +89,12 @@ class ProviderWorker(QObject):
             self.problem.emit(f"Fetching provider usage failed: {exc}")
             return
         self.statesReady.emit(states)
-        self._emit_reconcile()
+        # Billed beside local changes when a poll brought figures or the engine stored
+        # usage; an idle minute recomputes nothing.
+        seen = (self._store.data_version() if self._store else 0, states)
+        if seen != self._reconciled:
+            self._reconciled = seen
+            self._emit_reconcile()
 
     def _emit_reconcile(self) -> None:
         if self._store is not None:

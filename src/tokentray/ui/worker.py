@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 DEBOUNCE_MS = int(DEBOUNCE_S * 1000)
 SAFETY_RESCAN_MS = SAFETY_RESCAN_S * 1000
 SNAPSHOT_TICK_MS = 30 * 1000
+IDLE_TICK_S = 5 * 60  # with nothing written and nothing decaying, recompute this often
 STALE_AFTER_S = 15 * 60
 _FILES_CHANGED = QEvent.Type(QEvent.registerEventType())
 
@@ -61,6 +62,9 @@ class EngineWorker(QObject):
         self._failed = False
         self._debounce: QTimer | None = None
         self._timers: list[QTimer] = []
+        self._last_snapshot: live.LiveSnapshot | None = None
+        self._tick_state: tuple[int, str] | None = None
+        self._last_full_tick = 0.0
 
     # -- lifetime (called through queued signals, on the worker thread) ----------
 
@@ -186,11 +190,30 @@ class EngineWorker(QObject):
 
     @Slot()
     def _tick(self) -> None:
-        """Burn rates decay while nothing is written: recompute now and then."""
+        """Burn rates decay while nothing is written: recompute while they can move, and
+        every few minutes regardless (windows open and close, digests fall due)."""
+        if self._quiet():
+            return
         self._emit_snapshot()
         if self._graph_spec is not None:
             self._emit_graph()
-        self._check_alerts()  # windows open and close, digests fall due, with or without data
+        self._check_alerts()
+
+    def _quiet(self) -> bool:
+        """Nothing a recompute could change: no write since the last one (the provider
+        thread writes too), no burn rate still decaying, the same local day, and the
+        periodic recompute not yet due. An idle tray on a 3 GB history then stays idle."""
+        if self._engine is None:
+            return False
+        now = time.time()
+        state = (self._engine.store.data_version(), datetime.now(self._tz).date().isoformat())
+        shown = self._last_snapshot
+        decaying = shown is None or shown.burn_usd_per_hour > 0 or shown.burn_tokens_per_minute > 0
+        due = now - self._last_full_tick >= IDLE_TICK_S
+        if state == self._tick_state and not decaying and not due:
+            return True
+        self._tick_state, self._last_full_tick = state, now
+        return False
 
     def _check_alerts(self) -> None:
         if self._alerts is None:
@@ -230,7 +253,8 @@ class EngineWorker(QObject):
 
     def _emit_snapshot(self) -> None:
         try:
-            self.snapshotReady.emit(self._current_snapshot())
+            self._last_snapshot = self._current_snapshot()
+            self.snapshotReady.emit(self._last_snapshot)
         except Exception as exc:
             log.exception("snapshot failed")
             self.problem.emit(f"Reading the usage store failed: {exc}")
