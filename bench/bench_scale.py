@@ -120,7 +120,7 @@ def _in_process(data: Path, history: Path, results: dict[str, object]) -> None:
 def _tray(data: Path, env: dict[str, str], seconds: int, results: dict[str, object]) -> None:
     """The tray on this history: resident memory before the graph window opens, and its
     CPU while nothing is written (offscreen; the watcher watches all 9,000 files)."""
-    from bench_tray import _cpu_seconds, _rss_mb  # noqa: PLC0415
+    from bench_tray import _cpu_seconds, _rss_mb
 
     exe = Path(sys.executable).with_name("tokentray")
     tray_env = {**env, "QT_QPA_PLATFORM": "offscreen"}

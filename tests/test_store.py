@@ -31,6 +31,13 @@ def test_new_store_is_at_the_latest_schema_in_wal_mode(tmp_path: Path) -> None:
         assert store.query("PRAGMA journal_mode") == [("wal",)]
 
 
+def test_the_quick_store_knows_the_current_schema(tmp_path: Path) -> None:
+    """The status line's store module reads the schema without importing core."""
+    from tokentray.store import quick
+
+    assert len(store_module.MIGRATIONS) == quick.SCHEMA_VERSION
+
+
 def test_migrations_upgrade_an_existing_store_and_keep_its_data(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

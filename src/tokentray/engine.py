@@ -198,13 +198,14 @@ def open_engine(
     sources: Sequence[Source] | None = None,
     settings: Settings | None = None,
     integrity: Integrity = "always",
+    busy_timeout_s: float = 30.0,
 ) -> Engine:
     """The engine over one store, with ``settings`` (read from ``config_file`` when not
     given): they disable agents, add folders and override prices.
     ``integrity="daily"`` lets a short command skip the store's integrity check when it
     ran in the last day."""
     settings = settings if settings is not None else load_settings(config_file)
-    store = Store(database_path(data_dir), integrity=integrity)
+    store = Store(database_path(data_dir), integrity=integrity, busy_timeout_s=busy_timeout_s)
     pricer = Pricer(settings.pricing, store)
     chosen = [s for s in sources or available_sources() if s.name not in settings.disabled_sources]
     ingestor = Ingestor(

@@ -693,7 +693,7 @@ def _unchanged(signature: tuple[Any, ...], st: os.stat_result) -> bool:
     ctime is part of it: ``cp -p`` or ``touch -r`` can put an mtime back, not a ctime.
     """
     status, device, inode, size, mtime_ns, ctime_ns, _unread = signature
-    return (
+    return bool(
         status == "ok"
         and inode == st.st_ino
         and device == st.st_dev

@@ -84,7 +84,7 @@ class PlanWindow:
 
     @property
     def pace(self) -> float | None:
-        """Used against elapsed: 1.0 uses the window evenly, 2.0 twice as fast."""
+        """Used against elapsed: 1.0 uses the window evenly, 2.0 twice as fast (shown 2.0x)."""
         elapsed = self.elapsed_pct
         if elapsed is None or elapsed < 1.0:  # the first minute says nothing of pace
             return None
@@ -100,8 +100,8 @@ class PlanWindow:
     def runs_out_in_ms(self) -> int | None:
         """Time until 100% at the current pace, when that comes before the reset."""
         elapsed, reset_in = self.elapsed_pct, self.reset_in_ms
-        if elapsed is None or reset_in is None or self.used_pct <= 0:
-            return None
+        if elapsed is None or elapsed < 1.0 or reset_in is None or self.used_pct <= 0:
+            return None  # no pace yet (or a reset time past the window's own span)
         if self.used_pct >= 100:
             return 0
         span_ms = (self.minutes or 0) * 60_000
@@ -111,7 +111,7 @@ class PlanWindow:
         return max(0, remaining) if remaining < reset_in else None
 
     def summary(self) -> str:
-        """``Claude 5-hour 42% · pace 1.3× · resets in 1 h 50 min``."""
+        """``Claude 5-hour 42% · pace 1.3x · resets in 1 h 50 min`` (with a times sign)."""
         parts = [f"{self.label} {self.used_pct:.0f}%"]
         if self.has_reset:
             parts.append("reset since the last reading")

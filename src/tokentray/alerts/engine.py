@@ -62,6 +62,8 @@ class Alert:
         """What happened against what limit, who did it, and what to do: no raw ids."""
         if self.level == "digest":
             return str(self.details.get("text", ""))
+        if self.rule.metric == "plan_pct":
+            return self._plan_message()
         lines = [self._figure()]
         who = self._who()
         if who:
@@ -73,6 +75,27 @@ class Alert:
             lines.append(f"At this rate: {_amount(self.projection, self.rule)} by {end}")
         lines.append(_ADVICE[self.rule.kind])
         return "\n".join(lines)
+
+    def _plan_message(self) -> str:
+        """``Claude 5-hour window: 84% used, 88% of the 95% limit`` and what to do."""
+        plan = self.details.get("plan", "Plan window")
+        limit = f"{self.threshold:g}%"
+        if self.rule.kind == "projection":
+            figure = (
+                f"{plan} window: {self.value:.0f}% used, heading for "
+                f"{self.projection or 0:.0f}% by its reset (limit {limit})"
+            )
+        elif self.level == "critical":
+            figure = f"{plan} window: {self.value:.0f}% used, at or over the {limit} limit"
+        else:
+            figure = (
+                f"{plan} window: {self.value:.0f}% used, "
+                f"{self.value / self.threshold:.0%} of the {limit} limit"
+            )
+        summary = str(self.details.get("summary", ""))
+        return "\n".join(
+            [figure, summary, "Slow down or pause the agents you do not need until it resets."]
+        )
 
     def _figure(self) -> str:
         """``$21.36/h: 85% of the $25/h limit`` — the figure against the threshold."""
@@ -215,6 +238,8 @@ class AlertEngine:
         return alerts
 
     def _evaluate(self, rule: Rule, at: datetime) -> list[Alert]:
+        if rule.metric == "plan_pct":
+            return self._plan_windows(rule, at)
         window = window_at(rule, at, self.tz)
         found: list[Alert] = []
         if rule.window == "daily":
@@ -302,6 +327,42 @@ class AlertEngine:
             alert = Alert(rule, "critical", burn, rule.threshold, window, key)
             alert.culprit = self._culprit(rule, at, window, session)
             alert.culprit["why"] = reason
+            alerts.append(alert)
+        return alerts
+
+    def _plan_windows(self, rule: Rule, at: datetime) -> list[Alert]:
+        """Each plan window the rule watches, by how full it is now or, for a projection,
+        how full it will be at its reset at the current pace. An alert's window is the
+        plan window itself: it fires once per level until the window resets."""
+        from tokentray.plans import windows  # noqa: PLC0415
+
+        at_ms = int(at.timestamp() * 1000)
+        alerts = []
+        for plan in windows(self.store.plan_latest(), at_ms):
+            sample = plan.sample
+            if plan.has_reset or (rule.plan_window and sample.window != rule.plan_window):
+                continue
+            if rule.scope == "source" and sample.source != rule.scope_value:
+                continue
+            projection = plan.projected_pct if rule.kind == "projection" else None
+            level = self._level(rule, projection if rule.kind == "projection" else plan.used_pct)
+            if not level:
+                continue
+            span_ms = (plan.minutes or 0) * 60_000
+            if sample.resets_ms is not None and span_ms:
+                start_ms, end_ms = sample.resets_ms - span_ms, sample.resets_ms
+            else:  # a window of unknown span: one firing per day
+                start_ms = at_ms - at_ms % 86_400_000
+                end_ms = start_ms + 86_400_000
+            window = Window(
+                datetime.fromtimestamp(start_ms / 1000, self.tz),
+                datetime.fromtimestamp(end_ms / 1000, self.tz),
+            )
+            key = f"{rule.id}:{sample.source}:{sample.account}:{sample.window}"
+            alert = Alert(rule, level, plan.used_pct, rule.threshold, window, key)
+            alert.projection = projection
+            alert.culprit = {"source": sample.source}
+            alert.details = {"plan": plan.label, "summary": plan.summary()}
             alerts.append(alert)
         return alerts
 

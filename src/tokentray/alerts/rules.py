@@ -23,14 +23,20 @@ from tokentray.numbers import (
 )
 
 RuleKind = Literal["total", "burn", "projection", "runaway"]
-# billed_usd: what the providers report as spent, per UTC day
-RuleMetric = Literal["usd", "tokens", "billed_usd"]
+# billed_usd: what the providers report as spent, per UTC day; plan_pct: how full a
+# subscription window (5-hour, weekly) is, in percent
+RuleMetric = Literal["usd", "tokens", "billed_usd", "plan_pct"]
+# What an alert does besides notifying: pause (SIGSTOP) or stop (SIGTERM, then SIGKILL)
+# the agent processes of the session it names. Opt-in, per rule.
+RuleAction = Literal["notify", "pause", "stop"]
 RuleScope = Literal["all", "source", "project", "model", "session"]
 RuleWindow = Literal["day", "rolling", "daily"]
 KINDS: tuple[RuleKind, ...] = get_args(RuleKind)
 METRICS: tuple[RuleMetric, ...] = get_args(RuleMetric)
 SCOPES: tuple[RuleScope, ...] = get_args(RuleScope)
 WINDOWS: tuple[RuleWindow, ...] = get_args(RuleWindow)
+ACTIONS: tuple[RuleAction, ...] = get_args(RuleAction)
+MAX_PLAN_THRESHOLD = 1000.0  # percent: a window runs past 100% on extra usage, not this far
 BUDGET_RULE_ID = "daily-budget"  # its threshold is the daily budget (settings), not its own
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
@@ -56,6 +62,9 @@ class Rule:
     weekdays: list[int] = field(default_factory=lambda: list(range(7)))  # Monday = 0
     repeat_count: int = 0  # runaway: the same tool call this many times in a row (0: off)
     enabled: bool = True
+    plan_window: str = ""  # plan_pct: the vendor's window name ("five_hour"), "" for any
+    action: RuleAction = "notify"
+    grace_seconds: int = 10  # stop: SIGTERM, then SIGKILL after this long
 
     def validate(self) -> None:
         where = f"rule {self.name or self.id!r}"
@@ -66,10 +75,13 @@ class Rule:
             (self.metric, METRICS, "metric"),
             (self.scope, SCOPES, "scope"),
             (self.window, WINDOWS, "window"),
+            (self.action, ACTIONS, "action"),
         ):
             if value not in allowed:
                 raise RuleError(f"{where}: {what} must be one of {', '.join(allowed)}")
-        ceiling = MAX_THRESHOLD_TOKENS if self.metric == "tokens" else MAX_THRESHOLD_USD
+        ceiling = {"tokens": MAX_THRESHOLD_TOKENS, "plan_pct": MAX_PLAN_THRESHOLD}.get(
+            self.metric, MAX_THRESHOLD_USD
+        )
         if out_of_range(self.threshold, 0, ceiling, above_low=True):
             raise RuleError(
                 f"{where}: the threshold must be more than 0 and at most {ceiling:,.0f}, "
@@ -87,6 +99,11 @@ class Rule:
                 raise RuleError(f"{where}: the daily window {self.start}–{self.end} is empty")
             if not self.weekdays or any(d not in range(7) for d in self.weekdays):
                 raise RuleError(f"{where}: choose at least one weekday (Monday = 0 … Sunday = 6)")
+        if self.action != "notify" and self.metric in ("billed_usd", "plan_pct"):
+            raise RuleError(
+                f"{where}: pausing or stopping acts on the session an alert names; "
+                "provider-billed and plan window alerts name none"
+            )
         if self.metric == "billed_usd" and (self.kind != "total" or self.window != "day"):
             raise RuleError(
                 f"{where}: provider-billed spend comes per day: use it with kind total, window day"
@@ -104,8 +121,19 @@ class Rule:
             )
         if not isinstance(self.repeat_count, int) or not 0 <= self.repeat_count <= 100_000:
             raise RuleError(f"{where}: repeat_count must be a whole number from 0 to 100,000")
+        if self.metric == "plan_pct" and (
+            self.kind not in ("total", "projection") or self.scope not in ("all", "source")
+        ):
+            raise RuleError(
+                f"{where}: a plan window rule is kind total (used now) or projection (at the "
+                "current pace, by the reset), for all agents or one agent"
+            )
+        if not isinstance(self.grace_seconds, int) or not 0 <= self.grace_seconds <= 3600:
+            raise RuleError(f"{where}: grace_seconds must be a whole number from 0 to 3,600")
 
     def describe(self) -> str:
+        if self.metric == "plan_pct":
+            return self._describe_plan()
         unit = "$" if self.metric in ("usd", "billed_usd") else ""
         amount = f"{unit}{self.threshold:g}" + ("" if unit else " tokens")
         scope = (
@@ -133,8 +161,17 @@ class Rule:
         billed = " billed by the providers" if self.metric == "billed_usd" else ""
         return f"{scope}: over {amount}{billed} {window}"
 
+    def _describe_plan(self) -> str:
+        which = self.plan_window.replace("_", " ") or "any plan window"
+        who = f"{self.scope_value} " if self.scope == "source" else ""
+        if self.kind == "projection":
+            return f"{who}{which}: heading for over {self.threshold:g}% by its reset"
+        return f"{who}{which}: over {self.threshold:g}% used"
+
     def context(self) -> str:
         """What the rule watches and when, without its threshold (the alert says that)."""
+        if self.metric == "plan_pct":
+            return "by its reset, at this pace" if self.kind == "projection" else "used now"
         scope = {
             "all": "all agents",
             "session": "one session",
@@ -157,7 +194,9 @@ class Rule:
         if self.window == "daily":
             start = parse_clock(self.start)
             when = "overnight" if start.hour >= 18 or start.hour < 5 else "daytime"
-        if self.kind == "runaway":
+        if self.metric == "plan_pct":
+            name = "plan window running out" if self.kind == "projection" else "plan window"
+        elif self.kind == "runaway":
             name = f"{when} runaway session"
         elif self.kind == "burn":
             name = f"{when} burn rate"

@@ -19,6 +19,7 @@ from tokentray.aggregate import Report, Row, Totals
 from tokentray.engine import FolderStatus
 from tokentray.events import NEVER, ProviderState, ScanReport
 from tokentray.numbers import compact
+from tokentray.plans import PlanWindow
 from tokentray.reconcile import NO_PROVIDER_DATA, ReconcileRow
 
 NUMBER_COLUMNS = ("Input", "Output", "Cache W", "Cache R", "Total", "Cost")
@@ -359,3 +360,36 @@ def reconcile_table(rows: list[ReconcileRow]) -> str:
             "fetches.",
         ]
     return "\n".join(lines)
+
+
+def limits_table(found: Sequence[PlanWindow]) -> str:
+    """One line per plan window, the fullest first; how to get readings when none."""
+    if not found:
+        return (
+            "No plan windows known yet. Codex logs them as it works; for Claude, set "
+            "`tokentray statusline` as Claude Code's status line, or turn on the Claude "
+            "usage check in Preferences → Plans (see the README)."
+        )
+    return "\n".join(window.summary() for window in found)
+
+
+def limits_csv(found: Sequence[PlanWindow]) -> str:
+    columns = [
+        "agent",
+        "window",
+        "label",
+        "used_pct",
+        "pace",
+        "projected_pct",
+        "reset_in_s",
+        "runs_out_in_s",
+        "stale",
+        "origin",
+    ]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    for window in found:
+        row = window.as_dict()
+        writer.writerow([_csv_value(row[c]) for c in columns])
+    return buffer.getvalue()

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tokentray import __version__
 
-REPORT_KINDS = ("daily", "weekly", "monthly", "session", "blocks", "reconcile")
+REPORT_KINDS = ("daily", "weekly", "monthly", "session", "blocks", "reconcile", "limits")
 
 
 def parse_date(text: str) -> date:
@@ -95,6 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--no-scan", action="store_true", help="do not ingest new data first")
 
     commands.add_parser("reprice", help="re-price every stored event with current prices")
+    commands.add_parser(
+        "statusline",
+        help="Claude Code's status line: reads its JSON on stdin, prints today's $, this "
+        "session's $, plan windows and the burn (see the README)",
+    )
+    commands.add_parser(
+        "guard",
+        help="a Claude Code hook: exits 2 with a reason when a budget or plan rule is over "
+        "its critical level, so an unattended agent stops itself (see the README)",
+    )
     doctor = commands.add_parser("doctor", help="per agent: folders, files, events, problems")
     doctor.add_argument("--json", action="store_true", help="JSON output")
 

@@ -29,6 +29,25 @@ def scan(engine: Engine, args: argparse.Namespace) -> int:
     return exit_for(scan)
 
 
+def limits_report(engine: Engine, args: argparse.Namespace) -> int:
+    """The subscription windows: how full, how fast, when they reset."""
+    import time  # noqa: PLC0415
+
+    from tokentray import plans  # noqa: PLC0415
+    from tokentray.cli.output import limits_csv, limits_table, to_json  # noqa: PLC0415
+
+    found = plans.windows(engine.store.plan_latest(), int(time.time() * 1000))
+    if args.source:
+        found = [w for w in found if w.sample.source == args.source]
+    if args.json:
+        print(to_json({"report": "limits", "windows": [w.as_dict() for w in found]}))
+    elif args.csv:
+        print(limits_csv(found), end="")
+    else:
+        print(limits_table(found))
+    return EXIT_OK
+
+
 def report(engine: Engine, args: argparse.Namespace) -> int:
     from tokentray import aggregate  # noqa: PLC0415
     from tokentray.cli.output import (  # noqa: PLC0415
@@ -54,6 +73,8 @@ def report(engine: Engine, args: argparse.Namespace) -> int:
             store_failed = True
     if scan.skipped_lines or scan.unreadable:
         print(scan_summary(scan, args.verbose), file=sys.stderr)
+    if args.kind == "limits":
+        return limits_report(engine, args) or exit_for(scan)
     if args.kind == "reconcile":
         from tokentray.cli.providers import reconcile_report  # noqa: PLC0415
 

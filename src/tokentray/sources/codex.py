@@ -152,7 +152,7 @@ class CodexLineParser:
         elif kind == "event_msg":
             return self._on_event(payload, record)
         elif kind == "response_item" and payload.get("type") == "function_call":
-            return self._tool_call(payload, record)
+            return [*self._tool_call(payload, record)]
         return []
 
     def _replaying(self, timestamp_ms: int) -> bool:
@@ -228,9 +228,9 @@ class CodexLineParser:
         info = payload.get("info")
         if not isinstance(info, dict):
             return plans  # the first token_count of a session carries no usage
-        return plans + self._usage(info, timestamp_ms)
+        return [*plans, *self._usage(info, timestamp_ms)]
 
-    def _usage(self, info: dict[str, Any], timestamp_ms: int) -> list[Found]:
+    def _usage(self, info: dict[str, Any], timestamp_ms: int) -> list[UsageEvent | Activity]:
         total = info.get("total_token_usage")
         if not isinstance(total, dict):
             return []

@@ -23,6 +23,7 @@ import orjson
 
 from tokentray.events import Activity, PlanSample, PricedEvent, Problem
 from tokentray.paths import make_private, sqlite_uri
+from tokentray.store.quick import RECORD_PLAN, plan_row
 from tokentray.store.reads import StoreReads
 
 log = logging.getLogger(__name__)
@@ -390,6 +391,29 @@ class Checkpoint:
 _CHECKPOINT_COLUMNS = ", ".join(f.name for f in fields(Checkpoint))
 
 
+def _checkpoint(row: tuple[Any, ...], state: dict[str, Any]) -> Checkpoint:
+    """A checkpoint from a row of ``_CHECKPOINT_COLUMNS``, with its parser state."""
+    return Checkpoint(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        row[8],
+        row[9],
+        state,
+        row[11],
+        row[12],
+        row[13],
+        row[14],
+        row[15],
+        row[16],
+    )
+
+
 def event_key_digest(key: str) -> bytes:
     return hashlib.blake2b(key.encode(), digest_size=16).digest()
 
@@ -398,13 +422,20 @@ class Store(StoreReads):
     """One SQLite database file in WAL mode."""
 
     def __init__(
-        self, path: Path, *, integrity: Integrity = "always", recover: bool = True
+        self,
+        path: Path,
+        *,
+        integrity: Integrity = "always",
+        recover: bool = True,
+        busy_timeout_s: float = 30.0,
     ) -> None:
         """Open (or create) the store; a store that cannot be written is opened read-only
         (``read_only`` says why), and a damaged one is moved aside and rebuilt (``notice``
         says what happened). ``integrity`` is "always", "daily" (short commands) or
-        "never" (a second connection beside one that checked)."""
+        "never" (a second connection beside one that checked). ``busy_timeout_s`` is how
+        long a write waits for another writer (a hook that an agent waits on waits less)."""
         self.path = path
+        self._busy_timeout_s = busy_timeout_s
         self.read_only: str | None = None
         self.notice: str | None = None
         _private_folder(path.parent)
@@ -431,7 +462,7 @@ class Store(StoreReads):
         db = sqlite3.connect(
             sqlite_uri(self.path, mode="rw"),
             uri=True,
-            timeout=30,
+            timeout=self._busy_timeout_s,
             isolation_level=None,
             check_same_thread=False,
         )
@@ -696,12 +727,9 @@ class Store(StoreReads):
         (statistics need none, and reading thousands of them is most of the cost)."""
         query = f"SELECT {_CHECKPOINT_COLUMNS} FROM files" + (" WHERE source = ?" if source else "")
         cursor = self._db.execute(query, (source,) if source else ())
-        loads = orjson.loads
         if with_state:
-            return {
-                row[0]: Checkpoint(*row[:10], loads(row[10]), *row[11:]) for row in cursor
-            }
-        return {row[0]: Checkpoint(*row[:10], {}, *row[11:]) for row in cursor}
+            return {row[0]: _checkpoint(row, orjson.loads(row[10])) for row in cursor}
+        return {row[0]: _checkpoint(row, {}) for row in cursor}
 
     def checkpoints_of(self, paths: Sequence[str]) -> dict[str, Checkpoint]:
         """The checkpoints (with parser states) of these files, where they have one."""
@@ -712,15 +740,14 @@ class Store(StoreReads):
             rows = self._db.execute(
                 f"SELECT {_CHECKPOINT_COLUMNS} FROM files WHERE path IN ({marks})", chunk
             )
-            found.update((r[0], Checkpoint(*r[:10], orjson.loads(r[10]), *r[11:])) for r in rows)
+            found.update((r[0], _checkpoint(r, orjson.loads(r[10]))) for r in rows)
         return found
 
     def file_signatures(self) -> dict[str, tuple[Any, ...]]:
         """Per file: (status, device, inode, size, mtime_ns, ctime_ns, has unread bytes),
         all a pass needs to pass over a file nothing has touched."""
         rows = self._db.execute(
-            "SELECT path, status, device, inode, size, mtime_ns, ctime_ns, size > offset "
-            "FROM files"
+            "SELECT path, status, device, inode, size, mtime_ns, ctime_ns, size > offset FROM files"
         )
         return {row[0]: row[1:] for row in rows}
 
@@ -805,27 +832,7 @@ class Store(StoreReads):
 
     def record_plan_samples(self, samples: Sequence[PlanSample]) -> None:
         """Plan window readings; of several in one minute the latest is kept."""
-        self._db.executemany(
-            "INSERT INTO plan_samples VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (source, account, window, minute) DO UPDATE SET "
-            "observed_ms = excluded.observed_ms, used_pct = excluded.used_pct, "
-            "resets_ms = excluded.resets_ms, window_minutes = excluded.window_minutes, "
-            "origin = excluded.origin WHERE excluded.observed_ms >= plan_samples.observed_ms",
-            [
-                (
-                    p.source,
-                    p.account,
-                    p.window,
-                    p.observed_ms // 60_000,
-                    p.observed_ms,
-                    p.used_pct,
-                    p.resets_ms,
-                    p.window_minutes,
-                    p.origin,
-                )
-                for p in samples
-            ],
-        )
+        self._db.executemany(RECORD_PLAN, [plan_row(p) for p in samples])
 
     def add_problems(self, problems: Sequence[Problem]) -> None:
         if not problems:

@@ -15,12 +15,11 @@ from typing import Any, Literal
 import orjson
 
 from tokentray.events import PlanSample, ProviderState
+from tokentray.store.quick import LATEST_PLANS, PLAN_COLUMNS
 
 Column = Literal["source", "model", "project"]
 Metric = Literal["usd", "tokens"]
 Row = tuple[Any, ...]
-# plan_samples' columns in the order of PlanSample's fields
-_PLAN_COLUMNS = "source, window, observed_ms, used_pct, resets_ms, window_minutes, origin, account"
 
 _VALUE = {"usd": "COALESCE(cost_usd, 0)", "tokens": "total_tokens"}
 _COLUMNS: frozenset[str] = frozenset({"source", "model", "project"})
@@ -337,7 +336,9 @@ class StoreReads:
                 f"FROM (VALUES {marks}) AS v",
                 [value for pair in chunk for value in pair],
             )
-            starts.update({(str(s), str(i)): int(first) for s, i, first in rows if first is not None})
+            starts.update(
+                {(str(s), str(i)): int(first) for s, i, first in rows if first is not None}
+            )
         return starts
 
     def session_requests(self, source: str, session_id: str) -> list[tuple[int, int, float]]:
@@ -412,17 +413,12 @@ class StoreReads:
 
     def plan_latest(self) -> list[PlanSample]:
         """The latest reading of each plan window (per agent, account and window)."""
-        rows = self._rows(
-            f"SELECT {_PLAN_COLUMNS} FROM plan_samples AS p WHERE minute = (SELECT MAX(minute) "
-            "FROM plan_samples WHERE source = p.source AND account = p.account "
-            "AND window = p.window) ORDER BY source, account, window"
-        )
-        return [PlanSample(*row) for row in rows]
+        return [PlanSample(*row) for row in self._rows(LATEST_PLANS)]
 
     def plan_history(self, since_ms: int, until_ms: int) -> list[PlanSample]:
         """Every stored reading between two times, oldest first."""
         rows = self._rows(
-            f"SELECT {_PLAN_COLUMNS} FROM plan_samples WHERE minute >= ? AND minute <= ? "
+            f"SELECT {PLAN_COLUMNS} FROM plan_samples WHERE minute >= ? AND minute <= ? "
             "ORDER BY observed_ms",
             (since_ms // 60_000, until_ms // 60_000),
         )
