@@ -89,6 +89,10 @@ def _run(args: argparse.Namespace) -> int:
             except alerts.WebhookError as exc:
                 print(f"tokentray: {exc}", file=sys.stderr)
                 return EXIT_USAGE
+        if command == "agents":
+            from tokentray.cli import agents  # noqa: PLC0415
+
+            return agents.run(engine, args)
         if command in ("keys", "providers"):
             from tokentray.cli import providers  # noqa: PLC0415
 

@@ -105,6 +105,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="a Claude Code hook: exits 2 with a reason when a budget or plan rule is over "
         "its critical level, so an unattended agent stops itself (see the README)",
     )
+    agents = commands.add_parser(
+        "agents", help="the processes behind a session: list, pause, resume or stop them"
+    )
+    agents.add_argument("action", choices=("list", "pause", "resume", "stop"))
+    agents.add_argument("session", nargs="?", help="a session id, or the start of one")
+    agents.add_argument("--source", choices=source_names(), help="the session's agent")
+    agents.add_argument("--yes", action="store_true", help="act without asking")
+    agents.add_argument(
+        "--grace", type=float, default=10.0, help="stop: seconds between SIGTERM and SIGKILL"
+    )
+    agents.add_argument("--json", action="store_true", help="JSON output")
     doctor = commands.add_parser("doctor", help="per agent: folders, files, events, problems")
     doctor.add_argument("--json", action="store_true", help="JSON output")
 

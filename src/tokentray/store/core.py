@@ -273,6 +273,19 @@ MIGRATIONS: tuple[str, ...] = (
         origin TEXT NOT NULL,
         PRIMARY KEY (source, account, window, minute)
     ) WITHOUT ROWID;
+    """,  # What guardrails did to agents' processes: paused until a resume says otherwise.
+    """
+    CREATE TABLE agent_actions (
+        id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        pids TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        rule_id TEXT NOT NULL,
+        acted_ms INTEGER NOT NULL
+    );
+    CREATE INDEX agent_actions_session ON agent_actions (source, session_id, id);
     """,
 )
 
@@ -833,6 +846,29 @@ class Store(StoreReads):
     def record_plan_samples(self, samples: Sequence[PlanSample]) -> None:
         """Plan window readings; of several in one minute the latest is kept."""
         self._db.executemany(RECORD_PLAN, [plan_row(p) for p in samples])
+
+    def record_agent_action(
+        self,
+        source: str,
+        session_id: str,
+        action: str,
+        pids: Sequence[int],
+        summary: str,
+        rule_id: str = "",
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO agent_actions (source, session_id, action, pids, summary, rule_id, "
+            "acted_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                source,
+                session_id,
+                action,
+                orjson.dumps(list(pids)).decode(),
+                summary,
+                rule_id,
+                int(time.time() * 1000),
+            ),
+        )
 
     def add_problems(self, problems: Sequence[Problem]) -> None:
         if not problems:

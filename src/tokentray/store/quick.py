@@ -15,7 +15,7 @@ from tokentray.events import PlanSample
 
 # The schema this module reads and writes: core's number of migrations (a test holds
 # them equal). A store at another version is left alone.
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 QUARTER_MS = 15 * 60 * 1000
 
 PLAN_COLUMNS = "source, window, observed_ms, used_pct, resets_ms, window_minutes, origin, account"

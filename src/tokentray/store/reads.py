@@ -424,6 +424,37 @@ class StoreReads:
         )
         return [PlanSample(*row) for row in rows]
 
+    # -- agents' processes ----------------------------------------------------------------
+
+    def last_agent_actions(self) -> list[tuple[str, str, str, list[int], str, int]]:
+        """Per session acted on: (source, session, action, pids, summary, when ms) of the
+        latest action."""
+        rows = self._rows(
+            "SELECT source, session_id, action, pids, summary, acted_ms FROM agent_actions "
+            "WHERE id IN (SELECT MAX(id) FROM agent_actions GROUP BY source, session_id) "
+            "ORDER BY id"
+        )
+        return [(s, i, a, list(orjson.loads(p)), m, int(t)) for s, i, a, p, m, t in rows]
+
+    def session_project(self, source: str, session_id: str) -> str:
+        """The project (working folder) of a session's latest request."""
+        rows = self._rows(
+            "SELECT project FROM events WHERE source = ? AND session_id = ? "
+            "ORDER BY ts_ms DESC LIMIT 1",
+            (source, session_id),
+        )
+        return str(rows[0][0]) if rows else ""
+
+    def session_files(self, source: str, session_id: str) -> list[str]:
+        """The log files named after a session (Claude Code's and Codex's transcripts)."""
+        if not session_id:
+            return []
+        rows = self._rows(
+            "SELECT path FROM files WHERE source = ? AND instr(path, ?) > 0",
+            (source, session_id),
+        )
+        return [str(path) for (path,) in rows]
+
     # -- providers ------------------------------------------------------------------------
 
     def billed_today(self, now_ms: int) -> float | None:
