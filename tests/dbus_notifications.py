@@ -66,11 +66,11 @@ class NotificationDaemon:
                 reply = new_method_return(message)
             self.connection.send(reply)
 
-    def click(self, notification_id: int) -> None:
-        """What the desktop sends when the notification is clicked: like dunst, only to
-        the connection that sent the notification (a closed one never hears it)."""
+    def click(self, notification_id: int, action: str = "default") -> None:
+        """What the desktop sends when the notification (or one of its buttons) is clicked:
+        like dunst, only to the connection that sent it (a closed one never hears it)."""
         address = DBusAddress(PATH, interface=NAME)
-        signal = new_signal(address, "ActionInvoked", "us", (notification_id, "default"))
+        signal = new_signal(address, "ActionInvoked", "us", (notification_id, action))
         sender = self.senders.get(notification_id)
         if sender is None:
             return

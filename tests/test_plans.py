@@ -349,3 +349,10 @@ def test_statusline_fuzz_never_fails_and_always_prints(tmp_path: Path) -> None:
             continue
         code, line = _statusline(tmp_path / "none", text)
         assert code == 0 and line.endswith("\n") and line.strip(), payload
+
+
+def test_the_status_line_burns_over_the_trays_window() -> None:
+    from tokentray import statusline
+    from tokentray.dashboard import live
+
+    assert statusline.BURN_WINDOW_MS == live.BURN_WINDOW_MS

@@ -140,12 +140,14 @@ def test_a_full_disk_fails_the_write_cleanly_and_keeps_what_was_stored(tmp_path:
 
 
 def _damage(database: Path) -> None:
-    """Overwrite a run of pages in the middle of the file, as a bad disk would."""
+    """Overwrite runs of pages at a third and at two thirds of the file, as a bad disk
+    would: wherever the schema puts its tables and indexes, requests are lost."""
     page = 4096
-    size = database.stat().st_size
+    pages = database.stat().st_size // page
     with open(database, "r+b") as handle:
-        handle.seek(max(page * 2, (size // page // 2) * page))
-        handle.write(b"\xa5" * page * 2)
+        for share in (3, 1.5):
+            handle.seek(max(2, int(pages / share)) * page)
+            handle.write(b"\xa5" * page * 2)
 
 
 def test_a_damaged_store_is_detected_moved_aside_and_rebuilt_from_backup_and_logs(

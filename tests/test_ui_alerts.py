@@ -182,7 +182,16 @@ def test_desktop_notification_over_dbus_and_its_click(qtbot: QtBot, tmp_path: Pa
         assert (app_name, replaces, timeout) == ("tokentray", 0, 0)
         assert summary == "tokentray: Overnight spend — critical"
         assert "$23.50: at or over the $20.00 limit" in text and "in api, Claude Code" in text
-        assert actions == ["default", "Open graphs"] and hints["urgency"] == ("y", 2)
+        # It names a session: its agent can be paused or stopped from the notification.
+        assert actions == [
+            "default",
+            "Open graphs",
+            "pause",
+            "Pause agent",
+            "stop",
+            "Stop agent",
+        ]
+        assert hints["urgency"] == ("y", 2)
 
         notifier = Notifier(TrayController(AppSignals(Settings()), tmp_path))
         with qtbot.waitSignal(notifier.delivered, timeout=5000) as sent:
@@ -198,9 +207,28 @@ def test_desktop_notification_over_dbus_and_its_click(qtbot: QtBot, tmp_path: Pa
 
         qtbot.waitUntil(click_until_heard, timeout=5000)
         assert opened[0] is alert
-        notifier.stop()
+        # The "Pause agent" button asks for the culprit session's agent to be paused.
+        asked: list[tuple[object, str]] = []
+        notifier.agentAction.connect(lambda a, action: asked.append((a, action)))
+        daemon.click(43, "pause")
+        qtbot.waitUntil(lambda: bool(asked), timeout=5000)
+        assert asked == [(alert, "pause")] and len(opened) == 1
     finally:
+        if "notifier" in locals():
+            notifier.stop()  # its D-Bus thread must not outlive the test, pass or fail
         daemon.close()
+
+
+def test_an_alert_that_paused_its_agent_offers_to_resume_it() -> None:
+    from tokentray.alerts.notify import notification_actions
+
+    alert = _sample_alert()
+    alert.details["action"] = "pause"
+    alert.details["acted"] = "Paused claude (pid 4242) and 2 child processes"
+    assert notification_actions(alert) == ["default", "Open graphs", "resume", "Resume agent"]
+    assert alert.message().splitlines()[-1] == alert.details["acted"]
+    alert.culprit.pop("session")
+    assert notification_actions(alert) == ["default", "Open graphs"]
 
 
 def test_critical_alerts_stay_and_warnings_expire() -> None:

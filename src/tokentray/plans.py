@@ -9,7 +9,9 @@ turns the latest reading of each window into what the tray, the status line, the
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from datetime import datetime
 
 from tokentray.events import PlanSample
 
@@ -194,3 +196,18 @@ def duration(ms: int) -> str:
 def short_duration(ms: int) -> str:
     """``3d4h``, ``1h50m``, ``12m``: for the one-line status."""
     return duration(ms).replace(" min", "m").replace(" d", "d").replace(" h", "h").replace(" ", "")
+
+
+def moment_ms(value: object) -> int | None:
+    """Epoch seconds (or milliseconds), or an ISO 8601 time, as ms; None if unreadable."""
+    if type(value) in (int, float):
+        number = float(value)  # type: ignore[arg-type]
+        if not math.isfinite(number):
+            return None
+        return int(number if number > 1e11 else number * 1000)
+    if isinstance(value, str) and value:
+        try:
+            return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+        except ValueError:
+            return None
+    return None

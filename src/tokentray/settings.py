@@ -32,7 +32,7 @@ from tokentray.sources import source_names
 
 log = logging.getLogger(__name__)
 
-IconMode = Literal["spend", "burn"]  # today's spend, or spend per hour now
+IconMode = Literal["spend", "burn", "plan"]  # today's spend, spend per hour now, or plan %
 ICON_MODES: tuple[IconMode, ...] = get_args(IconMode)
 
 
@@ -49,6 +49,8 @@ class Settings:
     custom_folders: list[tuple[str, str]] = field(default_factory=list)  # (source, folder)
     alert_rules: list[Rule] | None = None  # None: the defaults
     pricing: PricingConfig = field(default_factory=PricingConfig)  # the user's [pricing] table
+    # Opt-in: ask Claude's usage endpoint for the plan windows with Claude Code's sign-in.
+    claude_usage_check: bool = False
     path: Path | None = None
     error: str | None = None  # what in the file could not be used, for the user
     file_unusable: bool = False  # the app's settings could not be read: saving moves it aside
@@ -173,6 +175,9 @@ def _from_toml(raw: dict[str, Any]) -> Settings:
     alerts = raw.get("alerts", {})
     if not isinstance(alerts, dict):
         raise SettingsError("[alerts] must be a table")
+    plans = raw.get("plans", {})
+    if not isinstance(plans, dict) or not isinstance(plans.get("claude_usage_check", False), bool):
+        raise SettingsError("[plans] must be a table; claude_usage_check true or false")
     try:
         rules = [rule_from_toml(r) for r in alerts["rules"]] if "rules" in alerts else None
     except (RuleError, TypeError) as exc:
@@ -184,6 +189,7 @@ def _from_toml(raw: dict[str, Any]) -> Settings:
         disabled_sources=[str(d) for d in disabled],
         custom_folders=[(str(f.get("source", "")), str(f.get("path", ""))) for f in folders],
         alert_rules=rules,
+        claude_usage_check=plans.get("claude_usage_check", False),
     )
 
 
@@ -208,6 +214,7 @@ def save_settings(settings: Settings, path: Path | None = None) -> Path:
         "count_billed": settings.budget_counts_billed,
     }
     document["tray"] = {"icon_shows": settings.icon_shows}
+    document["plans"] = {"claude_usage_check": settings.claude_usage_check}
     folders = tomlkit.aot()
     for source, folder in settings.custom_folders:
         folders.append(tomlkit.item({"source": source, "path": folder}))

@@ -15,19 +15,18 @@ would blank Claude Code's.
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from tokentray.events import PlanSample, plausible_plan
+from tokentray.plans import PlanWindow, moment_ms, short_duration
 
 SOURCE = "claude-code"
-BURN_WINDOW_MS = 10 * 60_000
+BURN_WINDOW_MS = 15 * 60_000  # as the tray's (dashboard.live; a test holds them equal)
 MAX_INPUT_BYTES = 1 << 20
 _SHORT = {"five_hour": "5h", "seven_day": "7d", "seven_day_opus": "7d Opus"}
 _MINUTES = {"five_hour": 300, "seven_day": 7 * 1440}
@@ -59,21 +58,6 @@ def plan_samples(payload: Mapping[str, Any], now_ms: int) -> list[PlanSample]:
     return samples
 
 
-def moment_ms(value: object) -> int | None:
-    """Epoch seconds (or milliseconds), or an ISO 8601 time, as ms; None if unreadable."""
-    if type(value) in (int, float):
-        number = float(value)  # type: ignore[arg-type]
-        if not math.isfinite(number):
-            return None
-        return int(number if number > 1e11 else number * 1000)
-    if isinstance(value, str) and value:
-        try:
-            return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
-        except ValueError:
-            return None
-    return None
-
-
 def local_midnight_ms(now_ms: int) -> int:
     moment = time.localtime(now_ms / 1000)
     return int(time.mktime((*moment[:3], 0, 0, 0, 0, 0, -1)) * 1000)
@@ -85,8 +69,6 @@ def money(usd: float) -> str:
 
 def window_part(sample: PlanSample, now_ms: int) -> str:
     """``5h 42% ↻1h50m``, with ``⚠ out in 40m`` when the pace empties it before the reset."""
-    from tokentray.plans import PlanWindow, short_duration  # noqa: PLC0415
-
     window = PlanWindow(sample, now_ms)
     name = _SHORT.get(sample.window, sample.window.replace("_", " "))
     if window.has_reset:

@@ -73,7 +73,10 @@ class Alert:
         if self.projection is not None:
             end = self.window.end.strftime("%H:%M")
             lines.append(f"At this rate: {_amount(self.projection, self.rule)} by {end}")
-        lines.append(_ADVICE[self.rule.kind])
+        if self.details.get("acted"):
+            lines.append(str(self.details["acted"]))
+        else:
+            lines.append(_ADVICE[self.rule.kind])
         return "\n".join(lines)
 
     def _plan_message(self) -> str:

@@ -33,6 +33,20 @@ def expiry_ms(alert: Alert) -> int:
     return NEVER_EXPIRE if alert.level == "critical" else EXPIRE_AS_USUAL
 
 
+def notification_actions(alert: Alert) -> list[str]:
+    """(key, label) pairs, flattened as the spec wants: the default click opens the graphs;
+    an alert that names a session offers to pause or stop its agent, or, once paused, to
+    resume it."""
+    actions = ["default", "Open graphs"]
+    if not alert.culprit.get("session") or alert.level == "digest":
+        return actions
+    if alert.details.get("action") == "pause":
+        return [*actions, "resume", "Resume agent"]
+    if alert.details.get("action") == "stop":
+        return actions
+    return [*actions, "pause", "Pause agent", "stop", "Stop agent"]
+
+
 def notify_message(alert: Alert, timeout_ms: int | None = None) -> Any:
     """The ``Notify`` call for ``alert``, with the exact signature the spec asks for."""
     from jeepney import DBusAddress, new_method_call  # noqa: PLC0415
@@ -50,7 +64,7 @@ def notify_message(alert: Alert, timeout_ms: int | None = None) -> Any:
             "dialog-warning" if alert.level != "digest" else "dialog-information",
             alert.title,
             alert.message(),
-            ["default", "Open graphs"],
+            notification_actions(alert),
             {"urgency": ("y", urgency), "category": ("s", "tokentray.alert")},
             expiry_ms(alert) if timeout_ms is None else timeout_ms,
         ),
@@ -83,14 +97,15 @@ class DesktopNotifications:
     servers such as dunst send that signal only to the connection that asked, so a
     connection closed after sending would never hear a click.
 
-    ``on_sent(alert, id or None)`` and ``on_click(id)`` are called on that thread; nothing
+    ``on_sent(alert, id or None)`` and ``on_click(id, action key)`` are called on that
+    thread; nothing
     here blocks the caller of ``send``.
     """
 
     def __init__(
         self,
         on_sent: Callable[[Alert, int | None], None],
-        on_click: Callable[[int], None],
+        on_click: Callable[[int, str], None],
     ) -> None:
         self._on_sent = on_sent
         self._on_click = on_click
@@ -145,7 +160,8 @@ class DesktopNotifications:
                     except TimeoutError:
                         continue
                     if message.body:
-                        self._on_click(int(message.body[0]))
+                        key = str(message.body[1]) if len(message.body) > 1 else "default"
+                        self._on_click(int(message.body[0]), key)
 
     def _send_waiting(self, connection: Any) -> None:
         while True:

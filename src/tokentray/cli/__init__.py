@@ -27,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tokentray.guard import run as run_guard  # noqa: PLC0415
 
         return run_guard(args)
-    from tokentray.cli.main import main as full_main  # noqa: PLC0415
+    from tokentray.cli.dispatch import main as full_main  # noqa: PLC0415
 
     return full_main(args)
 

@@ -1,5 +1,5 @@
 import sys
 
-from tokentray.cli.main import main
+from tokentray.cli import main
 
 sys.exit(main())

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from tokentray.dashboard import live
 from tokentray.dashboard.series_cache import BurnSeries, SeriesCache
+from tokentray.events import PlanSample
 from tokentray.store import Store
 
 RANGES_MS = {
@@ -35,7 +36,10 @@ class GraphData:
     day_start_ms: int
     day_end_ms: int
     sessions: list[live.SessionRow] = field(default_factory=list)
+    plan_history: list[PlanSample] = field(default_factory=list)  # the last PLAN_VIEW_MS
 
+
+PLAN_VIEW_MS = 7 * 86_400_000  # the Plan view spans a weekly window
 
 RECENT_SESSIONS_MS = 24 * 3_600_000
 
@@ -61,4 +65,5 @@ def compute_graph(
         day_start_ms=day_start,
         day_end_ms=live.local_day_end_ms(now, tz),
         sessions=live.recent_sessions(store, now - RECENT_SESSIONS_MS, now),
+        plan_history=store.plan_history(now - PLAN_VIEW_MS, now),
     )

@@ -13,6 +13,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tokentray.events import ProviderState
+from tokentray.guardrails import PausedAgent, paused
+from tokentray.plans import PlanWindow
+from tokentray.plans import windows as plan_windows
 from tokentray.store import Store
 from tokentray.store.reads import Column
 
@@ -45,6 +48,12 @@ class LiveSnapshot:
     local_cost_usd: float = 0.0  # today's spend from local logs alone
     billed_today_usd: float | None = None  # providers' own figure for today (UTC), if fetched
     providers: tuple[ProviderState, ...] = ()  # every provider polled so far, as it stands
+    plans: tuple[PlanWindow, ...] = ()  # subscription windows, the nearest its limit first
+    paused_agents: tuple[PausedAgent, ...] = ()  # sessions a guardrail paused, still stopped
+
+    @property
+    def nearest_plan(self) -> PlanWindow | None:
+        return self.plans[0] if self.plans and not self.plans[0].has_reset else None
 
 
 def local_day_start_ms(now_ms: int, tz: ZoneInfo) -> int:
@@ -105,6 +114,8 @@ def snapshot(
         sources_found=sources_found,
         stale=stale,
         providers=tuple(store.provider_states()),
+        plans=tuple(plan_windows(store.plan_latest(), now_ms)),
+        paused_agents=tuple(paused(store)),
     )
 
 

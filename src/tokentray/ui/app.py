@@ -19,6 +19,7 @@ from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from tokentray import __version__
+from tokentray.agents import ActionResult, SessionAgent
 from tokentray.alerts.engine import Alert, Window
 from tokentray.alerts.rules import Rule
 from tokentray.dashboard.live import LiveSnapshot
@@ -71,6 +72,9 @@ class TrayApp(QObject):
     keyTestRequested = Signal(str)
     reconcileRequested = Signal()
     snapshotRequested = Signal()
+    claudeUsageWanted = Signal(bool)
+    agentActionRequested = Signal(str, str, str)  # action, source, session
+    agentDescribeRequested = Signal(str, str)  # source, session: before a stop, say what
 
     def __init__(
         self,
@@ -111,6 +115,7 @@ class TrayApp(QObject):
         self.keySaveRequested.connect(self.providers.set_key)
         self.keyTestRequested.connect(self.providers.test)
         self.reconcileRequested.connect(self.providers.refresh_reconcile)
+        self.claudeUsageWanted.connect(self.providers.set_claude_usage)
         self.stopProvidersRequested.connect(
             self.providers.stop, Qt.ConnectionType.BlockingQueuedConnection
         )
@@ -132,7 +137,19 @@ class TrayApp(QObject):
         self.worker.alertsDue.connect(self._on_alerts)
         self.notifier = Notifier(self.tray)
         self.notifier.activated.connect(self.open_culprit)
+        self.notifier.agentAction.connect(
+            lambda alert, action: self.request_agent_action(
+                action, alert.culprit.get("source", ""), alert.culprit.get("session", "")
+            )
+        )
+        self.agentActionRequested.connect(self.worker.act_on_agent)
+        self.agentDescribeRequested.connect(self.worker.describe_agent)
+        self.worker.agentDescribed.connect(self._confirm_stop)
+        self.worker.agentActed.connect(hub.agentActed)
+        hub.agentActed.connect(self._on_agent_acted)
+        self.tray.resumeAgents.connect(self.resume_paused_agents)
         self.alerts_sent: list[tuple[Alert, str]] = []  # (alert, where it went), in order
+        self.agent_actions: list[ActionResult] = []  # pauses, resumes and stops, in order
         self.notifier.delivered.connect(self._on_delivered)
         self.providers.statesReady.connect(hub.publish_providers)
         self.providers.keysReady.connect(hub.publish_provider_keys)
@@ -140,6 +157,9 @@ class TrayApp(QObject):
         self.providers.testDone.connect(hub.keyTested)
         self.providers.reconcileReady.connect(hub.publish_reconcile)
         self.providers.problem.connect(hub.problem)
+        self.providers.claudeUsageReady.connect(hub.publish_claude_usage)
+        self.providers.plansChanged.connect(self.snapshotRequested.emit)
+        hub.settingsChanged.connect(lambda s: self.claudeUsageWanted.emit(s.claude_usage_check))
         # The tray's provider figures come in the snapshot, read from the store: one route.
         hub.providersChanged.connect(lambda _states: self.snapshotRequested.emit())
         hub.problem.connect(self._on_problem)
@@ -157,6 +177,7 @@ class TrayApp(QObject):
     def start(self) -> None:
         self.engine_thread.start()
         self.provider_thread.start()
+        self.claudeUsageWanted.emit(self.settings.claude_usage_check)
 
     def stop(self) -> None:
         # A blocking signal to a thread that is not running would never return.
@@ -246,6 +267,7 @@ class TrayApp(QObject):
             self.graph_window = GraphWindow(self.signals)
             self.graph_window.specChanged.connect(self.graphRequested.emit)
             self.graph_window.sessionRequested.connect(self.sessionRequested.emit)
+            self.graph_window.agentAction.connect(self.request_agent_action)
             self.graph_window.welcome.tryDemo.connect(self.start_demo)
             self.graph_window.welcome.addFolder.connect(self.add_folder)
         self.graphRequested.emit(self.graph_window.spec)
@@ -258,6 +280,45 @@ class TrayApp(QObject):
         self.graph_window.show()
         self.graph_window.raise_()
         self.graph_window.activateWindow()
+
+    # -- guardrails --------------------------------------------------------------------
+
+    def request_agent_action(self, action: str, source: str, session: str) -> None:
+        """Pause and resume at once; a stop first shows which processes it would end."""
+        if not source or not session:
+            return
+        if action == "stop":
+            self.agentDescribeRequested.emit(source, session)
+        else:
+            self.agentActionRequested.emit(action, source, session)
+
+    def _confirm_stop(self, agent: SessionAgent) -> None:
+        if not agent.found:
+            QMessageBox.information(None, "tokentray", f"Nothing to stop: {agent.problem}")
+            return
+        lines = "\n".join(f"• {p.describe()}" for p in agent.processes)
+        answer = QMessageBox.question(
+            None,
+            "Stop this agent?",
+            f"These processes of the {agent.source} session {agent.session_id[:8]} get "
+            f"SIGTERM, then SIGKILL after 10 seconds:\n\n{lines}",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.agentActionRequested.emit("stop", agent.source, agent.session_id)
+
+    def resume_paused_agents(self) -> None:
+        snapshot = self.signals.snapshot
+        for agent in snapshot.paused_agents if snapshot else ():
+            self.agentActionRequested.emit("resume", agent.source, agent.session_id)
+
+    def _on_agent_acted(self, result: ActionResult) -> None:
+        self.agent_actions.append(result)
+        if self.tray.tray is not None and self.tray.tray.supportsMessages():
+            self.tray.tray.showMessage("tokentray", result.summary())
+        else:
+            log.warning("%s", result.summary())
 
     def start_demo(self) -> None:
         """The demo runs as its own tray, on its own temporary folder: nothing here changes."""

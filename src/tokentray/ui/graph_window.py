@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QPushButton,
     QSizePolicy,
     QSplitter,
@@ -34,10 +35,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tokentray.dashboard.graph import RANGES_MS, GraphData, GraphSpec
+from tokentray.dashboard.graph import PLAN_VIEW_MS, RANGES_MS, GraphData, GraphSpec
 from tokentray.dashboard.live import SessionRow
 from tokentray.engine import FolderStatus
+from tokentray.events import PlanSample
 from tokentray.numbers import compact
+from tokentray.plans import PlanWindow
 from tokentray.reconcile import ReconcileRow
 from tokentray.ui.signals import AppSignals
 from tokentray.ui.tray import money
@@ -85,6 +88,7 @@ class GraphWindow(QWidget):
 
     specChanged = Signal(object)  # GraphSpec
     sessionRequested = Signal(str, str)
+    agentAction = Signal(str, str, str)  # "pause", "stop" or "resume"; source; session
 
     def __init__(self, signals: AppSignals) -> None:
         super().__init__()
@@ -120,6 +124,8 @@ class GraphWindow(QWidget):
         self.pages.addWidget(self.welcome)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.pages, "Token burn")
+        self.plan = PlanView()
+        self.tabs.addTab(self.plan, "Plan")
         self.billed = BilledView()
         self.tabs.addTab(self.billed, "Billed vs local")
         QVBoxLayout(self).addWidget(self.tabs)
@@ -215,6 +221,8 @@ class GraphWindow(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)  # the project
         self.sessions.doubleClicked.connect(self._session_clicked)
+        self.sessions.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.sessions.customContextMenuRequested.connect(self._session_menu)
         return self.sessions
 
     # -- interaction -------------------------------------------------------------------
@@ -231,6 +239,33 @@ class GraphWindow(QWidget):
     def _set_spec(self, range_key: str | None = None, split: str | None = None) -> None:
         self.spec = GraphSpec(range_key or self.spec.range_key, split or self.spec.split)
         self.specChanged.emit(self.spec)
+
+    def session_menu(self, row: SessionRow) -> QMenu:
+        """Open it; pause, stop or resume its agent (the app asks before stopping)."""
+        menu = QMenu(self)
+        menu.addAction("Open session").triggered.connect(
+            lambda: self.sessionRequested.emit(row.source, row.session_id)
+        )
+        menu.addSeparator()
+        paused = (row.source, row.session_id) in self.sessions_model.paused
+        for action, text in (
+            ("resume", "Resume agent"),
+            ("pause", "Pause agent"),
+            ("stop", "Stop agent…"),
+        ):
+            item = menu.addAction(text)
+            item.setEnabled((action == "resume") == paused)
+            item.triggered.connect(
+                lambda _=False, a=action: self.agentAction.emit(a, row.source, row.session_id)
+            )
+        return menu
+
+    def _session_menu(self, position: Any) -> None:
+        index = self.sessions.indexAt(position)
+        rows = self.sessions_model.rows
+        if index.isValid() and 0 <= index.row() < len(rows):
+            menu = self.session_menu(rows[index.row()])
+            menu.exec(self.sessions.viewport().mapToGlobal(position))
 
     def _session_clicked(self, index: QModelIndex) -> None:
         rows = self.sessions_model.rows
@@ -277,6 +312,7 @@ class GraphWindow(QWidget):
         self._draw_burn(data)
         self._draw_spend(data)
         self._fill_sessions(data.sessions)
+        self.plan.show_plans(data)
         snap = data.snapshot
         unpriced = f" · unpriced: {', '.join(snap.unpriced_models)}" if snap.unpriced_models else ""
         if snap.estimated_requests:
@@ -420,7 +456,9 @@ class GraphWindow(QWidget):
 
     def _fill_sessions(self, rows: list[SessionRow]) -> None:
         first = not self.sessions_model.rows
-        self.sessions_model.set_rows(rows)
+        assert self.data is not None
+        paused = {(a.source, a.session_id) for a in self.data.snapshot.paused_agents}
+        self.sessions_model.set_rows(rows, paused)
         if first and rows:  # size the columns once; later the user's widths are kept
             self.sessions.resizeColumnsToContents()
 
@@ -482,6 +520,87 @@ class WelcomePage(QWidget):
 
 
 RECONCILE_COLUMNS = ("Day (UTC)", "Provider", "Local", "Billed", "Local $", "Billed $", "Why")
+
+
+class PlanView(QWidget):
+    """Each subscription window's use over the last week, resets marked; the windows as
+    they stand now above it."""
+
+    EMPTY = (
+        "No plan windows known yet. Codex logs its 5-hour and weekly windows as it works. "
+        "For Claude, set `tokentray statusline` as Claude Code's status line, or turn on "
+        "Preferences → Plans → “Check Claude's plan usage” (see the README)."
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now_label = QLabel(self.EMPTY)
+        self.now_label.setWordWrap(True)
+        self.now_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem()})
+        self.plot.setLabel("left", "% of the window used")
+        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.plot.setYRange(0, 105)
+        self.legend = self.plot.addLegend(offset=(10, 5), colCount=2)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.now_label)
+        layout.addWidget(self.plot, 1)
+
+    def show_plans(self, data: GraphData) -> None:
+        windows = [w for w in data.snapshot.plans if not w.has_reset] or list(data.snapshot.plans)
+        self.now_label.setText("\n".join(w.summary() for w in windows) if windows else self.EMPTY)
+        self.plot.clear()
+        self.legend.clear()
+        self.plot.setVisible(bool(data.plan_history))
+        series: dict[tuple[str, str, str], list[PlanSample]] = {}
+        for sample in data.plan_history:
+            series.setdefault((sample.source, sample.account, sample.window), []).append(sample)
+        top = 100.0
+        resets: set[int] = set()
+        for index, (key, samples) in enumerate(sorted(series.items())):
+            label = PlanWindow(samples[-1], data.snapshot.now_ms).label
+            if key[1]:
+                label += f" ({key[1]})"
+            xs, ys = _plan_steps(samples, data.snapshot.now_ms)
+            top = max(top, float(ys.max()) if ys.size else 0.0)
+            colour = PALETTE[index % len(PALETTE)]
+            self.plot.plot(xs, ys, pen=pg.mkPen(colour, width=2), name=label)
+            resets |= {
+                s.resets_ms for s in samples if s.resets_ms and s.resets_ms <= data.snapshot.now_ms
+            }
+        full = pg.InfiniteLine(
+            pos=100,
+            angle=0,
+            pen=pg.mkPen("#c62828", width=1.2),
+            label="100%",
+            labelOpts={"position": 0.02, "color": "#c62828", "anchors": [(0, 1), (0, 1)]},
+        )
+        self.plot.addItem(full, ignoreBounds=True)
+        for reset in sorted(resets):
+            marker = pg.InfiniteLine(
+                pos=reset / 1000, angle=90, pen=pg.mkPen("#888888", style=Qt.PenStyle.DashLine)
+            )
+            self.plot.addItem(marker, ignoreBounds=True)
+        self.plot.setYRange(0, top * 1.05)
+        start = (data.snapshot.now_ms - PLAN_VIEW_MS) / 1000
+        self.plot.setXRange(start, data.snapshot.now_ms / 1000, padding=0.01)
+
+
+def _plan_steps(samples: list[PlanSample], now_ms: int) -> tuple[np.ndarray, np.ndarray]:
+    """A step line through the readings: each holds until the next, or drops to 0 at its
+    window's reset when no reading came in between."""
+    xs: list[float] = []
+    ys: list[float] = []
+    for index, sample in enumerate(samples):
+        following = samples[index + 1].observed_ms if index + 1 < len(samples) else now_ms
+        xs.append(sample.observed_ms / 1000)
+        ys.append(sample.used_pct)
+        if sample.resets_ms and sample.observed_ms < sample.resets_ms < following:
+            xs += [sample.resets_ms / 1000, sample.resets_ms / 1000]
+            ys += [sample.used_pct, 0.0]
+    xs.append(now_ms / 1000)
+    ys.append(ys[-1] if ys else 0.0)
+    return np.array(xs), np.array(ys)
 
 
 class BilledView(QWidget):
@@ -579,12 +698,16 @@ class SessionTableModel(QAbstractTableModel):
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[SessionRow] = []
+        self.paused: set[tuple[str, str]] = set()
         self._cells: list[tuple[str, ...]] = []
 
-    def set_rows(self, rows: list[SessionRow]) -> None:
+    def set_rows(self, rows: list[SessionRow], paused: set[tuple[str, str]] | None = None) -> None:
         self.beginResetModel()
         self.rows = rows
-        self._cells = [_session_cells(row) for row in rows]
+        self.paused = paused or set()
+        self._cells = [
+            _session_cells(row, (row.source, row.session_id) in self.paused) for row in rows
+        ]
         self.endResetModel()
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = NO_INDEX) -> int:
@@ -616,10 +739,10 @@ class SessionTableModel(QAbstractTableModel):
         return None
 
 
-def _session_cells(row: SessionRow) -> tuple[str, ...]:
+def _session_cells(row: SessionRow, paused: bool = False) -> tuple[str, ...]:
     minutes = (row.last_ms - row.first_ms) / 60_000
     return (
-        row.source,
+        ("⏸ " if paused else "") + row.source,
         Path(row.project).name or row.project,
         row.model,
         datetime.fromtimestamp(row.first_ms / 1000).strftime("%m-%d %H:%M"),

@@ -25,7 +25,8 @@ class Notifier(QObject):
     activated = Signal(object)  # the Alert a person clicked
     delivered = Signal(object, str)  # the Alert, and where it went: desktop, balloon or log
     _sent = Signal(object, object)  # from the D-Bus thread: Alert, notification id or None
-    _invoked = Signal(int)  # from the D-Bus thread: the notification clicked
+    _invoked = Signal(int, str)  # from the D-Bus thread: the notification and its button
+    agentAction = Signal(object, str)  # the Alert, and "pause", "stop" or "resume"
 
     def __init__(self, tray: TrayController) -> None:
         super().__init__()
@@ -68,7 +69,11 @@ class Notifier(QObject):
         if self._last_balloon is not None:
             self.activated.emit(self._last_balloon)
 
-    def _on_invoked(self, notification_id: int) -> None:
+    def _on_invoked(self, notification_id: int, key: str) -> None:
         alert = self._by_id.get(notification_id)
-        if alert is not None:
+        if alert is None:
+            return
+        if key in ("pause", "stop", "resume"):
+            self.agentAction.emit(alert, key)
+        else:
             self.activated.emit(alert)

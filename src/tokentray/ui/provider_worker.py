@@ -14,6 +14,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal, Slot
 
+from tokentray.claude_usage import ClaudeUsagePoller
 from tokentray.events import ProviderState
 from tokentray.providers import ALL_PROVIDERS, provider_by_name
 from tokentray.providers.http import ProviderError
@@ -32,6 +33,8 @@ class ProviderWorker(QObject):
     keysReady = Signal(object)  # dict[str, str]: provider -> where its key is ("" = none)
     keyringProblem = Signal(str)  # why keys cannot be stored here ("" when they can)
     testDone = Signal(str, object)  # provider, ProviderState
+    claudeUsageReady = Signal(object)  # claude_usage.UsageState
+    plansChanged = Signal()  # new plan window figures are in the store
     reconcileReady = Signal(object)  # list[ReconcileRow]
     problem = Signal(str)
 
@@ -43,6 +46,8 @@ class ProviderWorker(QObject):
         self._poller: ProviderPoller | None = None
         self._timer: QTimer | None = None
         self._reconciled: tuple[int, list[ProviderState]] | None = None
+        self._claude_usage: ClaudeUsagePoller | None = None
+        self._claude_usage_wanted = False
 
     @Slot()
     def start(self) -> None:
@@ -78,8 +83,34 @@ class ProviderWorker(QObject):
         if application is not None:
             self.moveToThread(application.thread())
 
+    @Slot(bool)
+    def set_claude_usage(self, enabled: bool) -> None:
+        """Preferences → Plans: check Claude's usage endpoint (opt-in), at once when turned
+        on."""
+        turned_on = enabled and not self._claude_usage_wanted
+        self._claude_usage_wanted = enabled
+        if turned_on:
+            self._poll_claude_usage(force=True)
+
+    def _poll_claude_usage(self, force: bool = False) -> None:
+        if not self._claude_usage_wanted or self._store is None:
+            return
+        if self._claude_usage is None:
+            self._claude_usage = ClaudeUsagePoller(self._store, self._env)
+        try:
+            before = self._claude_usage.state().last_ok_ms
+            state = self._claude_usage.poll_due(force=force)
+        except Exception as exc:
+            log.exception("Claude usage check failed")
+            self.problem.emit(f"Checking Claude's plan usage failed: {exc}")
+            return
+        self.claudeUsageReady.emit(state)
+        if state.last_ok_ms != before:
+            self.plansChanged.emit()
+
     @Slot()
     def poll_due(self) -> None:
+        self._poll_claude_usage()
         if self._poller is None:
             return
         try:

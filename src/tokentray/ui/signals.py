@@ -12,6 +12,7 @@ from datetime import datetime
 
 from PySide6.QtCore import QObject, Signal
 
+from tokentray.claude_usage import UsageState
 from tokentray.dashboard.graph import GraphData
 from tokentray.dashboard.live import LiveSnapshot
 from tokentray.engine import FolderStatus
@@ -34,6 +35,8 @@ class AppSignals(QObject):
     settingsChanged = Signal(object)  # Settings
     foldersChanged = Signal(object)  # list[FolderStatus]
     reconcileChanged = Signal(object)  # list[ReconcileRow]
+    claudeUsageChanged = Signal(object)  # claude_usage.UsageState
+    agentActed = Signal(object)  # agents.ActionResult of a pause, resume or stop
     problem = Signal(str)  # a sentence for the user
 
     def __init__(self, settings: Settings) -> None:
@@ -47,6 +50,7 @@ class AppSignals(QObject):
         self.paused_until: datetime | None = None
         self.folders: list[FolderStatus] = []
         self.reconcile: list[ReconcileRow] = []
+        self.claude_usage: UsageState | None = None
 
     def publish_snapshot(self, snapshot: LiveSnapshot) -> None:
         self.snapshot = snapshot
@@ -85,3 +89,7 @@ class AppSignals(QObject):
     def publish_reconcile(self, rows: list[ReconcileRow]) -> None:
         self.reconcile = rows
         self.reconcileChanged.emit(rows)
+
+    def publish_claude_usage(self, state: UsageState) -> None:
+        self.claude_usage = state
+        self.claudeUsageChanged.emit(state)

@@ -62,7 +62,12 @@ def tooltip(snap: LiveSnapshot, paused_until: datetime | None = None) -> str:
         f"Now {money(snap.burn_usd_per_hour)}/h · {compact(snap.burn_tokens_per_minute)} tok/min"
         f" · {snap.active_sessions} active"
     )
-    if snap.top_project or snap.top_model:
+    plan = snap.nearest_plan
+    if plan is not None:
+        lines.append(f"Plan: {plan.summary()}")
+    if snap.paused_agents:
+        lines.append(paused_line(snap))
+    if (snap.top_project or snap.top_model) and len(lines) < 4:
         project = Path(snap.top_project).name or snap.top_project
         lines.append(f"Top: {project} · {snap.top_model}")
     notes = []
@@ -85,6 +90,15 @@ def tooltip(snap: LiveSnapshot, paused_until: datetime | None = None) -> str:
     if sys.platform == "win32":
         lines = lines[:2]
     return "\n".join(lines)
+
+
+def paused_line(snap: LiveSnapshot) -> str:
+    """``Paused: Claude Code in app (Resume in the menu)``."""
+    from tokentray.sources import display_name  # noqa: PLC0415
+
+    names = [f"{display_name(a.source)} {a.session_id[:8]}" for a in snap.paused_agents[:2]]
+    more = f" and {len(snap.paused_agents) - 2} more" if len(snap.paused_agents) > 2 else ""
+    return f"⏸ Paused: {', '.join(names)}{more} (Resume in the menu)"
 
 
 def _provider_note(state: ProviderState) -> str:
@@ -113,7 +127,15 @@ class SummaryWindow(QWidget):
         layout.addWidget(more, 0, Qt.AlignmentFlag.AlignRight)
 
     def show_snapshot(self, snap: LiveSnapshot, mode: str, text: str) -> None:
-        self.badge.setPixmap(render(icon_text(snap, mode), icon_state(snap), 40, mode == "burn"))
+        self.badge.setPixmap(
+            render(
+                icon_text(snap, mode),
+                icon_state(snap, mode),
+                40,
+                mode == "burn",
+                paused=bool(snap.paused_agents),
+            )
+        )
         self.text.setText(text)
         self.adjustSize()
 
@@ -128,6 +150,7 @@ class TrayController(QObject):
     pauseAlerts = Signal(str)  # "1h", "tomorrow" or "resume"
     showAbout = Signal()
     quitRequested = Signal()
+    resumeAgents = Signal()  # every agent a guardrail paused
 
     def __init__(self, signals: AppSignals, data_dir: Path) -> None:
         super().__init__()
@@ -177,6 +200,8 @@ class TrayController(QObject):
             self.actions[f"pause-{key}"] = action
         add("resume", "Resume alerts", lambda: self.pauseAlerts.emit("resume"))
         self.actions["resume"].setVisible(False)
+        add("resume-agents", "Resume paused agents", self.resumeAgents.emit)
+        self.actions["resume-agents"].setVisible(False)
         add("refresh", "Refresh now", self.refreshNow.emit)
         menu.addSeparator()
         add("preferences", "Preferences…", self.openPreferences.emit)
@@ -196,6 +221,11 @@ class TrayController(QObject):
 
     def show_snapshot(self, snap: LiveSnapshot) -> None:
         text = tooltip(snap, self.paused_until)
+        paused = len(snap.paused_agents)
+        self.actions["resume-agents"].setVisible(bool(paused))
+        self.actions["resume-agents"].setText(
+            "Resume paused agent" if paused == 1 else f"Resume {paused} paused agents"
+        )
         if self.tray is not None:
             self.tray.setIcon(make_icon(snap, self.icon_mode))
             self.tray.setToolTip(text)

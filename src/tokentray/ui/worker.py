@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal, Slot
 
-from tokentray.alerts.engine import AlertEngine
+from tokentray import guardrails
+from tokentray.alerts.engine import Alert, AlertEngine
 from tokentray.dashboard import live
 from tokentray.dashboard.graph import GraphData, GraphSpec, compute_graph
 from tokentray.dashboard.series_cache import SeriesCache
@@ -44,6 +45,8 @@ class EngineWorker(QObject):
     foldersReady = Signal(object)  # list[FolderStatus]
     alertsDue = Signal(object)  # list[Alert]: new for their window and level
     pausedUntil = Signal(object)  # int ms since the epoch (0: not paused)
+    agentActed = Signal(object)  # agents.ActionResult
+    agentDescribed = Signal(object)  # agents.SessionAgent
     problem = Signal(str)
 
     def __init__(
@@ -224,8 +227,51 @@ class EngineWorker(QObject):
             log.exception("alert check failed")
             self.problem.emit(f"Checking alert rules failed: {exc}")
             return
+        for alert in due:
+            self._apply_action(alert)
         if due:
             self.alertsDue.emit(due)
+
+    def _apply_action(self, alert: Alert) -> None:
+        """A rule's opt-in guardrail: pause or stop the session the alert names."""
+        rule, session = alert.rule, alert.culprit.get("session")
+        if rule.action == "notify" or alert.level != "critical" or self._engine is None:
+            return
+        if not session:
+            alert.details["acted"] = f"Nothing was {rule.action}d: the alert names no session."
+            return
+        result = guardrails.perform(
+            self._engine.store,
+            rule.action,
+            alert.culprit.get("source", ""),
+            session,
+            rule.grace_seconds,
+            rule.id,
+        )
+        alert.details["acted"] = result.summary()
+        alert.details["action"] = rule.action if result.ok else ""
+        self.agentActed.emit(result)
+        self._emit_snapshot()
+
+    @Slot(str, str)
+    def describe_agent(self, source: str, session: str) -> None:
+        """The processes a stop would end, for the person to confirm."""
+        if self._engine is not None:
+            self.agentDescribed.emit(guardrails.locate(self._engine.store, source, session))
+
+    @Slot(str, str, str)
+    def act_on_agent(self, action: str, source: str, session: str) -> None:
+        """From a notification button or the sessions table: pause, resume or stop."""
+        if self._engine is None or action not in ("pause", "resume", "stop"):
+            return
+        try:
+            result = guardrails.perform(self._engine.store, action, source, session)  # type: ignore[arg-type]
+        except Exception as exc:
+            log.exception("agent action failed")
+            self.problem.emit(f"Could not {action} the agent: {exc}")
+            return
+        self.agentActed.emit(result)
+        self._emit_snapshot()
 
     @Slot(object)
     def pause_alerts(self, until_ms: int) -> None:

@@ -34,12 +34,14 @@ class BudgetPage(Page):
         )
         self.show_spend = QRadioButton("Today's spend")
         self.show_burn = QRadioButton("Spend per hour now (last 15 minutes)")
+        self.show_plan = QRadioButton(
+            "Plan window used: the 5-hour or weekly window nearest its limit (subscriptions)"
+        )
         group = QButtonGroup(self)
-        group.addButton(self.show_spend)
-        group.addButton(self.show_burn)
         column = QVBoxLayout()
-        column.addWidget(self.show_spend)
-        column.addWidget(self.show_burn)
+        for button in (self.show_spend, self.show_burn, self.show_plan):
+            group.addButton(button)
+            column.addWidget(button)
         form.addRow("The icon shows", column)
         self.count_billed = QCheckBox(
             "Count what the providers billed today when it is more than the local logs show"
@@ -48,10 +50,17 @@ class BudgetPage(Page):
 
     def load(self, settings: Settings) -> None:
         self.budget.setValue(settings.daily_budget_usd)
-        (self.show_burn if settings.icon_shows == "burn" else self.show_spend).setChecked(True)
+        chosen = {"burn": self.show_burn, "plan": self.show_plan}
+        chosen.get(settings.icon_shows, self.show_spend).setChecked(True)
         self.count_billed.setChecked(settings.budget_counts_billed)
 
     def store(self, settings: Settings) -> None:
         settings.daily_budget_usd = self.budget.value()
-        settings.icon_shows = "burn" if self.show_burn.isChecked() else "spend"
+        settings.icon_shows = (
+            "burn"
+            if self.show_burn.isChecked()
+            else "plan"
+            if self.show_plan.isChecked()
+            else "spend"
+        )
         settings.budget_counts_billed = self.count_billed.isChecked()

@@ -1,4 +1,4 @@
-"""``tokentray``'s entry point: parse, open the engine once, dispatch to the command's
+"""Every command but the per-prompt ones: parse, open the engine once, dispatch to the command's
 module. Exit codes are in ``exits``."""
 
 from __future__ import annotations
