@@ -166,6 +166,7 @@ def bench_refresh(corpus: Path, results: dict[str, object]) -> None:
         env = _env(work, OUT / "empty")
         _spread(results, "ccusage_rerun_s", [_timed(cmd, env)[0] for _ in range(5)])
     _report_after_append(work, data, results)
+    _hooks(work, data, results)
     shutil.rmtree(work.parent)
     shutil.rmtree(data)
 
@@ -192,6 +193,55 @@ def _report_after_append(work: Path, data: Path, results: dict[str, object]) -> 
     shutil.rmtree(small_root)
     _spread(results, "report_after_append_full_history_s", [t for t, _ in big[1:]])
     _spread(results, "report_after_append_empty_history_s", [t for t, _ in small[1:]])
+
+
+def _hooks(work: Path, data: Path, results: dict[str, object]) -> None:
+    """The commands Claude Code runs on every prompt refresh (the status line) and before
+    every tool call (the guard hook), as it runs them: a process, JSON on stdin."""
+    env = _env(work, OUT / "empty")
+    script = shutil.which("tokentray") or str(Path(sys.executable).with_name("tokentray"))
+    target = next(iter(sorted((work / "projects").rglob("*.jsonl"))))
+    resets = int(time.time()) + 7200
+    status = json.dumps(
+        {
+            "session_id": target.stem,
+            "transcript_path": str(target),
+            "cwd": "/home/dev/app",
+            "model": {"id": "claude-sonnet-4-5", "display_name": "Sonnet 4.5"},
+            "cost": {"total_cost_usd": 1.25},
+            "rate_limits": {
+                "five_hour": {"used_percentage": 42.0, "resets_at": resets},
+                "seven_day": {"used_percentage": 12.0, "resets_at": resets + 400_000},
+            },
+        }
+    )
+    hook = json.dumps(
+        {
+            "session_id": target.stem,
+            "transcript_path": str(target),
+            "cwd": "/home/dev/app",
+            "hook_event_name": "PreToolUse",
+            "tool_name": "Bash",
+            "tool_input": {"command": "make test"},
+        }
+    )
+    for name, command, payload, runs in (
+        ("statusline", "statusline", status, 21),
+        ("guard", "guard", hook, 11),
+    ):
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            subprocess.run(
+                [script, "--data-dir", str(data), command],
+                input=payload,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            times.append(time.perf_counter() - started)
+        _spread(results, f"{name}_ms", [t * 1000 for t in times[1:]])
 
 
 def bench_big_file(gigabytes: float, results: dict[str, object]) -> None:

@@ -225,6 +225,12 @@ def test_snapshot_command_renders_every_view(tmp_path: Path, qtbot: QtBot) -> No
         "graph-window-empty-range.png",
         *(f"alert-editor-{kind}.png" for kind in ("total", "burn", "projection", "runaway")),
         "notification.png",
+        "graph-window-plan.png",  # a week of plan windows, resets marked
+        "preferences-plans.png",
+        "summary-window-plan.png",
+        "tray-icons-plan.png",
+        "alert-editor-plan.png",
+        "alert-editor-action.png",
     }
     for path in paths:
         image = QImage(str(path))

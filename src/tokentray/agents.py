@@ -165,6 +165,7 @@ def act(
     children = [p.pid for p in agent.processes if p.why.startswith("child of")]
     if action == "pause":  # the parent first, so it cannot react to its children stopping
         _signal_all(roots + children, signal.SIGSTOP, result)
+        _wait_until_stopped(result.acted, sleep)
     elif action == "resume":  # the children first, so the parent wakes to running tools
         _signal_all(list(reversed(roots + children)), signal.SIGCONT, result)
     else:
@@ -186,6 +187,23 @@ def _stop(
     for pid in alive:
         if _send(pid, signal.SIGKILL):
             result.killed.append(pid)
+
+
+def _wait_until_stopped(
+    pids: list[int], sleep: Callable[[float], None], timeout_s: float = 2.0
+) -> None:
+    """A signal is delivered when the process next runs: a pause is done when it says so
+    (a write under way finishes first)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not all(_stopped_or_gone(pid) for pid in pids):
+        sleep(0.01)
+
+
+def _stopped_or_gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() in (psutil.STATUS_STOPPED, psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return True
 
 
 def _signal_all(pids: list[int], number: signal.Signals, result: ActionResult) -> None:

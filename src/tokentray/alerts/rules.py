@@ -132,6 +132,14 @@ class Rule:
             raise RuleError(f"{where}: grace_seconds must be a whole number from 0 to 3,600")
 
     def describe(self) -> str:
+        """When it fires, and what it does then besides notifying."""
+        then = {
+            "pause": "; then pauses the session's agent",
+            "stop": "; then stops the session's agent",
+        }.get(self.action, "")
+        return self._describe_when() + then
+
+    def _describe_when(self) -> str:
         if self.metric == "plan_pct":
             return self._describe_plan()
         unit = "$" if self.metric in ("usd", "billed_usd") else ""

@@ -573,7 +573,7 @@ class PlanView(QWidget):
             angle=0,
             pen=pg.mkPen("#c62828", width=1.2),
             label="100%",
-            labelOpts={"position": 0.02, "color": "#c62828", "anchors": [(0, 1), (0, 1)]},
+            labelOpts={"position": 0.99, "color": "#c62828", "anchors": [(1, 1), (1, 1)]},
         )
         self.plot.addItem(full, ignoreBounds=True)
         for reset in sorted(resets):
@@ -587,19 +587,21 @@ class PlanView(QWidget):
 
 
 def _plan_steps(samples: list[PlanSample], now_ms: int) -> tuple[np.ndarray, np.ndarray]:
-    """A step line through the readings: each holds until the next, or drops to 0 at its
-    window's reset when no reading came in between."""
+    """A step line through the readings: each holds until the next one, or drops to 0 at
+    its window's reset when that comes first (a reading is a level, not a trend)."""
     xs: list[float] = []
     ys: list[float] = []
     for index, sample in enumerate(samples):
         following = samples[index + 1].observed_ms if index + 1 < len(samples) else now_ms
         xs.append(sample.observed_ms / 1000)
         ys.append(sample.used_pct)
+        level = sample.used_pct
         if sample.resets_ms and sample.observed_ms < sample.resets_ms < following:
             xs += [sample.resets_ms / 1000, sample.resets_ms / 1000]
             ys += [sample.used_pct, 0.0]
-    xs.append(now_ms / 1000)
-    ys.append(ys[-1] if ys else 0.0)
+            level = 0.0
+        xs.append(following / 1000)
+        ys.append(level)
     return np.array(xs), np.array(ys)
 
 
@@ -742,7 +744,7 @@ class SessionTableModel(QAbstractTableModel):
 def _session_cells(row: SessionRow, paused: bool = False) -> tuple[str, ...]:
     minutes = (row.last_ms - row.first_ms) / 60_000
     return (
-        ("⏸ " if paused else "") + row.source,
+        row.source + (" (paused)" if paused else ""),
         Path(row.project).name or row.project,
         row.model,
         datetime.fromtimestamp(row.first_ms / 1000).strftime("%m-%d %H:%M"),

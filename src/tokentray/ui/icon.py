@@ -95,7 +95,7 @@ def render(text: str, state: str, size: int, burn: bool = False, paused: bool = 
 
 def _pause_mark(painter: QPainter, size: int) -> None:
     """Two bars on a dark disc in the top-right corner: an agent is paused."""
-    disc = size * 0.42
+    disc = size * 0.36
     corner = QRectF(size - disc, 0, disc, disc)
     painter.setOpacity(1.0)
     painter.setPen(Qt.PenStyle.NoPen)

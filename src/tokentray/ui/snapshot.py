@@ -20,6 +20,7 @@ from tokentray.settings import Settings, load_settings
 if TYPE_CHECKING:
     from PySide6.QtGui import QPalette
 
+    from tokentray.events import PlanSample
     from tokentray.ui.signals import AppSignals
 
 STATES = ("normal", "warning", "over", "stale")
@@ -97,6 +98,7 @@ def render_all(
     engine.store.close()
     written += render_first_run(out, settings)
     written += render_alert_editors(out)
+    written += render_plans(out, settings)
     written.append(render_notification(out))
     app.processEvents()
     return written
@@ -131,6 +133,116 @@ def render_first_run(out: Path, settings: Settings) -> list[Path]:
             written.append(_grab(window, out / f"graph-window-{name}.png"))
     shutil.rmtree(root, ignore_errors=True)
     return written
+
+
+def plan_history(now_ms: int) -> list[PlanSample]:
+    """A week of plan readings as a busy subscriber leaves them: Claude's 5-hour windows
+    filling through each working day, the weekly one creeping up; Codex's too."""
+    from tokentray.events import PlanSample  # noqa: PLC0415
+
+    samples: list[PlanSample] = []
+    hour = 3_600_000
+    start = now_ms - 7 * 24 * hour
+    week_reset = now_ms + 30 * hour
+    window_start = start
+    for minute in range(0, 7 * 24 * 60, 10):
+        at = start + minute * 60_000
+        if at - window_start >= 5 * hour:
+            window_start = at
+        working = 8 <= (minute // 60) % 24 <= 22
+        if not working:
+            continue
+        into = (at - window_start) / (5 * hour)
+        samples.append(
+            PlanSample(
+                "claude-code",
+                "five_hour",
+                at,
+                min(100.0, 85 * into),
+                window_start + 5 * hour,
+                300,
+                "statusline",
+            )
+        )
+        week = 60 * (at - start) / (week_reset - start)
+        samples.append(
+            PlanSample("claude-code", "seven_day", at, week, week_reset, 10080, "statusline")
+        )
+        if minute % 30 == 0:
+            samples.append(
+                PlanSample("codex", "primary", at, 40 * into, window_start + 5 * hour, 300, "log")
+            )
+    return samples
+
+
+def render_plans(out: Path, settings: Settings) -> list[Path]:
+    """The Plan tab, the Plans page, a plan rule, and the tray showing a plan window and a
+    paused agent."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    from tokentray.alerts.rules import Rule, default_rules  # noqa: PLC0415
+    from tokentray.dashboard.graph import compute_graph  # noqa: PLC0415
+    from tokentray.guardrails import PausedAgent  # noqa: PLC0415
+    from tokentray.ui.graph_window import GraphWindow  # noqa: PLC0415
+    from tokentray.ui.preferences import PreferencesDialog, RuleDialog  # noqa: PLC0415
+    from tokentray.ui.signals import AppSignals  # noqa: PLC0415
+
+    written = []
+    root = Path(tempfile.mkdtemp(prefix="tokentray-snapshot-"))
+    nowhere = {"CLAUDE_CONFIG_DIR": str(root / "none"), "CODEX_HOME": str(root / "none")}
+    engine = open_engine(root / "data", env=nowhere, home=root / "home", settings=settings)
+    tz = local_zone()
+    now_ms = int(time.time() * 1000)
+    with engine.store:
+        with engine.store.transaction():
+            engine.store.record_plan_samples(plan_history(now_ms))
+        snap = snapshot(engine.store, now_ms, tz, 20.0)
+        paused = PausedAgent("claude-code", "5f0c2a9e-1111", (4242,), "Paused claude", now_ms)
+        snap = replace(snap, paused_agents=(paused,))
+        signals = AppSignals(settings)
+        signals.publish_snapshot(snap)
+        window = GraphWindow(signals)
+        window.resize(1000, 640)
+        window.tabs.setCurrentWidget(window.plan)
+        signals.publish_graph(compute_graph(engine.store, window.spec, tz, snap))
+        written.append(_grab(window, out / "graph-window-plan.png"))
+        dialog = PreferencesDialog(signals)
+        dialog.sections.setCurrentRow(dialog.pages.index(dialog.plans_page))
+        written.append(_grab(dialog, out / "preferences-plans.png"))
+        written.append(render_summary_window(out, snap, "plan", "summary-window-plan.png"))
+        written.append(render_plan_icons(out, snap))
+    shutil.rmtree(root, ignore_errors=True)
+    plan_rule = Rule("plan", "Plan window", metric="plan_pct", threshold=95.0)
+    written.append(_grab(RuleDialog(plan_rule), out / "alert-editor-plan.png"))
+    runaway = replace(default_rules(20.0)[-1], action="stop")
+    written.append(_grab(RuleDialog(runaway), out / "alert-editor-action.png"))
+    return written
+
+
+def render_plan_icons(out: Path, snap: LiveSnapshot) -> Path:
+    """The icon in plan mode (green, amber, red) and with an agent paused, magnified 4x."""
+    from PySide6.QtCore import Qt  # noqa: PLC0415
+    from PySide6.QtGui import QColor, QPainter, QPixmap  # noqa: PLC0415
+
+    from tokentray.ui.icon import icon_text, render  # noqa: PLC0415
+
+    text = icon_text(snap, "plan")
+    cell = max(SIZES) + 8
+    states = ("normal", "warning", "over")
+    sheet = QPixmap(cell * len(SIZES), cell * len(states) * 2)
+    sheet.fill(QColor("#2d2d2d"))
+    painter = QPainter(sheet)
+    for row, (state, paused) in enumerate((s, p) for p in (False, True) for s in states):
+        for column, size in enumerate(SIZES):
+            offset = (cell - size) // 2
+            icon = render(text, state, size, paused=paused)
+            painter.drawPixmap(column * cell + offset, row * cell + offset, icon)
+    painter.end()
+    path = out / "tray-icons-plan.png"
+    sheet.scaled(
+        sheet.width() * 4, sheet.height() * 4, mode=Qt.TransformationMode.FastTransformation
+    ).save(str(path))
+    return path
 
 
 def render_alert_editors(out: Path) -> list[Path]:
@@ -246,11 +358,13 @@ def render_preferences(out: Path, signals: AppSignals) -> Path:
     return _grab(dialog, out / "preferences.png")
 
 
-def render_summary_window(out: Path, snap: LiveSnapshot, mode: str) -> Path:
+def render_summary_window(
+    out: Path, snap: LiveSnapshot, mode: str, name: str = "summary-window.png"
+) -> Path:
     from PySide6.QtWidgets import QMenu  # noqa: PLC0415
 
     from tokentray.ui.tray import SummaryWindow, tooltip  # noqa: PLC0415
 
     window = SummaryWindow(QMenu())
     window.show_snapshot(snap, mode, tooltip(snap))
-    return _grab(window, out / "summary-window.png")
+    return _grab(window, out / name)

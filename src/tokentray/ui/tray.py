@@ -54,6 +54,10 @@ def tooltip(snap: LiveSnapshot, paused_until: datetime | None = None) -> str:
             "tokentray: no agent usage yet",
             "Click to see where it looked and how to start",
         ]
+        if snap.nearest_plan is not None:
+            first_run.append(f"Plan: {snap.nearest_plan.summary()}")
+        if snap.paused_agents:
+            first_run.append(paused_line(snap))
         return "\n".join([*first_run, *([billed_line] if billed_line else [])])
     lines = [f"Today {money(snap.today_cost_usd)} · {compact(snap.today_tokens)} tokens{budget}"]
     if snap.billed_today_usd is not None:
@@ -93,12 +97,12 @@ def tooltip(snap: LiveSnapshot, paused_until: datetime | None = None) -> str:
 
 
 def paused_line(snap: LiveSnapshot) -> str:
-    """``Paused: Claude Code in app (Resume in the menu)``."""
+    """``Paused: Claude Code 5f0c2a9e (Resume in the menu)``."""
     from tokentray.sources import display_name  # noqa: PLC0415
 
     names = [f"{display_name(a.source)} {a.session_id[:8]}" for a in snap.paused_agents[:2]]
     more = f" and {len(snap.paused_agents) - 2} more" if len(snap.paused_agents) > 2 else ""
-    return f"⏸ Paused: {', '.join(names)}{more} (Resume in the menu)"
+    return f"Paused: {', '.join(names)}{more} (Resume in the menu)"
 
 
 def _provider_note(state: ProviderState) -> str:

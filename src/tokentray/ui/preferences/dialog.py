@@ -20,6 +20,7 @@ from tokentray.settings import SettingsError, save_settings
 from tokentray.ui.preferences.budget import BudgetPage
 from tokentray.ui.preferences.keys import KeysPage
 from tokentray.ui.preferences.page import Page
+from tokentray.ui.preferences.plans import PlansPage
 from tokentray.ui.preferences.rules import RulesPage
 from tokentray.ui.preferences.sources import SourcesPage
 from tokentray.ui.signals import AppSignals
@@ -41,10 +42,12 @@ class PreferencesDialog(QDialog):
         self.budget_page = BudgetPage()
         self.rules_page = RulesPage()
         self.keys_page = KeysPage()
+        self.plans_page = PlansPage()
         self.pages: tuple[Page, ...] = (
             self.sources_page,
             self.budget_page,
             self.rules_page,
+            self.plans_page,
             self.keys_page,
         )
         self.sections = QListWidget()
@@ -87,6 +90,8 @@ class PreferencesDialog(QDialog):
         signals.providerKeysChanged.connect(self.keys_page.show_keys)
         signals.providersChanged.connect(self.keys_page.show_states)
         signals.keyTested.connect(lambda _name, state: self.keys_page.show_state(state))
+        self.plans_page.show_state(signals.claude_usage)
+        signals.claudeUsageChanged.connect(self.plans_page.show_state)
         self.settingsSaved.connect(signals.publish_settings)
 
     def accept(self) -> None:

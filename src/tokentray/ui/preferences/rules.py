@@ -41,7 +41,25 @@ KIND_NAMES = {
     "projection": "Projected total at the window's end",
     "runaway": "Runaway session",
 }
+PLAN_KIND_NAMES = {
+    "total": "Used now",
+    "projection": "Used by its reset, at this pace",
+}
 WINDOW_NAMES = {"day": "Calendar day", "rolling": "Rolling minutes", "daily": "Daily time window"}
+PLAN_WINDOWS = {
+    "": "Any window",
+    "five_hour": "Claude 5-hour",
+    "seven_day": "Claude weekly",
+    "seven_day_opus": "Claude weekly Opus",
+    "seven_day_sonnet": "Claude weekly Sonnet",
+    "primary": "Codex 5-hour (primary)",
+    "secondary": "Codex weekly (secondary)",
+}
+ACTION_NAMES = {
+    "notify": "Notify only",
+    "pause": "Notify and pause the session's agent (SIGSTOP)",
+    "stop": "Notify and stop the session's agent (SIGTERM, then SIGKILL)",
+}
 SCOPED = ("source", "project", "model")
 
 
@@ -56,9 +74,20 @@ class RuleDialog(QDialog):
         self.name = QLineEdit(rule.name)
         self.kind = self._combo(KIND_NAMES, rule.kind)
         self.measure = self._combo(
-            {"usd": "Spend (USD)", "tokens": "Tokens", "billed_usd": "Spend billed by providers"},
+            {
+                "usd": "Spend (USD)",
+                "tokens": "Tokens",
+                "billed_usd": "Spend billed by providers",
+                "plan_pct": "Plan window used (%)",
+            },
             rule.metric,
         )
+        self.plan_window = self._combo(PLAN_WINDOWS, rule.plan_window)
+        self.action = self._combo(ACTION_NAMES, rule.action)
+        self.grace = QSpinBox()
+        self.grace.setRange(0, 3600)
+        self.grace.setSuffix(" s")
+        self.grace.setValue(rule.grace_seconds)
         self.threshold = QDoubleSpinBox()
         self.threshold.setRange(0, 1e12)
         self.threshold.setDecimals(2)
@@ -116,6 +145,9 @@ class RuleDialog(QDialog):
             ("Until", self.end),
             ("On", self.days_row),
             ("Same tool call repeated", self.repeat),
+            ("Plan window", self.plan_window),
+            ("Then", self.action),
+            ("SIGKILL after", self.grace),
         ):
             self.labels[widget] = QLabel(label)
             form.addRow(self.labels[widget], widget)
@@ -126,7 +158,7 @@ class RuleDialog(QDialog):
             self.threshold.setToolTip("The daily budget (Budget page) sets this level.")
         self.name_edited = False
         self.name.textEdited.connect(self._name_edited)
-        for combo in (self.kind, self.measure, self.scope, self.window_kind):
+        for combo in (self.kind, self.measure, self.scope, self.window_kind, self.action):
             combo.currentIndexChanged.connect(self._refresh)
         for changed in (self.minutes.valueChanged, self.start.timeChanged):
             changed.connect(self._refresh)
@@ -161,12 +193,25 @@ class RuleDialog(QDialog):
         if runaway:  # a runaway is one session burning dollars
             self.scope.setCurrentIndex(self.scope.findData("session"))
             self.measure.setCurrentIndex(self.measure.findData("usd"))
-        unit = "$" if self.measure.currentData() != "tokens" else ""
+        plan = self.measure.currentData() == "plan_pct"
+        for key, text in KIND_NAMES.items():  # a plan window is used now, or by its reset
+            label = PLAN_KIND_NAMES.get(key, text) if plan else text
+            self.kind.setItemText(self.kind.findData(key), label)
+        if plan and kind not in ("total", "projection"):
+            self.kind.setCurrentIndex(self.kind.findData("total"))
+            kind = "total"
+        if plan and self.scope.currentData() not in ("all", "source"):
+            self.scope.setCurrentIndex(self.scope.findData("all"))
+        unit = "$" if self.measure.currentData() in ("usd", "billed_usd") else ""
         per_hour = kind in ("burn", "runaway")
         self.threshold.setPrefix(unit)
         self.threshold.setSuffix(
-            (" tokens" if not unit else "") + (" per hour" if per_hour else "")
+            " %" if plan else (" tokens" if not unit else "") + (" per hour" if per_hour else "")
         )
+        self._show(self.plan_window, plan)
+        acts = not plan and self.measure.currentData() != "billed_usd"
+        self._show(self.action, acts)
+        self._show(self.grace, acts and self.action.currentData() == "stop")
         self._show(self.measure, not runaway)
         self._show(self.warning, not runaway)
         self._show(self.scope, not runaway)
@@ -176,9 +221,12 @@ class RuleDialog(QDialog):
             "projection": "Rate over the last (minutes)",
             "runaway": "With no prompt for (minutes)",
         }.get(kind, "Window length (minutes)")
-        uses_minutes = kind in ("burn", "projection", "runaway") or window == "rolling"
+        uses_minutes = not plan and (
+            kind in ("burn", "projection", "runaway") or window == "rolling"
+        )
         self._show(self.minutes, uses_minutes, minutes_label)
-        daily = window == "daily"
+        self._show(self.window_kind, not plan)
+        daily = window == "daily" and not plan
         for widget in (self.start, self.end, self.days_row):
             self._show(widget, daily)
         self._show(self.repeat, runaway)
@@ -190,7 +238,12 @@ class RuleDialog(QDialog):
     def _changed(self) -> bool:
         """Whether the rule now does something else than when the dialog opened."""
         before, now = self.rule, self.edited()
-        return (before.kind, before.metric, before.window) != (now.kind, now.metric, now.window)
+        return (before.kind, before.metric, before.window, before.plan_window) != (
+            now.kind,
+            now.metric,
+            now.window,
+            now.plan_window,
+        )
 
     @staticmethod
     def _combo(choices: dict[str, str], current: str) -> QComboBox:
@@ -201,6 +254,8 @@ class RuleDialog(QDialog):
         return combo
 
     def edited(self) -> Rule:
+        plan = self.measure.currentData() == "plan_pct"
+        acts = not plan and self.measure.currentData() != "billed_usd"
         return Rule(
             id=self.rule.id,
             name=self.name.text().strip(),
@@ -217,6 +272,9 @@ class RuleDialog(QDialog):
             weekdays=[i for i, box in enumerate(self.days) if box.isChecked()],
             repeat_count=self.repeat.value(),
             enabled=self.rule.enabled,
+            plan_window=self.plan_window.currentData() if plan else "",
+            action=self.action.currentData() if acts else "notify",
+            grace_seconds=self.grace.value(),
         )
 
     def accept(self) -> None:
