@@ -214,7 +214,7 @@ def test_the_command_line_shows_the_processes_before_acting(
     assert f"pid {agent.process.pid}" in out.out and "add --yes" in out.err
     assert _status(agent.process.pid) != psutil.STATUS_STOPPED
     assert main([*data, "agents", "pause", SESSION[:8], "--yes"]) == 0
-    assert capsys.readouterr().out.strip().endswith("and 1 child processes")
+    assert capsys.readouterr().out.strip().endswith("and 1 child process")
     assert _status(agent.process.pid) == psutil.STATUS_STOPPED
     assert main([*data, "agents", "list"]) == 0
     assert "(paused)" in capsys.readouterr().out

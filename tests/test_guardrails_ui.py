@@ -64,13 +64,12 @@ def test_a_rule_pauses_the_runaway_and_the_menu_resumes_it(qtbot: QtBot, tmp_pat
     app = TrayApp(tmp_path / "data", tmp_path / "config.toml", env=env)
     app.start()
     try:
-        qtbot.waitUntil(lambda: bool(app.agent_actions), timeout=20_000)
-        assert app.agent_actions[0].ok, app.agent_actions[0].summary()
-        assert _stopped(agent.pid)
-        qtbot.waitUntil(lambda: bool(app.alerts_sent), timeout=10_000)
+        qtbot.waitUntil(lambda: bool(app.alerts_sent), timeout=20_000)
         alert = app.alerts_sent[0][0]
-        assert alert.details["action"] == "pause"
-        assert f"pid {agent.pid}" in alert.message()
+        assert alert.details["action"] == "pause", alert.details
+        assert _stopped(agent.pid)
+        assert f"pid {agent.pid}) and 1 child process" in alert.message()
+        assert app.agent_actions == []  # the notification says it; no second balloon
 
         snapshot = app.last_snapshot
         qtbot.waitUntil(lambda: bool(app.last_snapshot and app.last_snapshot.paused_agents))
@@ -82,6 +81,8 @@ def test_a_rule_pauses_the_runaway_and_the_menu_resumes_it(qtbot: QtBot, tmp_pat
 
         resume.trigger()
         qtbot.waitUntil(lambda: not _stopped(agent.pid), timeout=10_000)
+        qtbot.waitUntil(lambda: bool(app.agent_actions))
+        assert app.agent_actions[0].summary().startswith("Resumed fake_agent.py")
         qtbot.waitUntil(lambda: not app.last_snapshot or not app.last_snapshot.paused_agents)
         assert not app.tray.actions["resume-agents"].isVisible()
     finally:

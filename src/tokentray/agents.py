@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -101,7 +100,8 @@ class ActionResult:
         roots = [p for p in self.agent.processes if not p.why.startswith("child of")]
         names = ", ".join(f"{p.name} (pid {p.pid})" for p in roots)
         children = len(self.agent.processes) - len(roots)
-        text = f"{verb} {names}" + (f" and {children} child processes" if children else "")
+        kids = f" and {children} child process" + ("es" if children > 1 else "")
+        text = f"{verb} {names}" + (kids if children else "")
         if self.killed:
             text += f"; {len(self.killed)} needed SIGKILL"
         if self.refused:
@@ -134,7 +134,7 @@ def find(
             )
             agent.processes = [_describe(p, "could be this session") for p in outer]
             return agent
-        roots = [(p, f"{_program(p)} running in the session's folder") for p in outer]
+        roots = [(p, f"{program(p)} running in the session's folder") for p in outer]
     if not roots:
         agent.problem = (
             f"no process of yours runs this {source} session (it may have ended, or run "
@@ -157,17 +157,19 @@ def act(
     grace_s: float = 10.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> ActionResult:
-    """Pause, resume or stop the agent's processes (only those ``find`` returned)."""
+    """Pause, resume or stop the agent's processes (only those ``find`` returned), with
+    psutil: SIGSTOP, SIGCONT, SIGTERM and SIGKILL on Linux and macOS, their equivalents on
+    Windows."""
     result = ActionResult(action, agent)
     if not agent.found:
         return result
     roots = [p.pid for p in agent.processes if not p.why.startswith("child of")]
     children = [p.pid for p in agent.processes if p.why.startswith("child of")]
     if action == "pause":  # the parent first, so it cannot react to its children stopping
-        _signal_all(roots + children, signal.SIGSTOP, result)
+        _signal_all(roots + children, "suspend", result)
         _wait_until_stopped(result.acted, sleep)
     elif action == "resume":  # the children first, so the parent wakes to running tools
-        _signal_all(list(reversed(roots + children)), signal.SIGCONT, result)
+        _signal_all(list(reversed(roots + children)), "resume", result)
     else:
         _stop(roots + children, grace_s, sleep, result)
     return result
@@ -176,16 +178,16 @@ def act(
 def _stop(
     pids: list[int], grace_s: float, sleep: Callable[[float], None], result: ActionResult
 ) -> None:
-    _signal_all(pids, signal.SIGTERM, result)
+    _signal_all(pids, "terminate", result)
     for pid in pids:  # a paused process only sees SIGTERM once it runs again
-        _send(pid, signal.SIGCONT)
+        _call(pid, "resume")
     deadline = time.monotonic() + grace_s
     alive = list(result.acted)
     while alive and time.monotonic() < deadline:
         sleep(0.1)
         alive = [pid for pid in alive if _running(pid)]
     for pid in alive:
-        if _send(pid, signal.SIGKILL):
+        if _call(pid, "kill"):
             result.killed.append(pid)
 
 
@@ -206,22 +208,25 @@ def _stopped_or_gone(pid: int) -> bool:
         return True
 
 
-def _signal_all(pids: list[int], number: signal.Signals, result: ActionResult) -> None:
+def _signal_all(pids: list[int], method: str, result: ActionResult) -> None:
     for pid in pids:
         try:
-            os.kill(pid, number)
-        except ProcessLookupError:
+            process = psutil.Process(pid)
+            if not _mine(process):
+                raise psutil.AccessDenied(pid)
+            getattr(process, method)()
+        except psutil.NoSuchProcess:
             result.gone.append(pid)
-        except PermissionError:
+        except psutil.AccessDenied:
             result.refused.append(f"pid {pid} (not yours)")
         else:
             result.acted.append(pid)
 
 
-def _send(pid: int, number: signal.Signals) -> bool:
+def _call(pid: int, method: str) -> bool:
     try:
-        os.kill(pid, number)
-    except OSError:
+        getattr(psutil.Process(pid), method)()
+    except psutil.Error:
         return False
     return True
 
@@ -249,8 +254,13 @@ def is_paused(pids: Iterable[int]) -> bool:
 
 
 def _mine(process: psutil.Process) -> bool:
+    """A process of this user (by real uid; by account name where there are no uids)."""
     try:
-        return bool(process.uids().real == os.getuid() and process.pid != os.getpid())
+        if process.pid == os.getpid():
+            return False
+        if hasattr(process, "uids"):
+            return bool(process.uids().real == os.getuid())
+        return bool(process.username() == psutil.Process().username())
     except psutil.Error:
         return False
 
@@ -269,7 +279,7 @@ def _cwd(process: psutil.Process) -> str:
         return ""
 
 
-def _program(process: psutil.Process) -> str:
+def program(process: psutil.Process) -> str:
     """The program a process runs: its name, or for an interpreter the script it runs."""
     try:
         name = process.name()
@@ -283,9 +293,9 @@ def _program(process: psutil.Process) -> str:
 
 
 def _is_agent(process: psutil.Process, source: str) -> bool:
-    program = _program(process).lower()
+    runs = program(process).lower()
     names = PROGRAMS.get(source, ())  # editor extensions (Cline, Roo) have no process of their own
-    return any(program == name or program.startswith(name + "-") for name in names)
+    return any(runs == name or runs.startswith(name + "-") for name in names)
 
 
 def _outermost(processes: list[psutil.Process]) -> list[psutil.Process]:
@@ -314,4 +324,4 @@ def _describe(process: psutil.Process, why: str) -> AgentProcess:
         command = " ".join(process.cmdline())[:200]
     except psutil.Error:
         command = ""
-    return AgentProcess(process.pid, _program(process), command, _cwd(process), why)
+    return AgentProcess(process.pid, program(process), command, _cwd(process), why)

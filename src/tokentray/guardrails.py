@@ -69,13 +69,12 @@ def _paused_processes(store: Store, source: str, session_id: str) -> SessionAgen
         if (src, session, action) != (source, session_id, "pause"):
             continue
         agent = SessionAgent(source, session_id, store.session_project(source, session_id))
-        for pid in pids:
+        for index, pid in enumerate(pids):  # recorded as the pause acted: the agent first
             try:
-                process = psutil.Process(pid)
-                agent.processes.append(
-                    AgentProcess(pid, process.name(), "", "", "paused by tokentray")
-                )
+                name = agents.program(psutil.Process(pid))
             except psutil.Error:
                 continue
+            why = "paused by tokentray" if index == 0 else f"child of {pids[0]}"
+            agent.processes.append(AgentProcess(pid, name, "", "", why))
         return agent if agent.processes else None
     return None

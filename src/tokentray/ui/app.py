@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -14,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal
+from PySide6.QtCore import QObject, QSocketNotifier, Qt, QThread, QTimer, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -372,14 +374,27 @@ class TrayApp(QObject):
         )
 
 
+_SIGNAL_WAKERS: list[tuple[socket.socket, socket.socket, QSocketNotifier]] = []
+
+
 def _quit_on_signals(app: QApplication) -> None:
     """SIGTERM and SIGINT end the tray cleanly (the demo's folder removed, the store
-    closed). Qt's loop holds Python's signal handlers back: a timer lets them run."""
+    closed). Qt's loop holds Python's signal handlers back until Python code runs: the
+    signal's byte on a socket wakes the loop (no timer polling while idle)."""
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, lambda *_: app.quit())
-    wake = QTimer(app)
-    wake.timeout.connect(lambda: None)
-    wake.start(250)
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    signal.set_wakeup_fd(writer.fileno())
+    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read, app)
+
+    def drain() -> None:  # the Python handler has run by now; empty the socket
+        with contextlib.suppress(OSError):
+            reader.recv(64)
+
+    notifier.activated.connect(drain)
+    _SIGNAL_WAKERS.append((reader, writer, notifier))  # they live as long as the app
 
 
 def run(data_dir: str | None, config_file: Path | None, demo: bool = False) -> int:

@@ -522,6 +522,10 @@ class WelcomePage(QWidget):
 RECONCILE_COLUMNS = ("Day (UTC)", "Provider", "Local", "Billed", "Local $", "Billed $", "Why")
 
 
+SPARSE_READINGS = 60  # fewer readings than this in a week: each is marked
+PLAN_AHEAD_MS = 6 * 3_600_000  # a window resetting within this is projected to its reset
+
+
 class PlanView(QWidget):
     """Each subscription window's use over the last week, resets marked; the windows as
     they stand now above it."""
@@ -557,6 +561,8 @@ class PlanView(QWidget):
             series.setdefault((sample.source, sample.account, sample.window), []).append(sample)
         top = 100.0
         resets: set[int] = set()
+        horizon_ms = data.snapshot.now_ms + PLAN_AHEAD_MS
+        latest_end = data.snapshot.now_ms
         for index, (key, samples) in enumerate(sorted(series.items())):
             label = PlanWindow(samples[-1], data.snapshot.now_ms).label
             if key[1]:
@@ -564,7 +570,29 @@ class PlanView(QWidget):
             xs, ys = _plan_steps(samples, data.snapshot.now_ms)
             top = max(top, float(ys.max()) if ys.size else 0.0)
             colour = PALETTE[index % len(PALETTE)]
-            self.plot.plot(xs, ys, pen=pg.mkPen(colour, width=2), name=label)
+            sparse = len(samples) < SPARSE_READINGS  # a few readings: show each one
+            self.plot.plot(
+                xs,
+                ys,
+                pen=pg.mkPen(colour, width=2),
+                name=label,
+                symbol="o" if sparse else None,
+                symbolSize=6,
+                symbolBrush=colour,
+                symbolPen=colour,
+            )
+            ahead = PlanWindow(samples[-1], data.snapshot.now_ms)
+            reset = samples[-1].resets_ms
+            if ahead.projected_pct is not None and reset and reset <= horizon_ms:
+                # Where this window is heading at its pace, up to its reset.
+                level = min(ahead.projected_pct, 250.0)
+                self.plot.plot(
+                    [data.snapshot.now_ms / 1000, reset / 1000],
+                    [ahead.used_pct, level],
+                    pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine),
+                )
+                top = max(top, level)
+                latest_end = max(latest_end, reset)
             resets |= {
                 s.resets_ms for s in samples if s.resets_ms and s.resets_ms <= data.snapshot.now_ms
             }
@@ -583,7 +611,7 @@ class PlanView(QWidget):
             self.plot.addItem(marker, ignoreBounds=True)
         self.plot.setYRange(0, top * 1.05)
         start = (data.snapshot.now_ms - PLAN_VIEW_MS) / 1000
-        self.plot.setXRange(start, data.snapshot.now_ms / 1000, padding=0.01)
+        self.plot.setXRange(start, latest_end / 1000, padding=0.01)
 
 
 def _plan_steps(samples: list[PlanSample], now_ms: int) -> tuple[np.ndarray, np.ndarray]:

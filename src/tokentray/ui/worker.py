@@ -248,9 +248,8 @@ class EngineWorker(QObject):
             rule.grace_seconds,
             rule.id,
         )
-        alert.details["acted"] = result.summary()
+        alert.details["acted"] = result.summary()  # the notification says it: no balloon
         alert.details["action"] = rule.action if result.ok else ""
-        self.agentActed.emit(result)
         self._emit_snapshot()
 
     @Slot(str, str)
