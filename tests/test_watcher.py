@@ -12,6 +12,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from tokentray.store import Store
 from tokentray.watcher import FolderWatcher
 
@@ -108,3 +110,30 @@ def test_watch_reads_an_append_at_once_not_at_the_next_interval(tmp_path: Path) 
         watch.send_signal(signal.SIGTERM)
         _out, err = watch.communicate(timeout=20)
     assert watch.returncode == 0, err
+
+
+def test_the_safety_rescan_is_rarer_while_every_folder_is_watched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tokentray import watcher as watcher_module
+
+    watched, refused = tmp_path / "watched", tmp_path / "refused"
+    watched.mkdir()
+    refused.mkdir()
+    folders = watcher_module.FolderWatcher()
+    try:
+        assert folders.sync([watched]) == []
+        assert folders.rescan_s == watcher_module.WATCHED_RESCAN_S
+        real_schedule = folders._observer.schedule  # type: ignore[union-attr]
+
+        def schedule(handler, path, recursive=False):  # type: ignore[no-untyped-def]
+            if path == str(refused):
+                raise OSError(28, "inotify watch limit reached")
+            return real_schedule(handler, path, recursive=recursive)
+
+        monkeypatch.setattr(folders._observer, "schedule", schedule)
+        problems = folders.sync([watched, refused])
+        assert problems and "re-read every 5 minutes" in problems[0]
+        assert folders.rescan_s == watcher_module.SAFETY_RESCAN_S
+    finally:
+        folders.stop()

@@ -21,7 +21,7 @@ from tokentray.alerts.engine import Alert, AlertEngine
 from tokentray.alerts.notify import desktop_notify, post_webhook
 from tokentray.cli.output import to_json
 from tokentray.engine import Engine, local_zone
-from tokentray.watcher import SAFETY_RESCAN_S, FolderWatcher
+from tokentray.watcher import FolderWatcher
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def watch(engine: Engine, args: argparse.Namespace) -> int:
             if time.monotonic() >= next_full:  # the safety net, and new folders
                 for problem in watcher.sync(roots):
                     log.warning("%s", problem)
-                changed, next_full = None, time.monotonic() + SAFETY_RESCAN_S
+                changed, next_full = None, time.monotonic() + watcher.rescan_s
             _watch_pass(engine, rules, changed, webhook, args.desktop)
             wait = max(0.0, min(args.interval, next_full - time.monotonic()))
             changed = watcher.wait(wait)

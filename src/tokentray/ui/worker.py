@@ -68,6 +68,7 @@ class EngineWorker(QObject):
         self._last_snapshot: live.LiveSnapshot | None = None
         self._tick_state: tuple[int, str] | None = None
         self._last_full_tick = 0.0
+        self._rescan_timer: QTimer | None = None
 
     # -- lifetime (called through queued signals, on the worker thread) ----------
 
@@ -83,6 +84,7 @@ class EngineWorker(QObject):
             timer.timeout.connect(slot)
             timer.start()
             self._timers.append(timer)
+        self._rescan_timer = self._timers[0]
         self._open()
 
     @Slot()
@@ -143,6 +145,9 @@ class EngineWorker(QObject):
             return
         for problem in self._watcher.sync(root for _source, root in self._engine.ingestor.roots()):
             self.problem.emit(problem)
+        interval = self._watcher.rescan_s * 1000
+        if self._rescan_timer is not None and self._rescan_timer.interval() != interval:
+            self._rescan_timer.setInterval(interval)
 
     def _stop_observer(self) -> None:
         self._watcher.stop()
@@ -151,7 +156,8 @@ class EngineWorker(QObject):
 
     @Slot()
     def refresh(self) -> None:
-        """Full pass over every folder (start, 'Refresh now', and every 5 minutes).
+        """Full pass over every folder (start, 'Refresh now', and every 15 minutes; 5 while
+        a folder cannot be watched).
 
         Watches are set before the pass, so that nothing written during or right
         after it goes unseen."""
