@@ -56,13 +56,31 @@ QUARTERS_SQL = (
 )
 
 
-def _totals_agree(store: Store) -> None:
-    quarters = store.query(QUARTERS_SQL)
-    expected = store.query(EVENTS_SQL)
-    assert len(quarters) == len(expected)
-    for got, want in zip(quarters, expected, strict=True):
+_SUMS = (
+    "SUM(input_tokens), SUM(output_tokens), SUM(reasoning_tokens), SUM(cache_write_tokens), "
+    "SUM(cache_read_tokens), SUM(total_tokens), SUM(cost_usd), SUM(unpriced), SUM(estimated), "
+    "SUM(requests), SUM(reported)"
+)
+HOURS_SQL = (
+    f"SELECT h, model, {_SUMS} FROM hours WHERE requests > 0 GROUP BY h, model ORDER BY h, model"
+)
+QUARTERS_BY_HOUR_SQL = (
+    f"SELECT q / 4, model, {_SUMS} FROM quarters WHERE requests > 0 "
+    "GROUP BY q / 4, model ORDER BY q / 4, model"
+)
+
+
+def _rows_agree(got_rows: list[tuple[object, ...]], want_rows: list[tuple[object, ...]]) -> None:
+    assert len(got_rows) == len(want_rows)
+    for got, want in zip(got_rows, want_rows, strict=True):
         assert got[:8] == want[:8] and got[9:] == want[9:]
         assert got[8] == pytest.approx(want[8], abs=1e-9)
+
+
+def _totals_agree(store: Store) -> None:
+    """The quarter-hours agree with the requests, and the hours with the quarter-hours."""
+    _rows_agree(store.query(QUARTERS_SQL), store.query(EVENTS_SQL))
+    _rows_agree(store.query(HOURS_SQL), store.query(QUARTERS_BY_HOUR_SQL))
 
 
 def test_running_totals_follow_inserts_replacements_and_repricing(tmp_path: Path) -> None:
@@ -96,6 +114,45 @@ def test_running_totals_follow_inserts_replacements_and_repricing(tmp_path: Path
             ((BASE + DAY) // QUARTER, (BASE + 2 * DAY) // QUARTER),
         )[0]
         assert sum(r[11] for r in by_quarter) == quarter_requests
+
+
+def test_a_big_scan_sets_the_hourly_triggers_aside_and_rebuilds_the_totals(
+    tmp_path: Path,
+) -> None:
+    rng = random.Random(5)
+    with Store(tmp_path / "usage.sqlite3") as store:
+        with store.transaction():
+            store.upsert_events(_events(rng, 300, keys=250))
+        with store.bulk_writes():
+            assert not store.query(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'hours_%'"
+            )
+            with store.transaction():
+                store.upsert_events(_events(rng, 600, keys=500))
+            # Meanwhile reports read the quarter-hours, which are whole.
+            day = [("day", BASE, BASE + DAY)]
+            during = store.sums_by_period_and_model(day, EventFilter())
+        _totals_agree(store)
+        after = sorted(store.sums_by_period_and_model(day, EventFilter()))
+        assert [r[:8] + r[9:] for r in sorted(during)] == [r[:8] + r[9:] for r in after]
+        assert [r[8] for r in sorted(during)] == pytest.approx([r[8] for r in after])
+        assert len(store.query("SELECT name FROM sqlite_master WHERE name LIKE 'hours_%'")) == 2
+
+
+def test_a_big_scan_killed_half_way_is_made_whole_on_the_next_open(tmp_path: Path) -> None:
+    rng = random.Random(6)
+    path = tmp_path / "usage.sqlite3"
+    store = Store(path)
+    store._suspend_hourly_totals()  # as bulk_writes does, and then the process dies
+    with store.transaction():
+        store.upsert_events(_events(rng, 500, keys=400))
+    store._db.close()
+    with Store(path) as reopened:
+        _totals_agree(reopened)
+        assert reopened.get_meta("suspended_triggers") is None
+        with reopened.transaction():
+            reopened.upsert_events(_events(rng, 100, keys=10**6))
+        _totals_agree(reopened)  # the triggers are back
 
 
 def test_an_older_store_gets_its_totals_on_upgrade(

@@ -15,8 +15,10 @@ from tokentray.events import PlanSample
 
 # The schema this module reads and writes: core's number of migrations (a test holds
 # them equal). A store at another version is left alone.
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 QUARTER_MS = 15 * 60 * 1000
+# meta key: the hourly totals' triggers while a big scan has set them aside (core.py)
+SUSPENDED_TRIGGERS = "suspended_triggers"
 
 PLAN_COLUMNS = "source, window, observed_ms, used_pct, resets_ms, window_minutes, origin, account"
 RECORD_PLAN = (

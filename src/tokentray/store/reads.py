@@ -15,7 +15,7 @@ from typing import Any, Literal
 import orjson
 
 from tokentray.events import PlanSample, ProviderState
-from tokentray.store.quick import LATEST_PLANS, PLAN_COLUMNS
+from tokentray.store.quick import LATEST_PLANS, PLAN_COLUMNS, SUSPENDED_TRIGGERS
 
 Column = Literal["source", "model", "project"]
 Metric = Literal["usd", "tokens"]
@@ -36,6 +36,7 @@ _SUMS = (
 
 
 QUARTER_MS = 15 * 60 * 1000  # the store's running totals are per quarter-hour
+HOUR_MS = 4 * QUARTER_MS  # ... and per hour
 _QUARTER_SUMS = (
     "SUM(input_tokens), SUM(output_tokens), SUM(reasoning_tokens), SUM(cache_write_tokens), "
     "SUM(cache_read_tokens), SUM(total_tokens), SUM(cost_usd), SUM(unpriced), SUM(estimated), "
@@ -54,16 +55,19 @@ def _whole_quarters(where: EventFilter) -> bool:
     )
 
 
-def _quarter_clause(where: EventFilter) -> tuple[str, list[Any]]:
-    """The quarter-hour totals' WHERE clause for a filter by time and agent."""
+def _quarter_clause(
+    where: EventFilter, column: str = "q", unit_ms: int = QUARTER_MS
+) -> tuple[str, list[Any]]:
+    """The running totals' WHERE clause for a filter by time and agent (quarter-hours, or
+    hours with ``column="h"``)."""
     clauses: list[str] = ["requests > 0"]
     params: list[Any] = []
     if where.start_ms is not None:
-        clauses.append("q >= ?")
-        params.append(where.start_ms // QUARTER_MS)
+        clauses.append(f"{column} >= ?")
+        params.append(where.start_ms // unit_ms)
     if where.end_ms is not None:
-        clauses.append("q < ?")
-        params.append(where.end_ms // QUARTER_MS)
+        clauses.append(f"{column} < ?")
+        params.append(where.end_ms // unit_ms)
     if where.source is not None:
         clauses.append("source = ?")
         params.append(where.source)
@@ -245,14 +249,20 @@ class StoreReads:
             start % QUARTER_MS or end % QUARTER_MS for _label, start, end in periods
         ):
             return self._period_sums_from_events(periods, where)
-        clause, params = _quarter_clause(where)
-        bounds = [[label, start // QUARTER_MS, end // QUARTER_MS] for label, start, end in periods]
+        hourly = all(
+            ms is None or ms % HOUR_MS == 0
+            for ms in (where.start_ms, where.end_ms, *(b for p in periods for b in p[1:]))
+        ) and not self._rows("SELECT 1 FROM meta WHERE key = ?", (SUSPENDED_TRIGGERS,))
+        table, column, unit = ("hours", "h", HOUR_MS) if hourly else ("quarters", "q", QUARTER_MS)
+        clause, params = _quarter_clause(where, column, unit)
+        bounds = [[label, start // unit, end // unit] for label, start, end in periods]
         return self._rows(  # the periods as one JSON parameter: no table, works read-only
             "WITH periods AS (SELECT json_extract(value, '$[0]') AS label, "
             "json_extract(value, '$[1]') AS first, json_extract(value, '$[2]') AS stop "
             "FROM json_each(?)) "
-            f"SELECT p.label, model, {_QUARTER_SUMS} FROM periods p JOIN quarters "
-            f"ON q >= p.first AND q < p.stop WHERE {clause} GROUP BY p.label, model",
+            f"SELECT p.label, model, {_QUARTER_SUMS} FROM periods p JOIN {table} "
+            f"ON {column} >= p.first AND {column} < p.stop WHERE {clause} "
+            "GROUP BY p.label, model",
             [orjson.dumps(bounds).decode(), *params],
         )
 
