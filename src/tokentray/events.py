@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Literal
 
 # Sane bounds of the event model. A record outside them is corrupt (or hostile) and is
@@ -136,6 +137,9 @@ _TOKEN_FIELDS = (
     "cache_write_1h_tokens",
 )
 _TEXT_FIELDS = ("source", "key", "session_id", "project", "model", "service_tier")
+# One call each for the fast check (a getattr per field would cost a first scan seconds).
+_token_counts = attrgetter(*_TOKEN_FIELDS)
+_texts = attrgetter(*_TEXT_FIELDS)
 
 
 def check_event(event: Found) -> None:
@@ -173,21 +177,13 @@ def check_event(event: Found) -> None:
 def _plainly_fine(e: UsageEvent) -> bool:
     """The common case at a glance: ASCII text, whole token counts in bounds, no cost
     figure (a first scan checks millions of events; the slow path names what is wrong)."""
-    counts = (
-        e.input_tokens,
-        e.output_tokens,
-        e.reasoning_tokens,
-        e.cache_read_tokens,
-        e.cache_write_5m_tokens,
-        e.cache_write_1h_tokens,
-    )
+    counts = _token_counts(e)
     try:
-        text = e.source + e.key + e.session_id + e.project + e.model + e.service_tier
+        text = "".join(_texts(e))
     except TypeError:
         return False
     return (
         text.isascii()
-        and type(text) is str
         and all(type(count) is int for count in counts)
         and min(counts) >= 0
         and max(counts) <= MAX_TOKENS_PER_FIELD

@@ -81,10 +81,11 @@ def over_limits(argv: Sequence[str], payload: dict[str, Any], env: dict[str, str
     """The critical alerts that concern this session: rules over everything (or an agent,
     project or model), and per-session rules about this session."""
     from tokentray.alerts.engine import AlertEngine  # noqa: PLC0415
+    from tokentray.cli import option_value  # noqa: PLC0415
     from tokentray.engine import local_zone, open_engine  # noqa: PLC0415
     from tokentray.settings import load_settings  # noqa: PLC0415
 
-    data_dir, config = _option(argv, "--data-dir"), _option(argv, "--config")
+    data_dir, config = option_value(argv, "--data-dir"), option_value(argv, "--config")
     settings = load_settings(Path(config) if config else None)
     engine = open_engine(
         data_dir, settings=settings, env=env, integrity="never", busy_timeout_s=BUSY_TIMEOUT_S
@@ -126,12 +127,3 @@ def reason(alert: Alert, count: int) -> str:
         "Stop here and tell the user; they can raise the limit in tokentray's Preferences "
         f"or set {OFF_VARIABLE}=1."
     )
-
-
-def _option(argv: Sequence[str], name: str) -> str | None:
-    for index, arg in enumerate(argv):
-        if arg == name and index + 1 < len(argv):
-            return argv[index + 1]
-        if arg.startswith(name + "="):
-            return arg.split("=", 1)[1]
-    return None

@@ -15,7 +15,6 @@ would blank Claude Code's.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -148,14 +147,10 @@ def read_payload(stdin: TextIO) -> dict[str, Any]:
 
 def data_folder(argv: Sequence[str]) -> Path:
     """``--data-dir`` from the arguments, else where tokentray keeps its store."""
-    for index, arg in enumerate(argv):
-        if arg == "--data-dir" and index + 1 < len(argv):
-            return Path(argv[index + 1]).expanduser()
-        if arg.startswith("--data-dir="):
-            return Path(arg.split("=", 1)[1]).expanduser()
+    from tokentray.cli import option_value  # noqa: PLC0415
     from tokentray.paths import data_dir  # noqa: PLC0415
 
-    return data_dir(os.environ.get("TOKENTRAY_DATA_DIR"))
+    return data_dir(option_value(argv, "--data-dir"))
 
 
 def exchange(

@@ -32,6 +32,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     return full_main(args)
 
 
+def option_value(args: Sequence[str], name: str) -> str | None:
+    """``--name VALUE`` or ``--name=VALUE`` anywhere in ``args`` (the quick commands read
+    their few options without the argument parser)."""
+    for index, arg in enumerate(args):
+        if arg == name and index + 1 < len(args):
+            return args[index + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
 def quick_command(args: Sequence[str]) -> str | None:
     """``statusline`` or ``guard`` when that is the command (after ``--data-dir DIR`` or
     ``--config FILE``), and no ``--help`` is asked for; else None."""

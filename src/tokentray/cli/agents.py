@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from tokentray.cli.exits import EXIT_OK, EXIT_USAGE
@@ -63,7 +64,7 @@ def _list(engine: Engine, args: argparse.Namespace) -> int:
                 "session": a.session_id,
                 "project": a.project,
                 "paused": (a.source, a.session_id) in paused,
-                "processes": [_proc(p) for p in a.processes],
+                "processes": [asdict(p) for p in a.processes],
                 "problem": a.problem,
             }
             for a in located
@@ -77,10 +78,6 @@ def _list(engine: Engine, args: argparse.Namespace) -> int:
         print(f"{agent.source} {agent.session_id} in {agent.project or '?'}{state}")
         print(f"  {agent.describe()}")
     return EXIT_OK
-
-
-def _proc(process: object) -> dict[str, object]:
-    return {name: getattr(process, name) for name in ("pid", "name", "command", "cwd", "why")}
 
 
 def _resolve(engine: Engine, text: str, source: str | None) -> tuple[str, str] | str:

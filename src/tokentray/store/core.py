@@ -28,6 +28,15 @@ from tokentray.store.reads import StoreReads
 
 log = logging.getLogger(__name__)
 
+# The hourly totals from the quarter-hours: schema 10 fills them so, and a big scan that
+# set their triggers aside rebuilds them so (Store.restore_hourly_totals).
+REBUILD_HOURS = (
+    "INSERT INTO hours SELECT q / 4, source, model, SUM(input_tokens), SUM(output_tokens), "
+    "SUM(reasoning_tokens), SUM(cache_write_tokens), SUM(cache_read_tokens), "
+    "SUM(total_tokens), SUM(cost_usd), SUM(unpriced), SUM(estimated), SUM(requests), "
+    "SUM(reported) FROM quarters GROUP BY 1, 2, 3"
+)
+
 # Each entry upgrades the schema by one version; never edit a released entry.
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -307,12 +316,9 @@ MIGRATIONS: tuple[str, ...] = (
         reported INTEGER NOT NULL,
         PRIMARY KEY (h, source, model)
     ) WITHOUT ROWID;
-    INSERT INTO hours
-        SELECT q / 4, source, model, SUM(input_tokens), SUM(output_tokens),
-            SUM(reasoning_tokens), SUM(cache_write_tokens), SUM(cache_read_tokens),
-            SUM(total_tokens), SUM(cost_usd), SUM(unpriced), SUM(estimated), SUM(requests),
-            SUM(reported)
-        FROM quarters GROUP BY 1, 2, 3;
+    """
+    + REBUILD_HOURS
+    + """;
     CREATE TRIGGER hours_insert AFTER INSERT ON quarters BEGIN
         INSERT INTO hours VALUES (NEW.q / 4, NEW.source, NEW.model, NEW.input_tokens,
             NEW.output_tokens, NEW.reasoning_tokens, NEW.cache_write_tokens, NEW.cache_read_tokens,
@@ -379,12 +385,6 @@ WHERE excluded.replayed < events.replayed
 
 # The hourly totals' triggers, set aside during a big scan (see Store.bulk_writes).
 HOURLY_TRIGGERS = ("hours_insert", "hours_update")
-REBUILD_HOURS = (
-    "INSERT INTO hours SELECT q / 4, source, model, SUM(input_tokens), SUM(output_tokens), "
-    "SUM(reasoning_tokens), SUM(cache_write_tokens), SUM(cache_read_tokens), "
-    "SUM(total_tokens), SUM(cost_usd), SUM(unpriced), SUM(estimated), SUM(requests), "
-    "SUM(reported) FROM quarters GROUP BY 1, 2, 3"
-)
 
 # SQLite's page cache (KiB): its default normally, and more for a large first scan.
 DEFAULT_CACHE_KIB = 2_000

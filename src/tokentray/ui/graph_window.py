@@ -564,7 +564,8 @@ class PlanView(QWidget):
         horizon_ms = data.snapshot.now_ms + PLAN_AHEAD_MS
         latest_end = data.snapshot.now_ms
         for index, (key, samples) in enumerate(sorted(series.items())):
-            label = PlanWindow(samples[-1], data.snapshot.now_ms).label
+            latest = PlanWindow(samples[-1], data.snapshot.now_ms)
+            label = latest.label
             if key[1]:
                 label += f" ({key[1]})"
             xs, ys = _plan_steps(samples, data.snapshot.now_ms)
@@ -581,14 +582,13 @@ class PlanView(QWidget):
                 symbolBrush=colour,
                 symbolPen=colour,
             )
-            ahead = PlanWindow(samples[-1], data.snapshot.now_ms)
             reset = samples[-1].resets_ms
-            if ahead.projected_pct is not None and reset and reset <= horizon_ms:
+            if latest.projected_pct is not None and reset and reset <= horizon_ms:
                 # Where this window is heading at its pace, up to its reset.
-                level = min(ahead.projected_pct, 250.0)
+                level = min(latest.projected_pct, 250.0)
                 self.plot.plot(
                     [data.snapshot.now_ms / 1000, reset / 1000],
-                    [ahead.used_pct, level],
+                    [latest.used_pct, level],
                     pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine),
                 )
                 top = max(top, level)
