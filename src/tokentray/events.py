@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
-from typing import Literal
+from typing import Any, Literal
 
 # Sane bounds of the event model. A record outside them is corrupt (or hostile) and is
 # skipped with its reason, never stored: one request never bills ten billion tokens in a
@@ -76,6 +77,30 @@ class UsageEvent:
             + self.cache_write_5m_tokens
             + self.cache_write_1h_tokens
         )
+
+
+def event_from_row(row: Sequence[Any]) -> UsageEvent:
+    """A stored request back as an event (the store's ``_REQUEST_COLUMNS`` order), to price
+    it again; its key is not needed for that and is left empty."""
+    source, session, project, model, ts_ms, inp, out, reasoning, read, w5m, w1h = row[:11]
+    tier, estimated, reported = row[11:14]
+    return UsageEvent(
+        source=source,
+        key="",
+        session_id=session,
+        project=project,
+        model=model,
+        timestamp_ms=ts_ms,
+        input_tokens=inp,
+        output_tokens=out,
+        reasoning_tokens=reasoning,
+        cache_read_tokens=read,
+        cache_write_5m_tokens=w5m,
+        cache_write_1h_tokens=w1h,
+        service_tier=tier,
+        estimated=bool(estimated),
+        reported_cost_usd=reported,
+    )
 
 
 CostStatus = Literal["priced", "unpriced", "estimated", "reported"]

@@ -35,6 +35,7 @@ from tokentray.events import (
     ScanReport,
     UsageEvent,
     check_event,
+    event_from_row,
 )
 from tokentray.pricing import Pricer
 from tokentray.sources.base import (
@@ -380,23 +381,7 @@ class Ingestor:
         rows = self.store.events_for_repricing()
         updates = []
         for row in rows:
-            event = UsageEvent(
-                source=row[1],
-                key="",
-                session_id=row[2],
-                project=row[3],
-                model=row[4],
-                timestamp_ms=row[5],
-                input_tokens=row[6],
-                output_tokens=row[7],
-                reasoning_tokens=row[8],
-                cache_read_tokens=row[9],
-                cache_write_5m_tokens=row[10],
-                cache_write_1h_tokens=row[11],
-                service_tier=row[12],
-                estimated=bool(row[13]),
-                reported_cost_usd=row[14],
-            )
+            event = event_from_row(row[1:])
             priced = self.pricer.price(event)
             updates.append((priced.cost_usd, priced.cost_status, row[0]))
         self.store.set_costs(updates, self.pricer.fingerprint)

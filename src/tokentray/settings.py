@@ -15,7 +15,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Literal, get_args
 
 from tokentray.alerts.rules import (
@@ -40,6 +40,51 @@ class SettingsError(ValueError):
     """A value in the settings file that cannot be used; the message says which and why."""
 
 
+DEFAULT_COMPARE_MODEL = "claude-sonnet-4-5"
+DEFAULT_EXPORTER_PORT = 9788
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+@dataclass(slots=True)
+class InsightSettings:
+    """``[insight]``: the cheaper model to compare with, and projects that moved."""
+
+    compare_model: str = DEFAULT_COMPARE_MODEL
+    moved: dict[str, str] = field(default_factory=dict)  # old project folder -> new
+
+    def validate(self) -> None:
+        if not self.compare_model.strip():
+            raise SettingsError("insight.compare_model must name a model")
+        for old, new in self.moved.items():
+            if not _absolute(old) or not new:
+                raise SettingsError(
+                    f"insight.moved maps whole folders (old = new), not {old!r} = {new!r}"
+                )
+
+
+@dataclass(slots=True)
+class ExporterSettings:
+    """``[exporter]``: the opt-in Prometheus endpoint for a team's dashboard."""
+
+    enabled: bool = False
+    address: str = "127.0.0.1"
+    port: int = DEFAULT_EXPORTER_PORT
+    project_labels: bool = True  # off: no project folder names leave the machine
+    user: str = ""  # the ``user`` label; empty: the login name
+
+    @property
+    def loopback_only(self) -> bool:
+        return self.address in LOOPBACK
+
+    def validate(self) -> None:
+        if isinstance(self.port, bool) or not isinstance(self.port, int):
+            raise SettingsError("exporter.port must be a whole number")
+        if not 1 <= self.port <= 65535:
+            raise SettingsError(f"exporter.port must be from 1 to 65535, not {self.port}")
+        if not self.address.strip():
+            raise SettingsError("exporter.address must be an address such as 127.0.0.1")
+
+
 @dataclass(slots=True)
 class Settings:
     daily_budget_usd: float = 20.0
@@ -51,6 +96,8 @@ class Settings:
     pricing: PricingConfig = field(default_factory=PricingConfig)  # the user's [pricing] table
     # Opt-in: ask Claude's usage endpoint for the plan windows with Claude Code's sign-in.
     claude_usage_check: bool = False
+    insight: InsightSettings = field(default_factory=InsightSettings)
+    exporter: ExporterSettings = field(default_factory=ExporterSettings)
     path: Path | None = None
     error: str | None = None  # what in the file could not be used, for the user
     file_unusable: bool = False  # the app's settings could not be read: saving moves it aside
@@ -72,6 +119,8 @@ class Settings:
                 raise SettingsError(f"sources.folders names an unknown agent {source!r}")
             if not folder:
                 raise SettingsError("sources.folders has an entry without a path")
+        self.insight.validate()
+        self.exporter.validate()
         ids = [rule.id for rule in self.alert_rules or []]
         if len(ids) != len(set(ids)):
             raise SettingsError("two alert rules share an id")
@@ -178,6 +227,12 @@ def _from_toml(raw: dict[str, Any]) -> Settings:
     plans = raw.get("plans", {})
     if not isinstance(plans, dict) or not isinstance(plans.get("claude_usage_check", False), bool):
         raise SettingsError("[plans] must be a table; claude_usage_check true or false")
+    insight, exporter = raw.get("insight", {}), raw.get("exporter", {})
+    if not isinstance(insight, dict) or not isinstance(exporter, dict):
+        raise SettingsError("[insight] and [exporter] must be tables")
+    moved = insight.get("moved", {})
+    if not isinstance(moved, dict):
+        raise SettingsError("[insight.moved] must be a table of old folder = new folder")
     try:
         rules = [rule_from_toml(r) for r in alerts["rules"]] if "rules" in alerts else None
     except (RuleError, TypeError) as exc:
@@ -190,7 +245,29 @@ def _from_toml(raw: dict[str, Any]) -> Settings:
         custom_folders=[(str(f.get("source", "")), str(f.get("path", ""))) for f in folders],
         alert_rules=rules,
         claude_usage_check=plans.get("claude_usage_check", False),
+        insight=InsightSettings(
+            compare_model=str(insight.get("compare_model", DEFAULT_COMPARE_MODEL)),
+            moved={str(old): str(new) for old, new in moved.items()},
+        ),
+        exporter=ExporterSettings(
+            enabled=_flag(exporter, "enabled", False),
+            address=str(exporter.get("address", "127.0.0.1")),
+            port=exporter.get("port", DEFAULT_EXPORTER_PORT),
+            project_labels=_flag(exporter, "project_labels", True),
+            user=str(exporter.get("user", "")),
+        ),
     )
+
+
+def _absolute(folder: str) -> bool:
+    return PurePosixPath(folder).is_absolute() or PureWindowsPath(folder).is_absolute()
+
+
+def _flag(table: dict[str, Any], name: str, default: bool) -> bool:
+    value = table.get(name, default)
+    if not isinstance(value, bool):
+        raise SettingsError(f"{name} must be true or false, not {value!r}")
+    return value
 
 
 def save_settings(settings: Settings, path: Path | None = None) -> Path:
@@ -215,6 +292,18 @@ def save_settings(settings: Settings, path: Path | None = None) -> Path:
     }
     document["tray"] = {"icon_shows": settings.icon_shows}
     document["plans"] = {"claude_usage_check": settings.claude_usage_check}
+    document["insight"] = {
+        "compare_model": settings.insight.compare_model,
+        "moved": dict(settings.insight.moved),
+    }
+    exporter = settings.exporter
+    document["exporter"] = {
+        "enabled": exporter.enabled,
+        "address": exporter.address,
+        "port": exporter.port,
+        "project_labels": exporter.project_labels,
+        "user": exporter.user,
+    }
     folders = tomlkit.aot()
     for source, folder in settings.custom_folders:
         folders.append(tomlkit.item({"source": source, "path": folder}))

@@ -16,12 +16,17 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from tokentray.alerts.engine import Alert, AlertEngine
 from tokentray.alerts.notify import desktop_notify, post_webhook
+from tokentray.cli.exits import EXIT_ERROR
 from tokentray.cli.output import to_json
 from tokentray.engine import Engine, local_zone
 from tokentray.watcher import FolderWatcher
+
+if TYPE_CHECKING:
+    from tokentray.exporter import Exporter
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +72,9 @@ def watch(engine: Engine, args: argparse.Namespace) -> int:
         signal.signal(sig, stopping)
     rules = alert_engine(engine, args)
     roots = [root for _source, root in engine.ingestor.roots()]
+    exporter = _start_exporter(engine, args) if args.exporter else None
+    if args.exporter and exporter is None:
+        return EXIT_ERROR
     try:
         if args.once:
             print(f"tokentray watch: {len(rules.rules)} rules, one pass", flush=True)
@@ -91,7 +99,45 @@ def watch(engine: Engine, args: argparse.Namespace) -> int:
             changed = watcher.wait(wait)
     finally:
         watcher.stop()
+        if exporter is not None:
+            exporter.stop()
     return 0
+
+
+def _start_exporter(engine: Engine, args: argparse.Namespace) -> Exporter | None:
+    """The Prometheus endpoint beside the watch: at --exporter's ADDRESS:PORT, or as the
+    settings' [exporter] table says; None (and why, on stderr) when it cannot open."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    from tokentray.exporter import ExporterError, exposure_warning, start_exporter  # noqa: PLC0415
+
+    settings = engine.settings.exporter
+    if isinstance(args.exporter, str):
+        address, _, port = args.exporter.rpartition(":")
+        if not port.isdigit() or not 0 <= int(port) <= 65535:
+            print(
+                f"tokentray: --exporter wants ADDRESS:PORT, not {args.exporter!r}", file=sys.stderr
+            )
+            return None
+        settings = replace(
+            settings, address=address.strip("[]") or settings.address, port=int(port)
+        )
+    warning = exposure_warning(settings)
+    if warning:
+        print(f"tokentray: {warning}", file=sys.stderr)
+    try:
+        exporter = start_exporter(
+            engine.store.path,
+            settings,
+            lambda: engine.settings.daily_budget_usd,
+            args.tz or local_zone(),
+            lambda: engine.settings.insight.moved,
+        )
+    except ExporterError as exc:
+        print(f"tokentray: {exc}", file=sys.stderr)
+        return None
+    print(f"tokentray watch: Prometheus metrics at {exporter.url}", flush=True)
+    return exporter
 
 
 def _watch_pass(

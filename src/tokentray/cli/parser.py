@@ -11,7 +11,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tokentray import __version__
 
-REPORT_KINDS = ("daily", "weekly", "monthly", "session", "blocks", "reconcile", "limits")
+REPORT_KINDS = (
+    "daily",
+    "weekly",
+    "monthly",
+    "session",
+    "blocks",
+    "reconcile",
+    "limits",
+    "outcomes",
+    "cache",
+    "counterfactual",
+)
 
 
 def parse_date(text: str) -> date:
@@ -93,6 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--source", choices=source_names(), help="only this agent")
     report.add_argument("--breakdown", action="store_true", help="per-model rows")
     report.add_argument("--no-scan", action="store_true", help="do not ingest new data first")
+    report.add_argument(
+        "--as",
+        dest="as_model",
+        metavar="MODEL",
+        help="counterfactual: the model to price the same requests as "
+        "(default: [insight] compare_model)",
+    )
 
     commands.add_parser("reprice", help="re-price every stored event with current prices")
     commands.add_parser(
@@ -152,6 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--desktop", action="store_true", help="also show desktop notifications")
     watch.add_argument("--tz", type=parse_zone, help="IANA time zone of the rules' windows")
     watch.add_argument("--once", action="store_true", help="one pass, then exit")
+    watch.add_argument(
+        "--exporter",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="ADDRESS:PORT",
+        help="also serve Prometheus metrics (default: the [exporter] settings, 127.0.0.1:9788)",
+    )
 
     prices = commands.add_parser("prices", help="show the rates used for models")
     prices.add_argument("models", nargs="*")

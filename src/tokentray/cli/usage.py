@@ -80,6 +80,10 @@ def report(engine: Engine, args: argparse.Namespace) -> int:
 
         return reconcile_report(engine, args) or exit_for(scan)
     tz = args.tz or local_zone()
+    if args.kind in ("outcomes", "cache", "counterfactual"):
+        from tokentray.cli.insight import insight_report  # noqa: PLC0415
+
+        return insight_report(engine, args, tz) or (EXIT_STORE if store_failed else exit_for(scan))
     source = args.source or ("claude-code" if args.kind == "blocks" else None)
     filters = aggregate.Filters(since=args.since, until=args.until, source=source)
     if args.kind in aggregate.PERIOD_KINDS:

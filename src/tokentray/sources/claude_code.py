@@ -39,6 +39,7 @@ class ClaudeLineParser:
     def __init__(self, session_id: str, project_fallback: str) -> None:
         self._session_id = session_id
         self._project_fallback = project_fallback
+        self._branch = ""  # the last git branch said, so each is recorded once per read
 
     def state(self) -> dict[str, Any]:
         return {}
@@ -93,6 +94,10 @@ class ClaudeLineParser:
             return []
         event = self._event(record, message, usage, model, line)
         found: list[UsageEvent | Activity] = [event] if event.total_tokens > 0 else []
+        branch = record.get("gitBranch")
+        if isinstance(branch, str) and branch and branch != self._branch:
+            self._branch = branch
+            found.append(branch_activity(self._session_id, branch, event.timestamp_ms))
         return found + self._tool_calls(message, event.timestamp_ms)
 
     def _human_turn(
@@ -158,6 +163,12 @@ class ClaudeLineParser:
             cache_write_1h_tokens=write_1h,
             service_tier="fast" if usage.get("speed") == "fast" else "",
         )
+
+
+def branch_activity(session_id: str, branch: str, timestamp_ms: int) -> Activity:
+    """The git branch a session worked on (one row per session and branch)."""
+    key = f"claude-branch:{session_id}:{branch}"
+    return Activity(ClaudeCodeSource.name, key, session_id, timestamp_ms, "branch", branch)
 
 
 def _cache_writes(usage: Mapping[str, Any]) -> tuple[int, int]:

@@ -146,8 +146,8 @@ class CodexLineParser:
             return []
         kind = record.get("type")
         if kind == "session_meta":
-            self._on_session_meta(payload, record)
-        elif kind == "turn_context":
+            return self._on_session_meta(payload, record)
+        if kind == "turn_context":
             self._on_turn_context(payload)
         elif kind == "event_msg":
             return self._on_event(payload, record)
@@ -169,14 +169,14 @@ class CodexLineParser:
         key = f"codex-tool:{self.session_id}:{call_id}"
         return [Activity(CodexSource.name, key, self.session_id, timestamp_ms, "tool", fingerprint)]
 
-    def _on_session_meta(self, payload: dict[str, Any], record: dict[str, Any]) -> None:
+    def _on_session_meta(self, payload: dict[str, Any], record: dict[str, Any]) -> list[Found]:
         parent = _parent_of(payload)
         session_id = payload.get("id")
         if self.has_meta:
             # A later session_meta re-embeds an ancestor: remember whose child it is.
             if isinstance(session_id, str) and session_id and parent:
                 self.ancestors[session_id] = parent
-            return
+            return []
         self.has_meta = True
         if isinstance(session_id, str) and session_id:
             self.session_id = session_id
@@ -186,6 +186,13 @@ class CodexLineParser:
         if parent:
             self.parent_id = parent
             self.fork_ms = parse_timestamp_ms(payload.get("timestamp") or record.get("timestamp"))
+        git = payload.get("git")
+        branch = git.get("branch") if isinstance(git, dict) else None
+        if not isinstance(branch, str) or not branch:
+            return []
+        timestamp_ms = parse_timestamp_ms(payload.get("timestamp") or record.get("timestamp"))
+        key = f"codex-branch:{self.session_id}:{branch}"
+        return [Activity(CodexSource.name, key, self.session_id, timestamp_ms, "branch", branch)]
 
     def _lineage(self) -> tuple[str, int]:
         """The root session of this file's fork lineage and how many forks away it is."""

@@ -44,6 +44,14 @@ _QUARTER_SUMS = (
 )
 
 
+# One request's own figures, in the order ``events.event_from_row`` reads them.
+_REQUEST_COLUMNS = (
+    "source, session_id, project, model, ts_ms, input_tokens, output_tokens, "
+    "reasoning_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, "
+    "service_tier, estimated, reported_cost_usd"
+)
+
+
 def _whole_quarters(where: EventFilter) -> bool:
     """Whether the filter selects whole quarter-hours by time and agent only (every time
     zone's midnight is a quarter-hour)."""
@@ -284,6 +292,18 @@ class StoreReads:
             found += [(label, *row) for row in rows]
         return found
 
+    def sums_by_label(self, where: EventFilter) -> list[Row]:
+        """(source, model, project, input, output, cache read, cache write, cost, requests)
+        per agent, model and project: the exporter's counters."""
+        clause, params = where.where()
+        return self._rows(
+            "SELECT source, model, project, SUM(input_tokens), SUM(output_tokens), "
+            "SUM(cache_read_tokens), SUM(cache_write_5m_tokens + cache_write_1h_tokens), "
+            f"SUM(COALESCE(cost_usd, 0)), COUNT(*) FROM events{clause} "
+            "GROUP BY source, model, project",
+            params,
+        )
+
     def sums_by_session_and_model(self, where: EventFilter) -> list[Row]:
         """(source, session, model, project, first ms, last ms, *sums)."""
         clause, params = where.where()
@@ -376,10 +396,17 @@ class StoreReads:
     def events_for_repricing(self) -> list[Row]:
         """(id, source, session, project, model, ts, input, output, reasoning, cache read,
         cache write 5m, cache write 1h, service tier, estimated, reported cost) of every event."""
+        return self._rows(f"SELECT id, {_REQUEST_COLUMNS} FROM events")
+
+    def requests(self, where: EventFilter) -> list[Row]:
+        """(source, session, project, model, ts, input, output, reasoning, cache read, cache
+        write 5m, cache write 1h, service tier, estimated, reported cost, cost) of each
+        request, by session and time: for figures that follow a session request by request."""
+        clause, params = where.where()
         return self._rows(
-            "SELECT id, source, session_id, project, model, ts_ms, input_tokens, output_tokens, "
-            "reasoning_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, "
-            "service_tier, estimated, reported_cost_usd FROM events"
+            f"SELECT {_REQUEST_COLUMNS}, cost_usd FROM events{clause} "
+            "ORDER BY source, session_id, ts_ms, id",
+            params,
         )
 
     def models_used(self) -> list[Row]:
@@ -397,10 +424,20 @@ class StoreReads:
         """(last prompt ms, prompts, activity rows recorded) for one session."""
         (row,) = self._rows(
             "SELECT MAX(CASE WHEN kind = 'human' THEN ts_ms END), SUM(kind = 'human'), "
-            "COUNT(*) FROM activity WHERE source = ? AND session_id = ?",
+            "SUM(kind IN ('human', 'tool')) FROM activity WHERE source = ? AND session_id = ?",
             (source, session_id),
         )
-        return row[0], int(row[1] or 0), int(row[2])
+        return row[0], int(row[1] or 0), int(row[2] or 0)
+
+    def session_branches(self) -> dict[tuple[str, str], list[str]]:
+        """The git branches each session's agent reported working on, first seen first."""
+        found: dict[tuple[str, str], list[str]] = {}
+        for source, session, branch in self._rows(
+            "SELECT source, session_id, fingerprint FROM activity WHERE kind = 'branch' "
+            "ORDER BY ts_ms"
+        ):
+            found.setdefault((str(source), str(session)), []).append(str(branch))
+        return found
 
     def last_tool_calls(
         self, source: str, session_id: str, before_ms: int, limit: int

@@ -1,0 +1,226 @@
+"""`tokentray report outcomes|cache|counterfactual`: what the spend bought and where it
+leaked, as a table, JSON or CSV."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tokentray.cli.exits import EXIT_OK, EXIT_USAGE
+from tokentray.engine import Engine
+from tokentray.store import EventFilter
+
+INSIGHT_KINDS = ("outcomes", "cache", "counterfactual")
+
+
+def insight_report(engine: Engine, args: argparse.Namespace, tz: ZoneInfo) -> int:
+    from tokentray import aggregate  # noqa: PLC0415
+
+    where = aggregate.Filters(since=args.since, until=args.until, source=args.source).events(tz)
+    if args.kind == "outcomes":
+        data = outcomes_data(engine, where, tz)
+    elif args.kind == "cache":
+        data = cache_data(engine, where, tz)
+    else:
+        from tokentray.insight.counterfactual import UnknownModelError  # noqa: PLC0415
+
+        try:
+            data = counterfactual_data(engine, where, tz, args.as_model)
+        except UnknownModelError as exc:
+            print(f"tokentray: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    if args.json:
+        from tokentray.cli.output import to_json  # noqa: PLC0415
+
+        print(to_json(data))
+    elif args.csv:
+        print(_csv(data["rows"] if args.kind == "outcomes" else data["days"]), end="")
+    else:
+        print(TABLES[args.kind](data))
+    return EXIT_OK
+
+
+def outcomes_data(engine: Engine, where: EventFilter, tz: ZoneInfo) -> dict[str, Any]:
+    from tokentray.insight.outcomes import outcomes  # noqa: PLC0415
+    from tokentray.insight.tiers import tier_for  # noqa: PLC0415
+
+    found = outcomes(engine.store, where, tz, engine.settings.insight.moved)
+    data = found.as_dict(tz)
+    daily: dict[str, int] = {}
+    for row in found.rows:
+        daily[row.day] = daily.get(row.day, 0) + row.tokens
+    data["tiers"] = [
+        {"day": day, "tokens": tokens, "tier": tier_for(tokens).name}
+        for day, tokens in sorted(daily.items())
+    ]
+    return data
+
+
+def cache_data(engine: Engine, where: EventFilter, tz: ZoneInfo) -> dict[str, Any]:
+    from tokentray.insight.cache import cache_report  # noqa: PLC0415
+
+    pricer = engine.pricer
+    report = cache_report(
+        engine.store, where, tz, lambda e: pricer.rates(e.model, e.timestamp_ms, e.service_tier)
+    )
+    return report.as_dict()
+
+
+def counterfactual_data(
+    engine: Engine, where: EventFilter, tz: ZoneInfo, model: str | None
+) -> dict[str, Any]:
+    from tokentray.insight.counterfactual import check_model, counterfactual  # noqa: PLC0415
+
+    model = model or engine.settings.insight.compare_model
+    check_model(engine.pricer, model, int(time.time() * 1000))
+    return counterfactual(engine.store, where, tz, engine.pricer, model).as_dict()
+
+
+def _money(value: float | None) -> str:
+    return "–" if value is None else f"${value:,.2f}"
+
+
+def _count(value: float | None) -> str:
+    if value is None:
+        return "–"
+    for size, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.1f}{unit}"
+    return f"{value:.0f}"
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    rows = [list(header), *map(list, rows)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return [
+        "  ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in rows
+    ]
+
+
+def outcomes_table(data: dict[str, Any]) -> str:
+    if not data["rows"]:
+        return "No sessions in this period."
+    lines = _table(
+        (
+            "day / project · agent · model",
+            "sessions",
+            "commits",
+            "lines",
+            "spend",
+            "$/commit",
+            "tok/commit",
+            "no commit",
+        ),
+        (
+            (
+                f"{r['day']} {_short(r['project'])} · {r['source']} · {r['model']}",
+                str(r["sessions"]),
+                str(r["commits"]),
+                str(r["lines_changed"]),
+                _money(r["cost_usd"]),
+                _money(r["usd_per_commit"]),
+                _count(r["tokens_per_commit"]),
+                _money(r["no_commit_usd"]),
+            )
+            for r in data["rows"]
+        ),
+    )
+    total = data["total"]
+    lines.append(
+        f"Total: {total['commits']} commits, {total['lines_changed']} lines, "
+        f"{_money(total['cost_usd'])} ({_money(total['usd_per_commit'])} a commit); "
+        f"{_money(total['no_commit_usd'])} in sessions that committed nothing."
+    )
+    if total["unknown_outcome_usd"]:
+        lines.append(
+            f"{_money(total['unknown_outcome_usd'])} was spent where no repository could be "
+            "read (see `--json` → repositories; [insight.moved] maps moved folders)."
+        )
+    if data["tiers"]:
+        last = data["tiers"][-1]
+        lines.append(f"Tier on {last['day']}: {last['tier']} ({_count(last['tokens'])} tokens).")
+    return "\n".join(lines)
+
+
+def cache_table(data: dict[str, Any]) -> str:
+    if not data["days"]:
+        return "No requests in this period."
+    lines = _table(
+        ("day", "hit ratio", "cache read", "cache write", "unread writes", "idle misses", "wasted"),
+        (
+            (
+                d["day"],
+                _share(d["hit_ratio"]),
+                _count(d["cache_read_tokens"]),
+                _count(d["cache_write_tokens"]),
+                _money(d["unread_write_usd"]),
+                f"{d['idle_misses']} · {_money(d['idle_miss_usd'])}",
+                _money(d["wasted_usd"]),
+            )
+            for d in data["days"]
+        ),
+    )
+    total = data["total"]
+    lines.append(
+        f"Total: hit ratio {_share(total['hit_ratio'])}; {_money(total['wasted_usd'])} "
+        f"on cache writes never read ({_money(total['unread_write_usd'])}) and on "
+        f"rewrites after idle gaps ({_money(total['idle_miss_usd'])})."
+    )
+    return "\n".join(lines)
+
+
+def counterfactual_table(data: dict[str, Any]) -> str:
+    if not data["days"]:
+        return "No requests in this period."
+    model = data["as_model"]
+    lines = _table(
+        ("day", "requests", "spent", f"as {model}", "saving"),
+        (
+            (
+                d["day"],
+                str(d["requests"]),
+                _money(d["actual_usd"]),
+                _money(d["alternative_usd"]),
+                f"{_money(d['saving_usd'])} ({_share(d['saving_share'])})",
+            )
+            for d in data["days"]
+        ),
+    )
+    total = data["total"]
+    lines.append(
+        f"Total: {_money(total['actual_usd'])} spent; {_money(total['alternative_usd'])} "
+        f"as {model}, {_money(total['saving_usd'])} less ({_share(total['saving_share'])})."
+    )
+    if total["unpriced_requests"]:
+        lines.append(f"{total['unpriced_requests']} requests had no price and are left out.")
+    return "\n".join(lines)
+
+
+TABLES = {"outcomes": outcomes_table, "cache": cache_table, "counterfactual": counterfactual_table}
+
+
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+def _short(project: str) -> str:
+    return project.rstrip("/").rsplit("/", 1)[-1] or project
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+    return buffer.getvalue()
