@@ -5,6 +5,7 @@ real Prometheus server scraping a running exporter."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -20,9 +21,9 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-
 from tests.conftest import EngineFactory
 from tests.helpers.transcripts import Repo, request, write_session
+
 from tokentray import exporter as exporter_module
 from tokentray.dashboard.live import local_day_start_ms
 from tokentray.exporter import ExporterError, exposure_warning, start_exporter
@@ -44,7 +45,7 @@ def samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
 
 
 def value(found: dict[str, Any], name: str, **labels: str) -> float:
-    return sum(v for l, v in found[name] if all(l.get(k) == w for k, w in labels.items()))
+    return sum(v for tags, v in found[name] if all(tags.get(k) == w for k, w in labels.items()))
 
 
 @pytest.fixture
@@ -79,7 +80,7 @@ def running(engine, settings: ExporterSettings, budget: float = 20.0):  # type: 
 
 
 def test_metrics_over_http(history) -> None:  # type: ignore[no-untyped-def]
-    engine, repo, _ = history
+    engine, _, _ = history
     exporter = running(engine, ExporterSettings(port=0, user="alice"))
     try:
         assert exporter.url.startswith("http://127.0.0.1:")
@@ -289,7 +290,7 @@ def test_every_dashboard_query_returns_data_from_a_real_prometheus(
             result = query(url, expr)
             values = [float(r["value"][1]) for r in result]
             assert values, f"{title}: {expr} returned nothing"
-            assert all(v == v for v in values), f"{title}: {expr} gave NaN"
+            assert not any(math.isnan(v) for v in values), f"{title}: {expr} gave NaN"
         users = query(url, "count by (user) (tokentray_info)")
         assert [r["metric"]["user"] for r in users] == ["alice"]
     finally:

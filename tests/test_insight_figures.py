@@ -11,9 +11,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from tests.conftest import EngineFactory
 from tests.helpers.transcripts import OPUS, SONNET, ms, request, write_session
+
 from tokentray.insight.cache import cache_report
 from tokentray.insight.counterfactual import UnknownModelError, check_model, counterfactual
 from tokentray.insight.tiers import TIERS, next_tier, tier_for
@@ -176,7 +176,7 @@ def test_cache_and_counterfactual_reports_on_the_command_line(tmp_path: Path, ca
     ]
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*base, *args], env=env, capture_output=True, text=True)
+        return subprocess.run([*base, *args], env=env, capture_output=True, text=True, check=False)
 
     cache = json.loads(run("cache", "--json", "--tz", "UTC").stdout)
     assert cache["total"]["idle_misses"] == 2 and cache["sessions"][0]["session"] == S

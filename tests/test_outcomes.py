@@ -11,9 +11,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from tests.conftest import EngineFactory
 from tests.helpers.transcripts import OPUS, Repo, ms, request, write_session
+
 from tokentray.insight.outcomes import GRACE_MS, outcomes
 from tokentray.store import EventFilter
 
@@ -199,11 +199,11 @@ def test_codex_sessions_record_their_branch(tmp_path: Path, make_engine: EngineF
 
 
 def test_grace_is_half_an_hour() -> None:
-    assert GRACE_MS == ms("2026-01-01T00:30") - ms("2026-01-01T00:00")
+    assert ms("2026-01-01T00:30") - ms("2026-01-01T00:00") == GRACE_MS
 
 
 def test_report_outcomes_on_the_command_line(scene) -> None:  # type: ignore[no-untyped-def]
-    engine, repo, _, moved, tmp_path = scene
+    engine, _, _, moved, tmp_path = scene
     config = tmp_path / "config.toml"
     config.write_text(
         "[insight.moved]\n" + "".join(f'"{old}" = "{new}"\n' for old, new in moved.items())
@@ -250,7 +250,7 @@ def test_report_outcomes_on_the_command_line(scene) -> None:  # type: ignore[no-
         text=True,
         check=True,
     ).stdout
-    assert "Total: 1 commits" in table and "in sessions that committed nothing" in table
+    assert "Total: 1 commit," in table and "in sessions that committed nothing" in table
     assert "deleted-project" in table and "no repository could be read" in table
     csv_text = subprocess.run(
         [*command, "report", "outcomes", "--csv", "--tz", "UTC"],

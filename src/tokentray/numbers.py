@@ -28,6 +28,11 @@ def shown(value: object) -> str:
     return repr(value) if not isinstance(value, str) else f"{value!r}"
 
 
+def plural(count: int, word: str) -> str:
+    """``1 commit``, ``3 commits``, ``1,200 requests``."""
+    return f"{count:,} {word}" + ("" if count == 1 else "s")
+
+
 def compact(n: float) -> str:
     """1234 -> 1.23k, 4_560_000 -> 4.56M: readable in a narrow column."""
     for limit, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):

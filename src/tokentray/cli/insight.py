@@ -7,31 +7,33 @@ import argparse
 import csv
 import io
 import sys
-import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from tokentray.cli.exits import EXIT_OK, EXIT_USAGE
 from tokentray.engine import Engine
-from tokentray.store import EventFilter
+from tokentray.numbers import plural
 
 INSIGHT_KINDS = ("outcomes", "cache", "counterfactual")
 
 
 def insight_report(engine: Engine, args: argparse.Namespace, tz: ZoneInfo) -> int:
     from tokentray import aggregate  # noqa: PLC0415
+    from tokentray.insight import summary  # noqa: PLC0415
 
     where = aggregate.Filters(since=args.since, until=args.until, source=args.source).events(tz)
+    store, pricer = engine.store, engine.pricer
     if args.kind == "outcomes":
-        data = outcomes_data(engine, where, tz)
+        data = summary.outcomes_data(store, where, tz, engine.settings.insight.moved)
     elif args.kind == "cache":
-        data = cache_data(engine, where, tz)
+        data = summary.cache_data(store, where, tz, pricer)
     else:
         from tokentray.insight.counterfactual import UnknownModelError  # noqa: PLC0415
 
+        model = args.as_model or engine.settings.insight.compare_model
         try:
-            data = counterfactual_data(engine, where, tz, args.as_model)
+            data = summary.counterfactual_data(store, where, tz, pricer, model)
         except UnknownModelError as exc:
             print(f"tokentray: {exc}", file=sys.stderr)
             return EXIT_USAGE
@@ -44,42 +46,6 @@ def insight_report(engine: Engine, args: argparse.Namespace, tz: ZoneInfo) -> in
     else:
         print(TABLES[args.kind](data))
     return EXIT_OK
-
-
-def outcomes_data(engine: Engine, where: EventFilter, tz: ZoneInfo) -> dict[str, Any]:
-    from tokentray.insight.outcomes import outcomes  # noqa: PLC0415
-    from tokentray.insight.tiers import tier_for  # noqa: PLC0415
-
-    found = outcomes(engine.store, where, tz, engine.settings.insight.moved)
-    data = found.as_dict(tz)
-    daily: dict[str, int] = {}
-    for row in found.rows:
-        daily[row.day] = daily.get(row.day, 0) + row.tokens
-    data["tiers"] = [
-        {"day": day, "tokens": tokens, "tier": tier_for(tokens).name}
-        for day, tokens in sorted(daily.items())
-    ]
-    return data
-
-
-def cache_data(engine: Engine, where: EventFilter, tz: ZoneInfo) -> dict[str, Any]:
-    from tokentray.insight.cache import cache_report  # noqa: PLC0415
-
-    pricer = engine.pricer
-    report = cache_report(
-        engine.store, where, tz, lambda e: pricer.rates(e.model, e.timestamp_ms, e.service_tier)
-    )
-    return report.as_dict()
-
-
-def counterfactual_data(
-    engine: Engine, where: EventFilter, tz: ZoneInfo, model: str | None
-) -> dict[str, Any]:
-    from tokentray.insight.counterfactual import check_model, counterfactual  # noqa: PLC0415
-
-    model = model or engine.settings.insight.compare_model
-    check_model(engine.pricer, model, int(time.time() * 1000))
-    return counterfactual(engine.store, where, tz, engine.pricer, model).as_dict()
 
 
 def _money(value: float | None) -> str:
@@ -137,7 +103,7 @@ def outcomes_table(data: dict[str, Any]) -> str:
     )
     total = data["total"]
     lines.append(
-        f"Total: {total['commits']} commits, {total['lines_changed']} lines, "
+        f"Total: {plural(total['commits'], 'commit')}, {total['lines_changed']} lines, "
         f"{_money(total['cost_usd'])} ({_money(total['usd_per_commit'])} a commit); "
         f"{_money(total['no_commit_usd'])} in sessions that committed nothing."
     )

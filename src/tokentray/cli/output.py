@@ -18,7 +18,7 @@ import orjson
 from tokentray.aggregate import Report, Row, Totals
 from tokentray.engine import FolderStatus
 from tokentray.events import NEVER, ProviderState, ScanReport
-from tokentray.numbers import compact
+from tokentray.numbers import compact, plural
 from tokentray.plans import PlanWindow
 from tokentray.reconcile import NO_PROVIDER_DATA, ReconcileRow
 
@@ -36,10 +36,6 @@ CSV_FIELDS = (
     "estimated_requests",
     "reported_requests",
 )
-
-
-def plural(count: int, word: str) -> str:
-    return f"{count:,} {word}" + ("" if count == 1 else "s")
 
 
 def folder_lines(folders: Sequence[FolderStatus], verbose: bool) -> list[str]:

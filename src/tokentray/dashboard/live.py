@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from tokentray.events import ProviderState
 from tokentray.guardrails import PausedAgent, paused
+from tokentray.insight.summary import OutcomeBadge
 from tokentray.plans import PlanWindow
 from tokentray.plans import windows as plan_windows
 from tokentray.store import Store
@@ -50,6 +51,7 @@ class LiveSnapshot:
     providers: tuple[ProviderState, ...] = ()  # every provider polled so far, as it stands
     plans: tuple[PlanWindow, ...] = ()  # subscription windows, the nearest its limit first
     paused_agents: tuple[PausedAgent, ...] = ()  # sessions a guardrail paused, still stopped
+    badge: OutcomeBadge | None = None  # today's tier with what the day's spend bought
 
     @property
     def nearest_plan(self) -> PlanWindow | None:

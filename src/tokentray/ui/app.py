@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,7 +30,8 @@ from tokentray.engine import Engine, local_zone, open_engine
 from tokentray.instance import owned_by_me, peer_is_me, socket_path
 from tokentray.paths import data_dir as default_data_dir
 from tokentray.paths import database_path
-from tokentray.settings import Settings, load_settings
+from tokentray.settings import ExporterSettings, Settings, load_settings
+from tokentray.store import StoreError
 from tokentray.ui.display import display_problem
 from tokentray.ui.notifications import Notifier
 from tokentray.ui.provider_worker import ProviderWorker
@@ -38,6 +40,7 @@ from tokentray.ui.tray import TrayController
 from tokentray.ui.worker import EngineWorker
 
 if TYPE_CHECKING:
+    from tokentray.exporter import Exporter
     from tokentray.ui.graph_window import GraphWindow
     from tokentray.ui.preferences import PreferencesDialog
 
@@ -77,6 +80,7 @@ class TrayApp(QObject):
     claudeUsageWanted = Signal(bool)
     agentActionRequested = Signal(str, str, str)  # action, source, session
     agentDescribeRequested = Signal(str, str)  # source, session: before a stop, say what
+    insightRequested = Signal(object)  # InsightRequest
 
     def __init__(
         self,
@@ -107,6 +111,7 @@ class TrayApp(QObject):
         self.signals.settingsChanged.connect(self.worker.apply_settings)
         self.snapshotRequested.connect(self.worker.refresh_snapshot)
         self.sessionRequested.connect(self.worker.request_session)
+        self.insightRequested.connect(self.worker.request_insight)
         self.stopRequested.connect(self.worker.stop, Qt.ConnectionType.BlockingQueuedConnection)
 
         self.provider_thread = QThread()
@@ -136,6 +141,7 @@ class TrayApp(QObject):
         self.worker.pausedUntil.connect(hub.publish_paused_until)
         self.worker.problem.connect(hub.problem)
         self.worker.sessionReady.connect(self._on_session)
+        self.worker.insightReady.connect(hub.insightChanged)
         self.worker.alertsDue.connect(self._on_alerts)
         self.notifier = Notifier(self.tray)
         self.notifier.activated.connect(self.open_culprit)
@@ -162,6 +168,9 @@ class TrayApp(QObject):
         self.providers.claudeUsageReady.connect(hub.publish_claude_usage)
         self.providers.plansChanged.connect(self.snapshotRequested.emit)
         hub.settingsChanged.connect(lambda s: self.claudeUsageWanted.emit(s.claude_usage_check))
+        self.exporter: Exporter | None = None
+        self._exporter_wanted: ExporterSettings | None = None
+        hub.settingsChanged.connect(self._apply_exporter)
         # The tray's provider figures come in the snapshot, read from the store: one route.
         hub.providersChanged.connect(lambda _states: self.snapshotRequested.emit())
         hub.problem.connect(self._on_problem)
@@ -180,6 +189,39 @@ class TrayApp(QObject):
         self.engine_thread.start()
         self.provider_thread.start()
         self.claudeUsageWanted.emit(self.settings.claude_usage_check)
+        self._apply_exporter(self.settings)
+
+    def _apply_exporter(self, settings: Settings) -> None:
+        """Open, move or close the Prometheus endpoint as the settings say."""
+        wanted = replace(settings.exporter) if settings.exporter.enabled else None
+        if wanted == self._exporter_wanted and (wanted is None or self.exporter is not None):
+            return
+        self._exporter_wanted = wanted
+        if self.exporter is not None:
+            self.exporter.stop()
+            self.exporter = None
+        if wanted is None:
+            self.signals.publish_exporter_state("Off.")
+            return
+        from tokentray.exporter import ExporterError, exposure_warning, start_exporter  # noqa: PLC0415
+
+        try:
+            self.exporter = start_exporter(
+                database_path(self.data_dir),
+                wanted,
+                lambda: self.settings.daily_budget_usd,
+                local_zone(),
+                lambda: self.settings.insight.moved,
+            )
+        except (ExporterError, StoreError) as exc:
+            self.signals.publish_exporter_state(f"Not serving: {exc}")
+            self.signals.problem.emit(str(exc))
+            return
+        warning = exposure_warning(wanted)
+        state = f"Serving {self.exporter.url}"
+        self.signals.publish_exporter_state(f"{state}. {warning}" if warning else f"{state}.")
+        if warning:
+            self.signals.problem.emit(warning)
 
     def stop(self) -> None:
         # A blocking signal to a thread that is not running would never return.
@@ -190,6 +232,9 @@ class TrayApp(QObject):
         for thread in (self.engine_thread, self.provider_thread):
             thread.quit()
             thread.wait(30_000)
+        if self.exporter is not None:
+            self.exporter.stop()
+            self.exporter = None
         self.notifier.stop()
         self.tray.hide()
         if self.server is not None:
@@ -272,6 +317,7 @@ class TrayApp(QObject):
             self.graph_window.agentAction.connect(self.request_agent_action)
             self.graph_window.welcome.tryDemo.connect(self.start_demo)
             self.graph_window.welcome.addFolder.connect(self.add_folder)
+            self.graph_window.insightRequested.connect(self.insightRequested.emit)
         self.graphRequested.emit(self.graph_window.spec)
         self.reconcileRequested.emit()
         if self.graph_window.isMinimized():  # show() alone leaves a minimised window down

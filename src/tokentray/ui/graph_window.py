@@ -42,6 +42,7 @@ from tokentray.events import PlanSample
 from tokentray.numbers import compact
 from tokentray.plans import PlanWindow
 from tokentray.reconcile import ReconcileRow
+from tokentray.ui.insight_view import InsightView
 from tokentray.ui.signals import AppSignals
 from tokentray.ui.tray import money
 
@@ -89,6 +90,7 @@ class GraphWindow(QWidget):
     specChanged = Signal(object)  # GraphSpec
     sessionRequested = Signal(str, str)
     agentAction = Signal(str, str, str)  # "pause", "stop" or "resume"; source; session
+    insightRequested = Signal(object)  # InsightRequest
 
     def __init__(self, signals: AppSignals) -> None:
         super().__init__()
@@ -128,10 +130,22 @@ class GraphWindow(QWidget):
         self.tabs.addTab(self.plan, "Plan")
         self.billed = BilledView()
         self.tabs.addTab(self.billed, "Billed vs local")
+        self.insight = InsightView(signals.settings.insight.compare_model)
+        self.tabs.addTab(self.insight, "Insight")
+        self.insight.requested.connect(self.insightRequested.emit)
+        self.tabs.currentChanged.connect(self._tab_shown)
+        signals.insightChanged.connect(self.insight.show_insight)
+        signals.snapshotChanged.connect(self.insight.show_badge)
+        if signals.snapshot is not None:
+            self.insight.show_badge(signals.snapshot)
         QVBoxLayout(self).addWidget(self.tabs)
         self.show_reconcile(signals.reconcile)
         signals.graphChanged.connect(self.show_data)
         signals.reconcileChanged.connect(self.show_reconcile)
+
+    def _tab_shown(self, index: int) -> None:
+        if self.tabs.widget(index) is self.insight:
+            self.insight.ask()  # git is read only when someone looks
 
     # -- building -------------------------------------------------------------------
 

@@ -37,6 +37,8 @@ class AppSignals(QObject):
     reconcileChanged = Signal(object)  # list[ReconcileRow]
     claudeUsageChanged = Signal(object)  # claude_usage.UsageState
     agentActed = Signal(object)  # agents.ActionResult of a pause, resume or stop
+    insightChanged = Signal(object)  # dict: the Insight tab's figures
+    exporterChanged = Signal(str)  # the Prometheus endpoint's state, a sentence
     problem = Signal(str)  # a sentence for the user
 
     def __init__(self, settings: Settings) -> None:
@@ -51,6 +53,7 @@ class AppSignals(QObject):
         self.folders: list[FolderStatus] = []
         self.reconcile: list[ReconcileRow] = []
         self.claude_usage: UsageState | None = None
+        self.exporter_state = ""
 
     def publish_snapshot(self, snapshot: LiveSnapshot) -> None:
         self.snapshot = snapshot
@@ -59,6 +62,10 @@ class AppSignals(QObject):
     def publish_graph(self, data: GraphData) -> None:
         self.graph = data
         self.graphChanged.emit(data)
+
+    def publish_exporter_state(self, state: str) -> None:
+        self.exporter_state = state
+        self.exporterChanged.emit(state)
 
     def publish_providers(self, states: list[ProviderState]) -> None:
         self.providers = states

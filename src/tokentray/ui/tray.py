@@ -66,6 +66,8 @@ def tooltip(snap: LiveSnapshot, paused_until: datetime | None = None) -> str:
         f"Now {money(snap.burn_usd_per_hour)}/h · {compact(snap.burn_tokens_per_minute)} tok/min"
         f" · {snap.active_sessions} active"
     )
+    if snap.badge is not None:  # the tier, always beside what the day's spend bought
+        lines.append(snap.badge.text())
     plan = snap.nearest_plan
     if plan is not None:
         lines.append(f"Plan: {plan.summary()}")

@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal, Slot
@@ -24,7 +26,11 @@ from tokentray.dashboard import live
 from tokentray.dashboard.graph import GraphData, GraphSpec, compute_graph
 from tokentray.dashboard.series_cache import SeriesCache
 from tokentray.engine import Engine, FolderStatus
+from tokentray.insight import summary
+from tokentray.insight.counterfactual import UnknownModelError
+from tokentray.insight.summary import InsightRequest, OutcomeBadge
 from tokentray.settings import Settings
+from tokentray.store import EventFilter
 from tokentray.watcher import DEBOUNCE_S, SAFETY_RESCAN_S, FolderWatcher
 
 log = logging.getLogger(__name__)
@@ -34,6 +40,7 @@ SAFETY_RESCAN_MS = SAFETY_RESCAN_S * 1000
 SNAPSHOT_TICK_MS = 30 * 1000
 IDLE_TICK_S = 5 * 60  # with nothing written and nothing decaying, recompute this often
 STALE_AFTER_S = 15 * 60
+BADGE_EVERY_S = 5 * 60  # today's commits are read from git at most this often
 _FILES_CHANGED = QEvent.Type(QEvent.registerEventType())
 
 
@@ -69,6 +76,8 @@ class EngineWorker(QObject):
         self._tick_state: tuple[int, str] | None = None
         self._last_full_tick = 0.0
         self._rescan_timer: QTimer | None = None
+        self._badge: OutcomeBadge | None = None
+        self._badge_read: tuple[float, str, tuple[int, int | None]] = (0.0, "", (0, None))
 
     # -- lifetime (called through queued signals, on the worker thread) ----------
 
@@ -292,7 +301,7 @@ class EngineWorker(QObject):
             return live.LiveSnapshot(now_ms=now_ms, sources_found=False, stale=True)
         found = any(root.is_dir() for _, root in self._engine.ingestor.roots())
         stale = self._failed or time.time() - self._last_ok > STALE_AFTER_S
-        return live.snapshot(
+        snap = live.snapshot(
             self._engine.store,
             now_ms,
             self._tz,
@@ -301,6 +310,27 @@ class EngineWorker(QObject):
             stale=stale,
             count_billed=self._settings.budget_counts_billed,
         )
+        return replace(snap, badge=self._outcome_badge(now_ms))
+
+    def _outcome_badge(self, now_ms: int) -> OutcomeBadge | None:
+        """Today's tier and commits; git is asked again when the day turns, or at most
+        every ``BADGE_EVERY_S`` while new usage arrives."""
+        assert self._engine is not None
+        store = self._engine.store
+        day_start = live.local_day_start_ms(now_ms, self._tz)
+        day = str(day_start)
+        usage = (store.data_version(), store.last_event_ms())
+        read_at, read_day, read_usage = self._badge_read
+        due = time.time() - read_at >= BADGE_EVERY_S and usage != read_usage
+        if self._badge is not None and day == read_day and not due:
+            return self._badge
+        try:
+            moved = self._settings.insight.moved
+            self._badge = summary.outcome_badge(store, self._tz, day_start, moved)
+        except Exception:  # a broken repository costs the badge, never the snapshot
+            log.exception("reading today's commits failed")
+        self._badge_read = (time.time(), day, usage)
+        return self._badge
 
     def _emit_snapshot(self) -> None:
         try:
@@ -335,6 +365,34 @@ class EngineWorker(QObject):
         assert self._engine is not None
         snap = self._current_snapshot()
         return compute_graph(self._engine.store, spec, self._tz, snap, self._series_cache, changed)
+
+    @Slot(object)
+    def request_insight(self, request: InsightRequest) -> None:
+        """The Insight tab's figures for a range of days and a model to compare with."""
+        if self._engine is None:
+            return
+        engine, tz = self._engine, self._tz
+        now_ms = int(time.time() * 1000)
+        where = EventFilter(start_ms=request.start_ms(live.local_day_start_ms(now_ms, tz)))
+        found: dict[str, Any] = {"request": request}
+        try:
+            found["outcomes"] = summary.outcomes_data(
+                engine.store, where, tz, self._settings.insight.moved
+            )
+            found["cache"] = summary.cache_data(engine.store, where, tz, engine.pricer)
+            try:
+                found["counterfactual"] = summary.counterfactual_data(
+                    engine.store, where, tz, engine.pricer, request.model
+                )
+            except UnknownModelError as exc:
+                found["counterfactual"] = {"error": str(exc)}
+        except Exception as exc:
+            log.exception("insight figures failed")
+            self.problem.emit(f"Preparing the insight figures failed: {exc}")
+            return
+        self.insightReady.emit(found)
+
+    insightReady = Signal(object)  # dict: outcomes, cache, counterfactual, request
 
     @Slot(str, str)
     def request_session(self, source: str, session_id: str) -> None:

@@ -23,6 +23,7 @@ from tokentray.ui.preferences.page import Page
 from tokentray.ui.preferences.plans import PlansPage
 from tokentray.ui.preferences.rules import RulesPage
 from tokentray.ui.preferences.sources import SourcesPage
+from tokentray.ui.preferences.team import TeamPage
 from tokentray.ui.signals import AppSignals
 
 
@@ -43,12 +44,14 @@ class PreferencesDialog(QDialog):
         self.rules_page = RulesPage()
         self.keys_page = KeysPage()
         self.plans_page = PlansPage()
+        self.team_page = TeamPage()
         self.pages: tuple[Page, ...] = (
             self.sources_page,
             self.budget_page,
             self.rules_page,
             self.plans_page,
             self.keys_page,
+            self.team_page,
         )
         self.sections = QListWidget()
         self.sections.setMaximumWidth(150)
@@ -92,6 +95,8 @@ class PreferencesDialog(QDialog):
         signals.keyTested.connect(lambda _name, state: self.keys_page.show_state(state))
         self.plans_page.show_state(signals.claude_usage)
         signals.claudeUsageChanged.connect(self.plans_page.show_state)
+        self.team_page.show_state(signals.exporter_state)
+        signals.exporterChanged.connect(self.team_page.show_state)
         self.settingsSaved.connect(signals.publish_settings)
 
     def accept(self) -> None:
