@@ -65,6 +65,31 @@ def counterfactual_data(
     return counterfactual(store, where, tz, pricer, model).as_dict()
 
 
+def insight_figures(
+    store: Store,
+    pricer: Pricer,
+    request: InsightRequest,
+    today_start_ms: int,
+    tz: ZoneInfo,
+    moved: dict[str, str],
+) -> dict[str, Any]:
+    """The Insight tab's three parts for one request; a model with no price gives an
+    ``error`` in its part, not an exception."""
+    from tokentray.insight.counterfactual import UnknownModelError  # noqa: PLC0415
+
+    where = EventFilter(start_ms=request.start_ms(today_start_ms))
+    found: dict[str, Any] = {
+        "request": request,
+        "outcomes": outcomes_data(store, where, tz, moved),
+        "cache": cache_data(store, where, tz, pricer),
+    }
+    try:
+        found["counterfactual"] = counterfactual_data(store, where, tz, pricer, request.model)
+    except UnknownModelError as exc:
+        found["counterfactual"] = {"error": str(exc)}
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class OutcomeBadge:
     """Today's tier, always with what today's spend bought."""

@@ -195,7 +195,9 @@ class InsightView(QWidget):
         lines = [
             f"Spent {_money(total['actual_usd'])}",
             f"As {versus['as_model']}: {_money(total['alternative_usd'])}",
-            f"Difference {_money(total['saving_usd'])} ({_share(total['saving_share'])})",
+            f"Would have saved {_money(total['saving_usd'])} ({_share(total['saving_share'])})"
+            if total["saving_usd"] >= 0
+            else f"Would have cost {_money(-total['saving_usd'])} more",
         ]
         if total["unpriced_requests"]:
             lines.append(f"{total['unpriced_requests']} unpriced requests left out")

@@ -94,6 +94,7 @@ def render_all(
     signals.publish_folders(engine.folder_status())
     written.append(render_graph_window(out, engine, signals))
     written.append(render_preferences(out, signals))
+    written += render_insight(out, engine, signals)
     written.append(render_summary_window(out, snap, settings.icon_shows))
     engine.store.close()
     written += render_first_run(out, settings)
@@ -349,6 +350,35 @@ def render_graph_window(out: Path, engine: Engine, signals: AppSignals) -> Path:
     window.select(GraphSpec("7d", "model"))
     signals.publish_graph(compute_graph(engine.store, window.spec, local_zone(), signals.snapshot))
     return _grab(window, out / "graph-window.png")
+
+
+def render_insight(out: Path, engine: Engine, signals: AppSignals) -> list[Path]:
+    """The Insight tab over this store's whole history, and Preferences → Team."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    from tokentray.dashboard.live import local_day_start_ms  # noqa: PLC0415
+    from tokentray.insight import summary  # noqa: PLC0415
+    from tokentray.ui.graph_window import GraphWindow  # noqa: PLC0415
+    from tokentray.ui.preferences import PreferencesDialog  # noqa: PLC0415
+
+    assert signals.snapshot is not None
+    tz, moved = local_zone(), signals.settings.insight.moved
+    today = local_day_start_ms(int(time.time() * 1000), tz)
+    badge = summary.outcome_badge(engine.store, tz, today, moved)
+    signals.publish_snapshot(replace(signals.snapshot, badge=badge))
+    window = GraphWindow(signals)
+    window.resize(1100, 700)
+    window.insight.range.setCurrentText("All")
+    window.tabs.setCurrentWidget(window.insight)
+    request = window.insight.current_request()
+    signals.insightChanged.emit(
+        summary.insight_figures(engine.store, engine.pricer, request, today, tz, moved)
+    )
+    written = [_grab(window, out / "graph-window-insight.png")]
+    dialog = PreferencesDialog(signals)
+    dialog.sections.setCurrentRow(dialog.pages.index(dialog.team_page))
+    written.append(_grab(dialog, out / "preferences-team.png"))
+    return written
 
 
 def render_preferences(out: Path, signals: AppSignals) -> Path:

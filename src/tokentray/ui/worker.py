@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal, Slot
@@ -27,10 +26,8 @@ from tokentray.dashboard.graph import GraphData, GraphSpec, compute_graph
 from tokentray.dashboard.series_cache import SeriesCache
 from tokentray.engine import Engine, FolderStatus
 from tokentray.insight import summary
-from tokentray.insight.counterfactual import UnknownModelError
 from tokentray.insight.summary import InsightRequest, OutcomeBadge
 from tokentray.settings import Settings
-from tokentray.store import EventFilter
 from tokentray.watcher import DEBOUNCE_S, SAFETY_RESCAN_S, FolderWatcher
 
 log = logging.getLogger(__name__)
@@ -372,20 +369,11 @@ class EngineWorker(QObject):
         if self._engine is None:
             return
         engine, tz = self._engine, self._tz
-        now_ms = int(time.time() * 1000)
-        where = EventFilter(start_ms=request.start_ms(live.local_day_start_ms(now_ms, tz)))
-        found: dict[str, Any] = {"request": request}
+        today = live.local_day_start_ms(int(time.time() * 1000), tz)
         try:
-            found["outcomes"] = summary.outcomes_data(
-                engine.store, where, tz, self._settings.insight.moved
+            found = summary.insight_figures(
+                engine.store, engine.pricer, request, today, tz, self._settings.insight.moved
             )
-            found["cache"] = summary.cache_data(engine.store, where, tz, engine.pricer)
-            try:
-                found["counterfactual"] = summary.counterfactual_data(
-                    engine.store, where, tz, engine.pricer, request.model
-                )
-            except UnknownModelError as exc:
-                found["counterfactual"] = {"error": str(exc)}
         except Exception as exc:
             log.exception("insight figures failed")
             self.problem.emit(f"Preparing the insight figures failed: {exc}")

@@ -63,6 +63,12 @@ class TeamPage(Page):
         note.setWordWrap(True)
         note.setStyleSheet(SECONDARY_TEXT)
         layout.addWidget(note)
+        heading = QLabel(
+            "<b>Insight</b>: the cheaper model the Insight tab prices the same requests as"
+        )
+        heading.setWordWrap(True)
+        layout.addSpacing(8)
+        layout.addWidget(heading)
         insight = QFormLayout()
         self.compare_model = QLineEdit()
         self.compare_model.setPlaceholderText("claude-sonnet-4-5")
@@ -85,6 +91,8 @@ class TeamPage(Page):
 
     def _warn(self) -> None:
         edited = self._edited()
+        for field in (self.address, self.port, self.user, self.project_labels):
+            field.setEnabled(edited.enabled)
         warning = exposure_warning(edited) if edited.enabled else None
         self.warning.setText(warning or "")
         self.warning.setVisible(bool(warning))
