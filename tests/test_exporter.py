@@ -295,3 +295,59 @@ def test_every_dashboard_query_returns_data_from_a_real_prometheus(
         assert [r["metric"]["user"] for r in users] == ["alice"]
     finally:
         exporter.stop()
+
+
+def test_old_and_new_history_add_up(tmp_path: Path, make_engine: EngineFactory) -> None:
+    """Requests from before yesterday (summed once an hour) and since (at each scrape)."""
+    claude = tmp_path / "claude"
+    old = time.strftime("%Y-%m-%dT%H:%M", time.gmtime(time.time() - 10 * 86400))
+    new = time.strftime("%Y-%m-%dT%H:%M", time.gmtime(time.time() - 60))
+    write_session(claude, A, [request(A, "/w/app", old, n=1), request(A, "/w/app", new, n=2)])
+    engine = make_engine(claude=claude)
+    engine.ingestor.scan()
+    exporter = running(engine, ExporterSettings(port=0))
+    try:
+        found = samples(httpx.get(exporter.url, timeout=10).text)
+        again = samples(httpx.get(exporter.url, timeout=10).text)  # from the settled part
+    finally:
+        exporter.stop()
+    for scrape in (found, again):
+        assert value(scrape, "tokentray_requests_total") == 2
+        assert value(scrape, "tokentray_tokens_total", kind="output") == 200
+        assert value(scrape, "tokentray_cost_usd_total") == pytest.approx(
+            engine.store.sum_value("usd", EventFilter())
+        )
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("[exporter]\nport = 70000\n", "exporter.port must be from 1 to 65535"),
+        ("[exporter]\nport = true\n", "exporter.port must be a whole number"),
+        ('[exporter]\nenabled = "yes"\n', "enabled must be true or false"),
+        ('[exporter]\naddress = " "\n', "exporter.address must be an address"),
+        ('[insight.moved]\n"old/app" = "/new/app"\n', "insight.moved maps whole folders"),
+        ('[insight]\ncompare_model = ""\n', "insight.compare_model must name a model"),
+    ],
+)
+def test_unusable_team_settings_are_said(tmp_path: Path, text: str, said: str) -> None:
+    from tokentray.settings import load_settings
+
+    config = tmp_path / "config.toml"
+    config.write_text(text)
+    settings = load_settings(config)
+    assert settings.error and said in settings.error
+    assert settings.exporter.enabled is False  # the defaults: nothing is served
+
+
+def test_team_settings_round_trip(tmp_path: Path) -> None:
+    from tokentray.settings import InsightSettings, load_settings, save_settings
+
+    config = tmp_path / "config.toml"
+    settings = load_settings(config)
+    settings.exporter = ExporterSettings(True, "0.0.0.0", 9999, False, "dana")
+    settings.insight = InsightSettings("claude-haiku-4-5", {"/old/app": "/new/app"})
+    save_settings(settings, config)
+    again = load_settings(config)
+    assert again.error is None
+    assert again.exporter == settings.exporter and again.insight == settings.insight

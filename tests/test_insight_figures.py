@@ -190,3 +190,42 @@ def test_cache_and_counterfactual_reports_on_the_command_line(tmp_path: Path, ca
     assert csv_lines[0].startswith("day,requests,actual_usd") and len(csv_lines) == 2
     unknown = run("counterfactual", "--as", "no-such-model")
     assert unknown.returncode == 2 and "no price is known for 'no-such-model'" in unknown.stderr
+
+
+def test_random_sessions_keep_the_cache_figures_within_bounds() -> None:
+    """Whatever the pattern, waste never exceeds what was written, and costs are >= 0."""
+    import random
+
+    from tokentray.events import UsageEvent
+    from tokentray.insight.cache import _follow
+    from tokentray.pricing import Rates
+
+    rates = Rates(base=(3.0, 15.0, 0.3, 3.75, 6.0))
+    for seed in range(300):
+        rng = random.Random(seed)
+        at, events = 0, []
+        for n in range(rng.randint(1, 30)):
+            at += rng.choice((1, 30_000, 299_000, 301_000, 3_500_000, 3_700_000, 0))
+            events.append(
+                UsageEvent(
+                    "claude-code",
+                    str(n),
+                    "s",
+                    "/p",
+                    SONNET,
+                    at,
+                    input_tokens=rng.randint(0, 50),
+                    cache_read_tokens=rng.choice((0, rng.randint(1, 10_000))),
+                    cache_write_5m_tokens=rng.choice((0, rng.randint(1, 5_000))),
+                    cache_write_1h_tokens=rng.choice((0, 0, rng.randint(1, 5_000))),
+                )
+            )
+        for event, figures in _follow(events, lambda e: rates):
+            assert 0 <= figures.unread_write_tokens <= event.cache_write_tokens
+            assert 0 <= figures.idle_miss_tokens <= event.cache_write_tokens
+            assert figures.unread_write_usd >= 0 and figures.idle_miss_usd >= 0
+            assert figures.idle_misses in (0, 1)
+        # The last write of a session is never read again: it is always wasted.
+        last = events[-1]
+        *_, (_, final) = _follow(events, lambda e: rates)
+        assert final.unread_write_tokens == last.cache_write_tokens

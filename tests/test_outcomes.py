@@ -261,3 +261,46 @@ def test_report_outcomes_on_the_command_line(scene) -> None:  # type: ignore[no-
     ).stdout
     header, *lines = csv_text.splitlines()
     assert header.startswith("day,project,source,model,sessions") and len(lines) == 4
+
+
+def test_a_damaged_repository_is_said_and_the_others_still_count(
+    tmp_path: Path, make_engine: EngineFactory
+) -> None:
+    good, bad = Repo(tmp_path / "good"), Repo(tmp_path / "bad")
+    sha = good.commit("2026-10-01T09:05", 2)
+    bad.commit("2026-10-01T09:05", 2)
+    for path in (bad.folder / ".git" / "objects").rglob("*"):
+        if path.is_file():
+            path.chmod(0o600)
+            path.write_bytes(b"not an object")
+    claude = tmp_path / "claude"
+    for letter, repo in (("a", good), ("b", bad)):
+        write_session(
+            claude, letter * 36, [request(letter * 36, str(repo.folder), "2026-10-01T09:00")]
+        )
+    engine = make_engine(claude=claude)
+    engine.ingestor.scan()
+    found = outcomes(engine.store, EventFilter(), UTC)
+    by_letter = {s.session_id[0]: s for s in found.sessions}
+    assert [c.sha for c in by_letter["a"].commits] == [sha]
+    assert by_letter["b"].status.startswith("git failed")
+    assert found.total().unknown_usd == pytest.approx(by_letter["b"].cost_usd)
+
+
+def test_a_hostile_branch_name_is_only_ever_a_branch_name(
+    tmp_path: Path, make_engine: EngineFactory
+) -> None:
+    repo = Repo(tmp_path / "app")
+    sha = repo.commit("2026-10-01T09:05", 2)
+    trap = tmp_path / "written-by-git"
+    claude = tmp_path / "claude"
+    write_session(
+        claude,
+        "a" * 36,
+        [request("a" * 36, str(repo.folder), "2026-10-01T09:00", branch=f"--output={trap}")],
+    )
+    engine = make_engine(claude=claude)
+    engine.ingestor.scan()
+    (session,) = outcomes(engine.store, EventFilter(), UTC).sessions
+    assert not trap.exists()
+    assert [c.sha for c in session.commits] == [sha]  # no such branch: any branch

@@ -227,6 +227,8 @@ def test_snapshot_command_renders_every_view(tmp_path: Path, qtbot: QtBot) -> No
         "notification.png",
         "graph-window-plan.png",  # a week of plan windows, resets marked
         "preferences-plans.png",
+        "graph-window-insight.png",  # outcomes, cache, a cheaper model
+        "preferences-team.png",
         "summary-window-plan.png",
         "tray-icons-plan.png",
         "alert-editor-plan.png",
