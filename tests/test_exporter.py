@@ -75,7 +75,8 @@ def history(tmp_path: Path, make_engine: EngineFactory):  # type: ignore[no-unty
 
 def running(engine, settings: ExporterSettings, budget: float = 20.0):  # type: ignore[no-untyped-def]
     exporter = start_exporter(engine.store.path, settings, lambda: budget, UTC, dict)
-    exporter.collector.refresh_outcomes()  # the background read, done now
+    exporter.collector.settle()  # the background work, done now
+    exporter.collector.refresh_outcomes()
     return exporter
 
 
@@ -192,7 +193,12 @@ def test_watch_serves_the_metrics(tmp_path: Path, history) -> None:  # type: ign
         assert value(found, "tokentray_requests_total") == 3
     finally:
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=20) == 0
+        try:
+            assert process.wait(timeout=20) == 0
+        except subprocess.TimeoutExpired:
+            process.kill()
+            print(process.communicate()[1][-3000:])
+            raise
 
 
 # -- a real Prometheus server ---------------------------------------------------------------
@@ -351,3 +357,44 @@ def test_team_settings_round_trip(tmp_path: Path) -> None:
     again = load_settings(config)
     assert again.error is None
     assert again.exporter == settings.exporter and again.insight == settings.insight
+
+
+def test_counters_wait_for_the_history_and_follow_the_day(
+    tmp_path: Path, make_engine: EngineFactory
+) -> None:
+    """No counter is served before the whole history is summed (a partial sum would look
+    like a reset); when the day turns, the day that settles is added, not re-summed."""
+    from tokentray.exporter import UsageCollector
+
+    claude = tmp_path / "claude"
+    stamps = [time.time() - days * 86400 for days in (5, 1.2, 0.01)]
+    write_session(
+        claude,
+        A,
+        [
+            request(A, "/w/app", time.strftime("%Y-%m-%dT%H:%M", time.gmtime(t)), n=i)
+            for i, t in enumerate(stamps)
+        ],
+    )
+    engine = make_engine(claude=claude)
+    engine.ingestor.scan()
+    now = [time.time()]
+    collector = UsageCollector(
+        engine.store, ExporterSettings(), lambda: 0.0, UTC, clock=lambda: now[0], background=False
+    )
+
+    def scrape() -> dict[str, float]:
+        return {
+            family.name: sum(sample.value for sample in family.samples)
+            for family in collector.collect()
+        }
+
+    first = scrape()
+    assert "tokentray_requests" not in first and first["tokentray_counters_ready"] == 0
+    collector.settle()
+    assert scrape()["tokentray_requests"] == 3
+    settled_before = collector._settled
+    now[0] += 86400  # tomorrow: yesterday's start moves on a day
+    assert scrape()["tokentray_requests"] == 3
+    assert collector._settled is not settled_before
+    assert collector._settled.cutoff == settled_before.cutoff + 86400 * 1000

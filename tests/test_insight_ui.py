@@ -101,7 +101,11 @@ def test_team_page_opens_and_closes_the_endpoint(qtbot: QtBot, app_with_commits)
     page.compare_model.setText("claude-haiku-4-5")
     app.preferences.accept()
     qtbot.waitUntil(lambda: app.exporter is not None, timeout=5000)
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    url = f"http://127.0.0.1:{port}/metrics"
+    # The history is summed in the background: the counters come once it is.
+    qtbot.waitUntil(lambda: "tokentray_counters_ready{" in httpx.get(url, timeout=10).text)
+    qtbot.waitUntil(lambda: 'tokentray_counters_ready{user="carol"} 1.0' in httpx.get(url).text)
+    text = httpx.get(url, timeout=10).text
     labels = 'model="claude-opus-4-1",project="app",source="claude-code",user="carol"'
     assert f"tokentray_requests_total{{{labels}}} 1.0" in text
     assert page.status.text() == f"Endpoint: Serving http://127.0.0.1:{port}/metrics."

@@ -132,6 +132,7 @@ def _start_exporter(engine: Engine, args: argparse.Namespace) -> Exporter | None
             lambda: engine.settings.daily_budget_usd,
             args.tz or local_zone(),
             lambda: engine.settings.insight.moved,
+            settle_first=True,
         )
     except ExporterError as exc:
         print(f"tokentray: {exc}", file=sys.stderr)
