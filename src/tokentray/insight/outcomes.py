@@ -14,6 +14,7 @@ one that cost most); the spend of its other models is included in that row.
 
 from __future__ import annotations
 
+import heapq
 import logging
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
@@ -197,7 +198,8 @@ def outcomes(
         session.branches = branches.get((session.source, session.session_id), [])
         if session.project not in located:
             located[session.project] = locate(_relocated(session.project, moved or {}))
-        session.repo, session.status = located[session.project]
+        folder, session.status = located[session.project]
+        session.repo = folder if session.known else ""
         repositories[session.project] = session.status
         if session.known:
             by_repo.setdefault(session.repo, []).append(session)
@@ -222,19 +224,32 @@ def attribute(
     sessions: list[SessionOutcome],
     request_times: Callable[[SessionOutcome], list[int]],
 ) -> None:
-    """Give each commit of ``history`` to at most one of ``sessions`` (see the module)."""
+    """Give each commit of ``history`` to at most one of ``sessions`` (see the module).
+    Commits and sessions are swept in time order, so a long history costs the sessions
+    open at each commit, not every session for every commit."""
     times: dict[int, list[int]] = {}
-    for commit in history.commits:
+    waiting = sorted(sessions, key=lambda s: s.first_ms)
+    started = 0
+    open_now: list[tuple[int, int, SessionOutcome]] = []  # (ends, tie-break, session) heap
+    for commit in sorted(history.commits, key=lambda c: c.time_ms):
+        while started < len(waiting) and waiting[started].first_ms <= commit.time_ms:
+            session = waiting[started]
+            heapq.heappush(open_now, (session.last_ms + GRACE_MS, started, session))
+            started += 1
+        while open_now and open_now[0][0] < commit.time_ms:
+            heapq.heappop(open_now)
         if history.user_email and commit.email != history.user_email:
             continue
-        candidates = [s for s in sessions if _could_have_made(s, commit, history)]
+        candidates = [s for _, _, s in open_now if _could_have_made(s, commit, history)]
         if not candidates:
             continue
         if len(candidates) > 1:
             for s in candidates:
                 if id(s) not in times:
                     times[id(s)] = request_times(s)
-            candidates.sort(key=lambda s: _last_before(times[id(s)], commit.time_ms))
+            candidates.sort(
+                key=lambda s: (_last_before(times[id(s)], commit.time_ms), s.first_ms, s.session_id)
+            )
         candidates[-1].commits.append(commit)
 
 
