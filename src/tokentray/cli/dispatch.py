@@ -57,6 +57,12 @@ def _run(args: argparse.Namespace) -> int:
         for path in render_all(args.out, args.data_dir, args.config, dark=args.dark):
             print(path)
         return EXIT_OK
+    if args.command in ("install-desktop", "autostart"):
+        from tokentray.cli import desktop  # noqa: PLC0415
+
+        if args.command == "autostart":
+            return desktop.autostart(args)
+        return desktop.install_desktop(args)
     from tokentray.settings import load_settings  # noqa: PLC0415
 
     command = args.command

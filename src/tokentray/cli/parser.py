@@ -134,6 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--grace", type=float, default=10.0, help="stop: seconds between SIGTERM and SIGKILL"
     )
     agents.add_argument("--json", action="store_true", help="JSON output")
+    desktop = commands.add_parser(
+        "install-desktop",
+        help="add tokentray to the desktop's application menu (entry, icons, metainfo)",
+    )
+    desktop.add_argument("--remove", action="store_true", help="take them away again")
+    autostart = commands.add_parser("autostart", help="start tokentray when you log in")
+    autostart.add_argument("action", choices=("on", "off", "status"))
     doctor = commands.add_parser("doctor", help="per agent: folders, files, events, problems")
     doctor.add_argument("--json", action="store_true", help="JSON output")
 

@@ -1,4 +1,5 @@
-"""Preferences → Budget and tray: the daily budget and what the icon shows."""
+"""Preferences → Budget and tray: the daily budget, what the icon shows, and starting
+at login (whose only record is the desktop's own autostart entry)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from tokentray.desktop.autostart import Autostart, AutostartError, for_this_platform
+from tokentray.desktop.resources import launch_command
 from tokentray.settings import Settings
 from tokentray.ui.preferences.page import Page
 
@@ -19,8 +22,9 @@ from tokentray.ui.preferences.page import Page
 class BudgetPage(Page):
     title = "Budget"
 
-    def __init__(self) -> None:
+    def __init__(self, autostart: Autostart | None = None) -> None:
         super().__init__()
+        self.autostart = autostart or for_this_platform()
         form = QFormLayout(self)
         self.budget = QDoubleSpinBox()
         self.budget.setRange(0, 1_000_000)
@@ -47,8 +51,12 @@ class BudgetPage(Page):
             "Count what the providers billed today when it is more than the local logs show"
         )
         form.addRow("", self.count_billed)
+        self.start_at_login = QCheckBox("Start tokentray when I log in")
+        self.start_at_login.setToolTip(self.autostart.where)
+        form.addRow("", self.start_at_login)
 
     def load(self, settings: Settings) -> None:
+        self.start_at_login.setChecked(self.autostart.is_enabled())
         self.budget.setValue(settings.daily_budget_usd)
         chosen = {"burn": self.show_burn, "plan": self.show_plan}
         chosen.get(settings.icon_shows, self.show_spend).setChecked(True)
@@ -64,3 +72,17 @@ class BudgetPage(Page):
             else "spend"
         )
         settings.budget_counts_billed = self.count_billed.isChecked()
+
+    def apply(self) -> str | None:
+        """Add or remove the login entry when the box changed; the reason when it failed."""
+        wanted = self.start_at_login.isChecked()
+        if wanted == self.autostart.is_enabled():
+            return None
+        try:
+            if wanted:
+                self.autostart.enable(launch_command())
+            else:
+                self.autostart.disable()
+        except AutostartError as exc:
+            return f"Start at login was not changed: {exc}"
+        return None

@@ -110,4 +110,7 @@ class PreferencesDialog(QDialog):
             return
         self.settings = edited
         self.settingsSaved.emit(edited)
+        failures = [problem for page in self.pages if (problem := page.apply())]
+        if failures:
+            QMessageBox.warning(self, "tokentray", "\n".join(failures))
         super().accept()

@@ -20,3 +20,8 @@ class Page(QWidget):
 
     def store(self, settings: Settings) -> None:
         raise NotImplementedError
+
+    def apply(self) -> str | None:
+        """After the settings are saved: what lives outside them (the login entry).
+        Returns why it failed, or None."""
+        return None
