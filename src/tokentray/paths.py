@@ -29,6 +29,16 @@ def config_dir() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
 
 
+def log_dir() -> Path:
+    """The log folder: ``$TOKENTRAY_LOG_DIR``, else the user log dir."""
+    chosen = os.environ.get("TOKENTRAY_LOG_DIR")
+    if chosen:
+        return Path(chosen).expanduser()
+    import platformdirs  # noqa: PLC0415
+
+    return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
+
+
 def database_path(override: str | os.PathLike[str] | None = None) -> Path:
     return data_dir(override) / "usage.sqlite3"
 

@@ -443,6 +443,19 @@ def _quit_on_signals(app: QApplication) -> None:
     _SIGNAL_WAKERS.append((reader, writer, notifier))  # they live as long as the app
 
 
+def _set_icon(app: QApplication) -> None:
+    """The application icon for windows and dialogs, from the shipped resources."""
+    from PySide6.QtGui import QIcon  # noqa: PLC0415
+
+    from tokentray.desktop.resources import icon_files  # noqa: PLC0415
+
+    icon = QIcon()
+    for folder, file in icon_files().items():
+        if folder != "scalable":
+            icon.addFile(str(file))
+    app.setWindowIcon(icon)
+
+
 def run(data_dir: str | None, config_file: Path | None, demo: bool = False) -> int:
     """``tokentray`` with no command: start the tray, or wake the one already running."""
     problem = display_problem() if QApplication.instance() is None else None
@@ -452,7 +465,14 @@ def run(data_dir: str | None, config_file: Path | None, demo: bool = False) -> i
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("tokentray")
+    app.setDesktopFileName("tokentray")  # Wayland: the window belongs to tokentray.desktop
     app.setQuitOnLastWindowClosed(False)
+    _set_icon(app)
+    from tokentray.logfile import install_crash_hooks, start_file_log  # noqa: PLC0415
+
+    log_file = start_file_log()
+    problems: list[str] = []  # errors before the tray exists are said once it does
+    restore_hooks = install_crash_hooks(problems.append)
     env: dict[str, str] | None = None
     agents = None
     if demo:
@@ -469,6 +489,12 @@ def run(data_dir: str | None, config_file: Path | None, demo: bool = False) -> i
         log.info("tokentray is already running: showing its graph window")
         return 0
     tray_app = TrayApp(folder, config_file, env=env)
+    restore_hooks()
+    install_crash_hooks(tray_app.signals.problem.emit)  # from any thread: queued to the GUI
+    for problem in problems:
+        tray_app.signals.problem.emit(problem)
+    if log_file is not None:
+        log.info("tokentray %s started; logging to %s", __version__, log_file)
     if name is not None:
         tray_app.listen(name)
     timer = QTimer()
