@@ -238,7 +238,14 @@ def test_doctor_reports_each_agent_and_a_silent_format_change(
         )
     code, out, _ = run(capsys, "--data-dir", str(agents), "doctor", "--json")
     assert code == 0
-    report = {agent["source"]: agent for agent in json.loads(out)}
+    doctor = json.loads(out)
+    assert doctor["versions"]["tokentray"] and {c["name"] for c in doctor["checks"]} >= {
+        "System tray",
+        "Notifications",
+        "Keyring",
+        "Usage store",
+    }
+    report = {agent["source"]: agent for agent in doctor["agents"]}
     claude = report["claude-code"]
     assert claude["events"] == 12 and claude["skipped_lines"] == 1
     assert claude["first_problems"][0].startswith("11111111-1111-4111-8111-111111111111.jsonl:6:")

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -21,6 +21,9 @@ from tokentray.events import NEVER, ProviderState, ScanReport
 from tokentray.numbers import compact, plural
 from tokentray.plans import PlanWindow
 from tokentray.reconcile import NO_PROVIDER_DATA, ReconcileRow
+
+if TYPE_CHECKING:
+    from tokentray.system_check import Check
 
 NUMBER_COLUMNS = ("Input", "Output", "Cache W", "Cache R", "Total", "Cost")
 CSV_FIELDS = (
@@ -276,6 +279,22 @@ def scan_json(scan: ScanReport) -> str:
             "unreadable": [{"path": p.path, "reason": p.reason} for p in scan.unreadable],
         }
     )
+
+
+MARKS = {"ok": "✓", "problem": "✗", "info": "·"}
+
+
+def system_text(versions: dict[str, str], checks: Sequence[Check]) -> str:
+    """The first part of ``tokentray doctor``: versions, then one line per check and the
+    fix under each problem."""
+    lines = [" · ".join(f"{name} {value}" for name, value in versions.items())]
+    for check in checks:
+        lines.append(f"{MARKS[check.status]} {check.name}: {check.detail}")
+        if check.status == "problem" and check.fix:
+            lines += textwrap.wrap(
+                check.fix, 88, initial_indent="    fix: ", subsequent_indent="         "
+            )
+    return "\n".join(lines)
 
 
 def doctor_text(report: list[dict[str, Any]]) -> str:

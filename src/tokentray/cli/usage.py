@@ -104,15 +104,37 @@ def report(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def doctor(engine: Engine, args: argparse.Namespace) -> int:
-    from tokentray.cli.output import doctor_text, to_json  # noqa: PLC0415
+    """What works on this machine and what does not (each problem with its fix), the
+    versions and paths, then every agent's folders and what was read from them."""
+    from tokentray import system_check  # noqa: PLC0415
+    from tokentray.cli.output import doctor_text, system_text, to_json  # noqa: PLC0415
+    from tokentray.logfile import LOG_FILE  # noqa: PLC0415
+    from tokentray.paths import log_dir  # noqa: PLC0415
+    from tokentray.settings import config_path  # noqa: PLC0415
 
     scan = engine.ingestor.scan()
-    report = engine.doctor()
+    agents = engine.doctor()
+    exporter = engine.settings.exporter
+    served = f"{exporter.address}:{exporter.port}" if exporter.enabled else "off"
+    checks = [
+        *system_check.system_checks(),
+        *system_check.local_checks(
+            engine.store.path.parent,
+            engine.settings.path or config_path(),
+            log_dir() / LOG_FILE,
+        ),
+        system_check.autostart_check(),
+        system_check.Check("Prometheus endpoint", "info", served),
+    ]
+    versions = system_check.versions()
     if args.json:
-        print(to_json(report))
-        return exit_for(scan)
-    print(doctor_text(report))
-    return exit_for(scan)
+        data = {"versions": versions, "checks": system_check.as_dicts(checks), "agents": agents}
+        print(to_json(data))
+    else:
+        print(system_text(versions, checks))
+        print()
+        print(doctor_text(agents))
+    return exit_for(scan)  # a problem found here is advice: the JSON says which
 
 
 def prices(engine: Engine, args: argparse.Namespace) -> int:
