@@ -78,6 +78,12 @@ def test_the_pyinstaller_bundle_runs(tmp_path: Path) -> None:
     assert any(c["name"] == "Keyring" for c in report["checks"])
     prices = run("prices", "claude-sonnet-4-5")
     assert prices.returncode == 0 and "claude-sonnet-4-5: 3" in prices.stdout, prices.stdout
+    # The bundle carries its icons and entry, and the entry starts the bundle itself.
+    env["XDG_DATA_HOME"] = str(tmp_path / "share")
+    assert run("install-desktop").returncode == 0
+    entry = (tmp_path / "share" / "applications" / "tokentray.desktop").read_text()
+    assert f"Exec={program}" in entry
+    assert (tmp_path / "share" / "icons" / "hicolor" / "48x48" / "apps" / "tokentray.png").is_file()
 
 
 def test_pipx_installs_the_wheel(tmp_path: Path) -> None:
