@@ -23,10 +23,14 @@ PROMPT = "please refactor the secret merger plan for ACME"
 
 @pytest.fixture
 def log_file(tmp_path: Path) -> Iterator[Path]:
+    root = logging.getLogger()
+    saved = root.level, [(h, h.level) for h in root.handlers]
     path = start_file_log(tmp_path / "logs")
     assert path is not None
     yield path
-    root = logging.getLogger()
+    root.setLevel(saved[0])
+    for handler, level in saved[1]:
+        handler.setLevel(level)
     for handler in [h for h in root.handlers if h.get_name() == "tokentray-file"]:
         root.removeHandler(handler)
         handler.close()
@@ -143,3 +147,25 @@ def test_a_prompt_in_a_broken_log_line_never_reaches_the_log(
     report = engine.ingestor.scan()
     assert report.skipped_lines >= 1
     assert PROMPT not in read(log_file)
+
+
+def test_the_terminal_says_no_more_than_before(tmp_path: Path) -> None:
+    import io
+
+    root = logging.getLogger()
+    stream = io.StringIO()
+    terminal = logging.StreamHandler(stream)
+    saved = root.level
+    root.addHandler(terminal)
+    root.setLevel(logging.WARNING)
+    path = start_file_log(tmp_path / "logs")
+    try:
+        logging.getLogger("tokentray.quiet").info("an info line")
+        assert path is not None and "an info line" in read(path)
+        assert "an info line" not in stream.getvalue()
+    finally:
+        root.removeHandler(terminal)
+        for handler in [h for h in root.handlers if h.get_name() == "tokentray-file"]:
+            root.removeHandler(handler)
+            handler.close()
+        root.setLevel(saved)

@@ -62,8 +62,12 @@ def start_file_log(folder: Path | None = None, level: int = logging.INFO) -> Pat
     for old in [h for h in root.handlers if h.get_name() == "tokentray-file"]:
         root.removeHandler(old)
         old.close()
+    before = root.level or logging.WARNING
+    for other in root.handlers:  # the terminal keeps saying only what it said before
+        if other.level == logging.NOTSET:
+            other.setLevel(before)
     root.addHandler(handler)
-    root.setLevel(min(root.level or logging.WARNING, level))
+    root.setLevel(min(before, level))
     protect_logs()
     return path
 
