@@ -28,6 +28,23 @@ class AutostartError(OSError):
     """The entry could not be written or removed; the message says where and why."""
 
 
+def write_entry(path: Path, content: str | bytes) -> None:
+    """Write a file-based login entry (XDG, LaunchAgent) whole, or say why not."""
+    from tokentray.desktop.resources import write_atomically  # noqa: PLC0415
+
+    try:
+        write_atomically(path, content)
+    except OSError as exc:
+        raise AutostartError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def remove_entry(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        raise AutostartError(f"cannot remove {path}: {exc.strerror or exc}") from exc
+
+
 def for_this_platform(
     env: Mapping[str, str] | None = None, home: Path | None = None, platform: str = sys.platform
 ) -> Autostart:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from tokentray.desktop.autostart import AutostartError
+from tokentray.desktop.autostart import remove_entry, write_entry
 from tokentray.desktop.resources import DESKTOP_FILE, desktop_entry
 
 
@@ -34,16 +34,7 @@ class XdgAutostart:
 
     def enable(self, command: list[str]) -> None:
         text = desktop_entry(command, {"X-GNOME-Autostart-enabled": "true", "Hidden": "false"})
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.path.with_name(f".{self.path.name}.tmp")
-            temporary.write_text(text, encoding="utf-8")
-            temporary.replace(self.path)
-        except OSError as exc:
-            raise AutostartError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+        write_entry(self.path, text)
 
     def disable(self) -> None:
-        try:
-            self.path.unlink(missing_ok=True)
-        except OSError as exc:
-            raise AutostartError(f"cannot remove {self.path}: {exc.strerror or exc}") from exc
+        remove_entry(self.path)

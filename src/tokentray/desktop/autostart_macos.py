@@ -6,7 +6,7 @@ from __future__ import annotations
 import plistlib
 from pathlib import Path
 
-from tokentray.desktop.autostart import AutostartError
+from tokentray.desktop.autostart import remove_entry, write_entry
 
 LABEL = "dev.tokentray.tokentray"
 
@@ -35,15 +35,7 @@ class LaunchAgent:
             "ProcessType": "Interactive",
             "LimitLoadToSessionType": "Aqua",  # the graphical login only
         }
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("wb") as handle:
-                plistlib.dump(agent, handle)
-        except OSError as exc:
-            raise AutostartError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+        write_entry(self.path, plistlib.dumps(agent))
 
     def disable(self) -> None:
-        try:
-            self.path.unlink(missing_ok=True)
-        except OSError as exc:
-            raise AutostartError(f"cannot remove {self.path}: {exc.strerror or exc}") from exc
+        remove_entry(self.path)

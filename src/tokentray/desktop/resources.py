@@ -77,12 +77,16 @@ def install_desktop(
     env = os.environ if env is None else env
     share = data_home(env, home or Path.home())
     written = [
-        _write(share / "applications" / DESKTOP_FILE, desktop_entry(command or launch_command()))
+        write_atomically(
+            share / "applications" / DESKTOP_FILE, desktop_entry(command or launch_command())
+        )
     ]
     for folder, icon in icon_files().items():
         target = share / "icons" / "hicolor" / folder / "apps" / icon.name
-        written.append(_write(target, icon.read_bytes()))
-    written.append(_write(share / "metainfo" / METAINFO_FILE, resource(METAINFO_FILE).read_bytes()))
+        written.append(write_atomically(target, icon.read_bytes()))
+    written.append(
+        write_atomically(share / "metainfo" / METAINFO_FILE, resource(METAINFO_FILE).read_bytes())
+    )
     return written
 
 
@@ -100,7 +104,8 @@ def uninstall_desktop(env: Mapping[str, str] | None = None, home: Path | None = 
     return removed
 
 
-def _write(target: Path, content: str | bytes) -> Path:
+def write_atomically(target: Path, content: str | bytes) -> Path:
+    """Write through a temporary file and a rename: never half a file."""
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     if isinstance(content, str):
