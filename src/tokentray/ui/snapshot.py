@@ -18,7 +18,7 @@ from tokentray.engine import Engine, local_zone, open_engine
 from tokentray.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from PySide6.QtGui import QPalette
+    from PySide6.QtGui import QPalette, QPixmap
 
     from tokentray.events import PlanSample
     from tokentray.ui.signals import AppSignals
@@ -222,7 +222,6 @@ def render_plans(out: Path, settings: Settings) -> list[Path]:
 
 def render_plan_icons(out: Path, snap: LiveSnapshot) -> Path:
     """The icon in plan mode (green, amber, red) and with an agent paused, magnified 4x."""
-    from PySide6.QtCore import Qt  # noqa: PLC0415
     from PySide6.QtGui import QColor, QPainter, QPixmap  # noqa: PLC0415
 
     from tokentray.ui.icon import icon_text, render  # noqa: PLC0415
@@ -240,10 +239,7 @@ def render_plan_icons(out: Path, snap: LiveSnapshot) -> Path:
             painter.drawPixmap(column * cell + offset, row * cell + offset, icon)
     painter.end()
     path = out / "tray-icons-plan.png"
-    sheet.scaled(
-        sheet.width() * 4, sheet.height() * 4, mode=Qt.TransformationMode.FastTransformation
-    ).save(str(path))
-    return path
+    return _save_enlarged(sheet, path)
 
 
 def render_alert_editors(out: Path) -> list[Path]:
@@ -301,7 +297,6 @@ def render_notification(out: Path) -> Path:
 
 def render_icons(out: Path, snap: LiveSnapshot) -> Path:
     """Every state at every tray size, on a light and a dark panel, magnified 4x."""
-    from PySide6.QtCore import Qt  # noqa: PLC0415
     from PySide6.QtGui import QColor, QPainter, QPixmap  # noqa: PLC0415
 
     from tokentray.ui.icon import icon_text, render  # noqa: PLC0415
@@ -322,6 +317,13 @@ def render_icons(out: Path, snap: LiveSnapshot) -> Path:
                 painter.drawPixmap(x0 + column * cell + offset, row * cell + offset, icon)
     painter.end()
     path = out / "tray-icons.png"
+    return _save_enlarged(sheet, path)
+
+
+def _save_enlarged(sheet: QPixmap, path: Path) -> Path:
+    """A sheet of icons at four times their size, pixels kept sharp, so they can be seen."""
+    from PySide6.QtCore import Qt  # noqa: PLC0415
+
     sheet.scaled(
         sheet.width() * 4, sheet.height() * 4, mode=Qt.TransformationMode.FastTransformation
     ).save(str(path))
