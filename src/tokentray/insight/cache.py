@@ -23,6 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tokentray.events import UsageEvent, event_from_row
+from tokentray.insight import add_fields
 from tokentray.pricing import Rates
 from tokentray.store import EventFilter, Store
 
@@ -59,8 +60,7 @@ class CacheFigures:
         return self.unread_write_usd + self.idle_miss_usd
 
     def merge(self, other: CacheFigures) -> None:
-        for name in self.__slots__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        add_fields(self, other, self.__slots__)
 
     def as_dict(self) -> dict[str, Any]:
         ratio = self.hit_ratio

@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tokentray.events import event_from_row
+from tokentray.insight import add_fields
 from tokentray.pricing import Pricer
 from tokentray.store import EventFilter, Store
 
@@ -39,8 +40,7 @@ class Comparison:
         return self.saving_usd / self.actual_usd if self.actual_usd else None
 
     def merge(self, other: Comparison) -> None:
-        for name in self.__slots__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        add_fields(self, other, self.__slots__)
 
     def as_dict(self) -> dict[str, Any]:
         share = self.saving_share

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tokentray.insight import add_fields
 from tokentray.insight.git_history import OK, Commit, RepoHistory, locate, open_history
 from tokentray.store import EventFilter, Store
 
@@ -70,6 +71,19 @@ class SessionOutcome:
         }
 
 
+_SUMMED = (
+    "sessions",
+    "sessions_with_commits",
+    "commits",
+    "lines_added",
+    "lines_deleted",
+    "tokens",
+    "cost_usd",
+    "no_commit_usd",
+    "unknown_usd",
+)
+
+
 @dataclass(slots=True)
 class OutcomeRow:
     """One day, project, agent and main model: what was spent and what was committed."""
@@ -103,18 +117,7 @@ class OutcomeRow:
             self.no_commit_usd += session.cost_usd
 
     def merge(self, other: OutcomeRow) -> None:
-        for name in (
-            "sessions",
-            "sessions_with_commits",
-            "commits",
-            "lines_added",
-            "lines_deleted",
-            "tokens",
-            "cost_usd",
-            "no_commit_usd",
-            "unknown_usd",
-        ):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        add_fields(self, other, _SUMMED)
 
     @property
     def usd_per_commit(self) -> float | None:
