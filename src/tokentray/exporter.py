@@ -19,7 +19,7 @@ import getpass
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,12 +81,16 @@ class _Settled:
     sums: Sums
 
 
+def _accumulate(into: Sums, key: tuple[str, ...], values: Sequence[float | None]) -> None:
+    row = into.setdefault(key, [0.0] * len(values))
+    for i, value in enumerate(values):
+        row[i] += float(value or 0)
+
+
 def _added(base: Sums, more: Sums) -> Sums:
     total: Sums = {key: list(values) for key, values in base.items()}
     for key, values in more.items():
-        into = total.setdefault(key, [0.0] * len(values))
-        for i, value in enumerate(values):
-            into[i] += value
+        _accumulate(total, key, values)
     return total
 
 
@@ -199,10 +203,7 @@ class UsageCollector(Collector):
     def _sum(self, store: Store, where: EventFilter) -> Sums:
         sums: Sums = {}
         for source, model, project, *values in store.sums_by_label(where):
-            key = self._labels(source, model, project)
-            into = sums.setdefault(key, [0.0] * len(values))
-            for i, value in enumerate(values):
-                into[i] += float(value or 0)
+            _accumulate(sums, self._labels(source, model, project), values)
         return sums
 
     # -- the metrics ---------------------------------------------------------------------
