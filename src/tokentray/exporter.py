@@ -29,6 +29,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from tokentray import __version__
+from tokentray.paths import folder_name
 from tokentray.settings import ExporterSettings
 from tokentray.store import EventFilter, Store
 
@@ -64,7 +65,7 @@ def user_label(settings: ExporterSettings) -> str:
 
 def project_label(project: str) -> str:
     """The project's folder name, never its whole path (which names the home folder)."""
-    return Path(project.rstrip("/\\")).name or project or "(none)"
+    return folder_name(project) or "(none)"
 
 
 Sums = dict[tuple[str, ...], list[float]]

@@ -33,6 +33,16 @@ def plural(count: int, word: str) -> str:
     return f"{count:,} {word}" + ("" if count == 1 else "s")
 
 
+def dollars(value: float | None) -> str:
+    """``$1,234.50``; a dash for a figure that does not exist (no commit to divide by)."""
+    return "–" if value is None else f"${value:,.2f}"
+
+
+def share(value: float | None) -> str:
+    """``43%``; a dash when there is nothing to be a share of."""
+    return "–" if value is None else f"{value:.0%}"
+
+
 def compact(n: float) -> str:
     """1234 -> 1.23k, 4_560_000 -> 4.56M: readable in a narrow column."""
     for limit, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):

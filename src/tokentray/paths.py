@@ -9,6 +9,12 @@ from pathlib import Path
 APP_NAME = "tokentray"
 
 
+def folder_name(path: str) -> str:
+    """A project's folder name for display, not its whole path (which names the home
+    folder); the text itself when it has no name part."""
+    return Path(path.rstrip("/\\")).name or path
+
+
 def data_dir(override: str | os.PathLike[str] | None = None) -> Path:
     """The data folder: ``override``, else ``$TOKENTRAY_DATA_DIR``, else the user data dir."""
     chosen = override or os.environ.get("TOKENTRAY_DATA_DIR")

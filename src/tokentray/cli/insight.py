@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 
 from tokentray.cli.exits import EXIT_OK, EXIT_USAGE
 from tokentray.engine import Engine
-from tokentray.numbers import plural
+from tokentray.numbers import compact, dollars, plural, share
+from tokentray.paths import folder_name
 
 INSIGHT_KINDS = ("outcomes", "cache", "counterfactual")
 
@@ -48,17 +49,8 @@ def insight_report(engine: Engine, args: argparse.Namespace, tz: ZoneInfo) -> in
     return EXIT_OK
 
 
-def _money(value: float | None) -> str:
-    return "–" if value is None else f"${value:,.2f}"
-
-
 def _count(value: float | None) -> str:
-    if value is None:
-        return "–"
-    for size, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= size:
-            return f"{value / size:.1f}{unit}"
-    return f"{value:.0f}"
+    return "–" if value is None else compact(value)
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
@@ -89,14 +81,14 @@ def outcomes_table(data: dict[str, Any]) -> str:
         ),
         (
             (
-                f"{r['day']} {_short(r['project'])} · {r['source']} · {r['model']}",
+                f"{r['day']} {folder_name(r['project'])} · {r['source']} · {r['model']}",
                 str(r["sessions"]),
                 str(r["commits"]),
                 str(r["lines_changed"]),
-                _money(r["cost_usd"]),
-                _money(r["usd_per_commit"]),
+                dollars(r["cost_usd"]),
+                dollars(r["usd_per_commit"]),
                 _count(r["tokens_per_commit"]),
-                _money(r["no_commit_usd"]),
+                dollars(r["no_commit_usd"]),
             )
             for r in data["rows"]
         ),
@@ -104,12 +96,12 @@ def outcomes_table(data: dict[str, Any]) -> str:
     total = data["total"]
     lines.append(
         f"Total: {plural(total['commits'], 'commit')}, {total['lines_changed']} lines, "
-        f"{_money(total['cost_usd'])} ({_money(total['usd_per_commit'])} a commit); "
-        f"{_money(total['no_commit_usd'])} in sessions that committed nothing."
+        f"{dollars(total['cost_usd'])} ({dollars(total['usd_per_commit'])} a commit); "
+        f"{dollars(total['no_commit_usd'])} in sessions that committed nothing."
     )
     if total["unknown_outcome_usd"]:
         lines.append(
-            f"{_money(total['unknown_outcome_usd'])} was spent where no repository could be "
+            f"{dollars(total['unknown_outcome_usd'])} was spent where no repository could be "
             "read (see `--json` → repositories; [insight.moved] maps moved folders)."
         )
     if data["tiers"]:
@@ -126,21 +118,21 @@ def cache_table(data: dict[str, Any]) -> str:
         (
             (
                 d["day"],
-                _share(d["hit_ratio"]),
+                share(d["hit_ratio"]),
                 _count(d["cache_read_tokens"]),
                 _count(d["cache_write_tokens"]),
-                _money(d["unread_write_usd"]),
-                f"{d['idle_misses']} · {_money(d['idle_miss_usd'])}",
-                _money(d["wasted_usd"]),
+                dollars(d["unread_write_usd"]),
+                f"{d['idle_misses']} · {dollars(d['idle_miss_usd'])}",
+                dollars(d["wasted_usd"]),
             )
             for d in data["days"]
         ),
     )
     total = data["total"]
     lines.append(
-        f"Total: hit ratio {_share(total['hit_ratio'])}; {_money(total['wasted_usd'])} "
-        f"on cache writes never read ({_money(total['unread_write_usd'])}) and on "
-        f"rewrites after idle gaps ({_money(total['idle_miss_usd'])})."
+        f"Total: hit ratio {share(total['hit_ratio'])}; {dollars(total['wasted_usd'])} "
+        f"on cache writes never read ({dollars(total['unread_write_usd'])}) and on "
+        f"rewrites after idle gaps ({dollars(total['idle_miss_usd'])})."
     )
     return "\n".join(lines)
 
@@ -155,17 +147,17 @@ def counterfactual_table(data: dict[str, Any]) -> str:
             (
                 d["day"],
                 str(d["requests"]),
-                _money(d["actual_usd"]),
-                _money(d["alternative_usd"]),
-                f"{_money(d['saving_usd'])} ({_share(d['saving_share'])})",
+                dollars(d["actual_usd"]),
+                dollars(d["alternative_usd"]),
+                f"{dollars(d['saving_usd'])} ({share(d['saving_share'])})",
             )
             for d in data["days"]
         ),
     )
     total = data["total"]
     lines.append(
-        f"Total: {_money(total['actual_usd'])} spent; {_money(total['alternative_usd'])} "
-        f"as {model}, {_money(total['saving_usd'])} less ({_share(total['saving_share'])})."
+        f"Total: {dollars(total['actual_usd'])} spent; {dollars(total['alternative_usd'])} "
+        f"as {model}, {dollars(total['saving_usd'])} less ({share(total['saving_share'])})."
     )
     if total["unpriced_requests"]:
         lines.append(f"{total['unpriced_requests']} requests had no price and are left out.")
@@ -173,14 +165,6 @@ def counterfactual_table(data: dict[str, Any]) -> str:
 
 
 TABLES = {"outcomes": outcomes_table, "cache": cache_table, "counterfactual": counterfactual_table}
-
-
-def _share(value: float | None) -> str:
-    return "–" if value is None else f"{value:.0%}"
-
-
-def _short(project: str) -> str:
-    return project.rstrip("/").rsplit("/", 1)[-1] or project
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:

@@ -4,7 +4,6 @@ The figures come from the engine's ``insight`` package, computed on the worker t
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -25,7 +24,8 @@ from PySide6.QtWidgets import (
 
 from tokentray.dashboard.live import LiveSnapshot
 from tokentray.insight.summary import InsightRequest
-from tokentray.numbers import compact, plural
+from tokentray.numbers import compact, dollars, plural, share
+from tokentray.paths import folder_name
 
 RANGES: dict[str, int | None] = {"Today": 1, "7 days": 7, "30 days": 30, "All": None}
 SUGGESTED_MODELS = (
@@ -49,14 +49,6 @@ OUTCOME_COLUMNS = (
     "Tokens / commit",
     "No commit",
 )
-
-
-def _money(value: float | None) -> str:
-    return "–" if value is None else f"${value:,.2f}"
-
-
-def _share(value: float | None) -> str:
-    return "–" if value is None else f"{value:.0%}"
 
 
 class InsightView(QWidget):
@@ -157,14 +149,14 @@ class InsightView(QWidget):
             return "No sessions in this period."
         lines = [
             f"{plural(total['commits'], 'commit')} · {total['lines_changed']:,} lines changed",
-            f"{_money(total['usd_per_commit'])} a commit · "
+            f"{dollars(total['usd_per_commit'])} a commit · "
             f"{compact(total['tokens_per_commit'] or 0)} tokens a commit"
             if total["commits"]
             else "No commit from these sessions yet",
-            f"{_money(total['no_commit_usd'])} in sessions that committed nothing",
+            f"{dollars(total['no_commit_usd'])} in sessions that committed nothing",
         ]
         if total["unknown_outcome_usd"]:
-            lines.append(f"{_money(total['unknown_outcome_usd'])} where no git repository")
+            lines.append(f"{dollars(total['unknown_outcome_usd'])} where no git repository")
         if outcomes["tiers"]:
             top = max(outcomes["tiers"], key=lambda t: t["tokens"])
             lines.append(f"Busiest day {top['day']}: {top['tier']} ({compact(top['tokens'])})")
@@ -177,11 +169,11 @@ class InsightView(QWidget):
             return "No requests in this period."
         return "\n".join(
             (
-                f"Hit ratio {_share(total['hit_ratio'])} of prompt tokens",
-                f"{_money(total['unread_write_usd'])} on writes never read "
+                f"Hit ratio {share(total['hit_ratio'])} of prompt tokens",
+                f"{dollars(total['unread_write_usd'])} on writes never read "
                 f"({compact(total['unread_write_tokens'])} tokens)",
                 f"{total['idle_misses']} rewrites after idle gaps: "
-                f"{_money(total['idle_miss_usd'])} extra",
+                f"{dollars(total['idle_miss_usd'])} extra",
             )
         )
 
@@ -193,11 +185,11 @@ class InsightView(QWidget):
         if not total["requests"]:
             return "No requests in this period."
         lines = [
-            f"Spent {_money(total['actual_usd'])}",
-            f"As {versus['as_model']}: {_money(total['alternative_usd'])}",
-            f"Would have saved {_money(total['saving_usd'])} ({_share(total['saving_share'])})"
+            f"Spent {dollars(total['actual_usd'])}",
+            f"As {versus['as_model']}: {dollars(total['alternative_usd'])}",
+            f"Would have saved {dollars(total['saving_usd'])} ({share(total['saving_share'])})"
             if total["saving_usd"] >= 0
-            else f"Would have cost {_money(-total['saving_usd'])} more",
+            else f"Would have cost {dollars(-total['saving_usd'])} more",
         ]
         if total["unpriced_requests"]:
             lines.append(f"{total['unpriced_requests']} unpriced requests left out")
@@ -209,16 +201,16 @@ class InsightView(QWidget):
         for index, row in enumerate(rows):
             cells = (
                 row["day"],
-                Path(row["project"]).name or row["project"],
+                folder_name(row["project"]),
                 row["source"],
                 row["model"],
                 str(row["sessions"]),
                 str(row["commits"]),
                 f"{row['lines_changed']:,}",
-                _money(row["cost_usd"]),
-                _money(row["usd_per_commit"]),
+                dollars(row["cost_usd"]),
+                dollars(row["usd_per_commit"]),
                 compact(row["tokens_per_commit"]) if row["tokens_per_commit"] else "–",
-                _money(row["no_commit_usd"]),
+                dollars(row["no_commit_usd"]),
             )
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from tokentray.dashboard.live import LiveSnapshot
 from tokentray.events import ProviderState
 from tokentray.numbers import compact
+from tokentray.paths import folder_name
 from tokentray.providers import provider_by_name
 from tokentray.ui.icon import icon_state, icon_text, make_icon, render
 from tokentray.ui.signals import AppSignals
@@ -74,7 +75,7 @@ def tooltip(snap: LiveSnapshot, paused_until: datetime | None = None) -> str:
     if snap.paused_agents:
         lines.append(paused_line(snap))
     if (snap.top_project or snap.top_model) and len(lines) < 4:
-        project = Path(snap.top_project).name or snap.top_project
+        project = folder_name(snap.top_project)
         lines.append(f"Top: {project} · {snap.top_model}")
     notes = []
     if snap.estimated_requests:
