@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from tokentray.logsafe import RedactingFilter, protect_logs
+from tokentray.logsafe import protect_logs
 from tokentray.paths import log_dir, make_private
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,6 @@ def start_file_log(folder: Path | None = None, level: int = logging.INFO) -> Pat
         logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s")
     )
     handler.setLevel(level)
-    handler.addFilter(RedactingFilter())
     handler.set_name("tokentray-file")
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == "tokentray-file"]:
@@ -68,7 +67,7 @@ def start_file_log(folder: Path | None = None, level: int = logging.INFO) -> Pat
             other.setLevel(before)
     root.addHandler(handler)
     root.setLevel(min(before, level))
-    protect_logs()
+    protect_logs()  # redacts on every handler of the root logger, this file's included
     return path
 
 

@@ -21,11 +21,13 @@ from tokentray import __version__
 
 Status = Literal["ok", "problem", "info"]
 
-GNOME_TRAY_FIX = (
+GNOME_EXTENSION = (
     "On GNOME, install the 'AppIndicator and KStatusNotifierItem Support' extension "
-    "(package gnome-shell-extension-appindicator) and log in again; on other desktops, "
-    "add a system tray (notification area) to the panel. Without one tokentray shows a "
-    "small summary window instead."
+    "(package gnome-shell-extension-appindicator) and log in again"
+)
+GNOME_TRAY_FIX = (
+    f"{GNOME_EXTENSION}; on other desktops, add a system tray (notification area) to the "
+    "panel. Without one tokentray shows a small summary window instead."
 )
 NOTIFICATIONS_FIX = (
     "Run a notification service: every desktop has one; on a bare window manager start "

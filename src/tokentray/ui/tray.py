@@ -24,6 +24,7 @@ from tokentray.events import ProviderState
 from tokentray.numbers import compact
 from tokentray.paths import folder_name
 from tokentray.providers import provider_by_name
+from tokentray.system_check import GNOME_EXTENSION
 from tokentray.ui.icon import icon_state, icon_text, make_icon, render
 from tokentray.ui.signals import AppSignals
 
@@ -31,8 +32,7 @@ log = logging.getLogger(__name__)
 
 NO_TRAY_HELP = (
     "No system tray was found, so tokentray shows a small summary window instead. "
-    "On GNOME, install the 'AppIndicator and KStatusNotifierItem Support' extension "
-    "(package gnome-shell-extension-appindicator) and log in again to get the tray icon."
+    f"{GNOME_EXTENSION} to get the tray icon."
 )
 
 
