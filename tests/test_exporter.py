@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +20,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import EngineFactory
-from tests.helpers.transcripts import Repo, request, write_session
+from tests.helpers.transcripts import Cli, Repo, request, write_session
 
 from tokentray import exporter as exporter_module
 from tokentray.dashboard.live import local_day_start_ms
@@ -161,30 +159,7 @@ def test_watch_serves_the_metrics(tmp_path: Path, history) -> None:  # type: ign
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {
-        **os.environ,
-        "CLAUDE_CONFIG_DIR": str(claude),
-        "CODEX_HOME": str(tmp_path / "none"),
-        "HOME": str(tmp_path / "home"),
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tokentray.cli",
-            "--data-dir",
-            str(tmp_path / "data"),
-            "--config",
-            str(tmp_path / "none.toml"),
-            "watch",
-            "--exporter",
-            f"127.0.0.1:{port}",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = Cli(tmp_path, claude).start("watch", "--exporter", f"127.0.0.1:{port}")
     try:
         assert process.stdout is not None
         lines = [process.stdout.readline() for _ in range(2)]

@@ -4,15 +4,13 @@ pattern read from real transcripts by the engine."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from tests.conftest import EngineFactory
-from tests.helpers.transcripts import OPUS, SONNET, ms, request, write_session
+from tests.helpers.transcripts import OPUS, SONNET, Cli, ms, request, write_session
 
 from tokentray.insight.cache import cache_report
 from tokentray.insight.counterfactual import UnknownModelError, check_model, counterfactual
@@ -158,25 +156,10 @@ def test_tiers() -> None:
 
 def test_cache_and_counterfactual_reports_on_the_command_line(tmp_path: Path, cached) -> None:  # type: ignore[no-untyped-def]
     cached.store.close()
-    env = {
-        **os.environ,
-        "CLAUDE_CONFIG_DIR": str(tmp_path / "claude"),
-        "CODEX_HOME": str(tmp_path / "none"),
-        "HOME": str(tmp_path / "home"),
-    }
-    base = [
-        sys.executable,
-        "-m",
-        "tokentray.cli",
-        "--data-dir",
-        str(tmp_path / "data"),
-        "--config",
-        str(tmp_path / "none.toml"),
-        "report",
-    ]
+    cli = Cli(tmp_path, tmp_path / "claude")
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*base, *args], env=env, capture_output=True, text=True, check=False)
+        return cli.run("report", *args, check=False)
 
     cache = json.loads(run("cache", "--json", "--tz", "UTC").stdout)
     assert cache["total"]["idle_misses"] == 2 and cache["sessions"][0]["session"] == S

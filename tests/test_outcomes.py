@@ -4,15 +4,12 @@ by the engine, and known answers for which commit belongs to which session."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from tests.conftest import EngineFactory
-from tests.helpers.transcripts import OPUS, Repo, ms, request, write_session
+from tests.helpers.transcripts import OPUS, Cli, Repo, ms, request, write_session
 
 from tokentray.insight.outcomes import GRACE_MS, outcomes
 from tokentray.store import EventFilter
@@ -208,31 +205,9 @@ def test_report_outcomes_on_the_command_line(scene) -> None:  # type: ignore[no-
     config.write_text(
         "[insight.moved]\n" + "".join(f'"{old}" = "{new}"\n' for old, new in moved.items())
     )
-    env = {
-        **os.environ,
-        "CLAUDE_CONFIG_DIR": str(tmp_path / "claude"),
-        "CODEX_HOME": str(tmp_path / "none"),
-        "HOME": str(tmp_path / "home"),
-    }
-    data_dir = str(tmp_path / "data")
     engine.store.close()
-    command = [
-        sys.executable,
-        "-m",
-        "tokentray.cli",
-        "--data-dir",
-        data_dir,
-        "--config",
-        str(config),
-    ]
-    done = subprocess.run(
-        [*command, "report", "outcomes", "--json", "--tz", "UTC"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    data = json.loads(done.stdout)
+    cli = Cli(tmp_path, tmp_path / "claude", config)
+    data = json.loads(cli.run("report", "outcomes", "--json", "--tz", "UTC").stdout)
     assert data["total"]["commits"] == 6
     assert {r["status"] for r in data["repositories"]} == {
         "ok",
@@ -243,22 +218,10 @@ def test_report_outcomes_on_the_command_line(scene) -> None:  # type: ignore[no-
         "tokens": data["tiers"][0]["tokens"],
         "tier": "Beginner",
     }
-    table = subprocess.run(
-        [*command, "report", "outcomes", "--tz", "UTC", "--since", "2026-10-02"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    table = cli.run("report", "outcomes", "--tz", "UTC", "--since", "2026-10-02").stdout
     assert "Total: 1 commit," in table and "in sessions that committed nothing" in table
     assert "deleted-project" in table and "no repository could be read" in table
-    csv_text = subprocess.run(
-        [*command, "report", "outcomes", "--csv", "--tz", "UTC"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    csv_text = cli.run("report", "outcomes", "--csv", "--tz", "UTC").stdout
     header, *lines = csv_text.splitlines()
     assert header.startswith("day,project,source,model,sessions") and len(lines) == 4
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -123,3 +124,39 @@ class Repo:
             for p in sorted((self.folder / ".git").rglob("*"))
             if p.is_file()
         }
+
+
+class Cli:
+    """`tokentray` as a process over the test's store (``tmp_path/data``), reading only
+    the Claude folder given, with no Codex folder and a home of its own."""
+
+    def __init__(self, tmp_path: Path, claude: Path, config: Path | None = None) -> None:
+        self.env = {
+            **os.environ,
+            "CLAUDE_CONFIG_DIR": str(claude),
+            "CODEX_HOME": str(tmp_path / "none"),
+            "HOME": str(tmp_path / "home"),
+        }
+        self.command = [
+            sys.executable,
+            "-m",
+            "tokentray.cli",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--config",
+            str(config or tmp_path / "none.toml"),
+        ]
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*self.command, *args], env=self.env, capture_output=True, text=True, check=check
+        )
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [*self.command, *args],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
