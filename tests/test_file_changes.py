@@ -160,20 +160,26 @@ def test_parallel_results_never_pile_up(
     make_engine: EngineFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Workers parse faster than the store takes their results: only a bounded window of
-    files is ever in flight (a 3 GB history once held 3 GB of results in memory)."""
+    log bytes is ever in flight (a 3 GB history once held 3 GB of results in memory)."""
     import concurrent.futures
 
+    window, job_bytes = 64 << 10, 16 << 10
     monkeypatch.setenv("TOKENTRAY_WORKERS", "2")
     monkeypatch.setattr(ingest, "PARALLEL_MIN_BYTES", 1)
-    waiting: list[int] = []
+    monkeypatch.setattr(ingest, "IN_FLIGHT_BYTES_PER_WORKER", window)
+    monkeypatch.setattr(ingest, "JOB_BYTES", job_bytes)
+    in_flight: list[int] = []  # bytes of each job submitted (+) and taken back (-)
+    largest_file = 0
 
     class CountedFuture(concurrent.futures.Future):  # type: ignore[type-arg]
+        size = 0
+
         def result(self, timeout: float | None = None) -> object:
-            waiting.append(-1)
+            in_flight.append(-self.size)
             return super().result(timeout)
 
     class InProcessPool:
-        """Stands in for the process pool: runs each file here, as soon as it is queued."""
+        """Stands in for the process pool: runs each job here, as soon as it is queued."""
 
         def __init__(self, **_: object) -> None:
             pass
@@ -184,20 +190,20 @@ def test_parallel_results_never_pile_up(
         def __exit__(self, *_: object) -> None:
             pass
 
-        def submit(self, function, job):  # type: ignore[no-untyped-def]
+        def submit(self, function, files):  # type: ignore[no-untyped-def]
             future = CountedFuture()
-            future.set_result(function(job))
-            waiting.append(+1)
-            assert sum(waiting) <= 2 * getattr(ingest, "IN_FLIGHT_PER_WORKER", 4), "piled up"
+            future.set_result(function(files))
+            future.size = sum(path.stat().st_size for _name, _root, path, _cp in files)
+            in_flight.append(future.size)
+            # The window is checked before a job is queued: it is passed by one job at most.
+            assert sum(in_flight) < 2 * window + job_bytes + largest_file, "piled up"
             return future
-
-        def map(self, function, jobs, chunksize=1):  # type: ignore[no-untyped-def]
-            futures = [self.submit(function, job) for job in jobs]  # all at once
-            return (future.result() for future in futures)
 
     monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", InProcessPool)
     expected = generate_corpus(tmp_path / "corpus", 2_000_000, seed=5)
+    largest_file = max(p.stat().st_size for p in (tmp_path / "corpus").rglob("*.jsonl"))
     engine = make_engine(claude=tmp_path / "corpus" / "claude", codex=tmp_path / "corpus" / "codex")
     engine.ingestor.scan()
-    assert waiting.count(+1) > 2 * ingest.IN_FLIGHT_PER_WORKER  # more files than the window
+    submitted = [size for size in in_flight if size > 0]
+    assert sum(submitted) > 4 * window  # far more bytes than the window went through it
     assert engine.store.count_events() == expected.requests

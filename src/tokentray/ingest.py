@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,7 +67,8 @@ PARALLEL_MIN_FILES = 8
 PARALLEL_MIN_BYTES = 48 << 20
 BULK_MIN_BYTES = 48 << 20  # a backlog this large is written in bulk (Store.bulk_writes)
 PARALLEL_MAX_FILE_BYTES = 256 << 20
-IN_FLIGHT_PER_WORKER = 4  # files parsed ahead of the one being stored, per worker
+IN_FLIGHT_BYTES_PER_WORKER = 64 << 20  # log bytes parsed ahead of what is being stored
+JOB_BYTES = 4 << 20  # small files go to a worker together, this many bytes at a time
 # A line longer than this is skipped (with its reason) instead of being held in memory:
 # it is no usage line, or the file is not a log (a symlink to /dev/zero ends up here too).
 MAX_LINE_BYTES = 32 << 20
@@ -117,16 +118,17 @@ class _Batch:
     def full(self) -> bool:
         return len(self.events) >= self.limit or self.bytes >= BATCH_BYTES
 
-    def close_file(self, cp: Checkpoint, parser: LineParser, handle: BinaryIO) -> None:
+    def close_file(self, cp: Checkpoint, parser: LineParser, file: _FileBytes) -> None:
         """Record how far this file is read, as of the events now in the batch.
 
         The recorded size is the bytes this pass has examined, never the size on disk:
         a pass cut short between two batches of a big file (a kill) must leave a
         checkpoint that the next pass sees as unfinished.
         """
+        handle = file.handle
         examined = handle.tell()
         st = os.fstat(handle.fileno())
-        cp.head_hash, cp.tail_hash, cp.sample_hash = _fingerprints(handle, cp.offset)
+        cp.head_hash, cp.tail_hash, cp.sample_hash = _fingerprints(file, cp.offset)
         handle.seek(examined)
         self.checkpoints[cp.path] = cp.read_to(examined, st, parser.state())
 
@@ -150,31 +152,43 @@ def supersedes(new: UsageEvent, old: UsageEvent) -> bool:
     return new.timestamp_ms < old.timestamp_ms
 
 
-def _hash(data: bytes) -> bytes:
+def _hash(data: bytes | memoryview) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
-def _read_at(handle: BinaryIO, start: int, length: int) -> bytes:
-    handle.seek(start)
-    return handle.read(length)
+@dataclass(slots=True)
+class _FileBytes:
+    """Reads a file's bytes for its fingerprints, from the block of it still in memory
+    when that block covers them (a file read in one chunk is not read a second time)."""
+
+    handle: BinaryIO
+    window_start: int = 0
+    window: bytes = b""
+
+    def read_at(self, start: int, length: int) -> bytes | memoryview:
+        offset = start - self.window_start
+        if offset >= 0 and offset + length <= len(self.window):
+            return memoryview(self.window)[offset : offset + length]
+        self.handle.seek(start)
+        return self.handle.read(length)
 
 
-def _fingerprints(handle: BinaryIO, offset: int) -> tuple[bytes, bytes, bytes]:
+def _fingerprints(file: _FileBytes, offset: int) -> tuple[bytes, bytes, bytes]:
     """Hashes of the file's head, of the bytes just before ``offset``, and of blocks
     sampled evenly over ``[0, offset)`` (all of it when that is small)."""
-    head = _hash(_read_at(handle, 0, min(HEAD_BYTES, offset)))
+    head = _hash(file.read_at(0, min(HEAD_BYTES, offset)))
     tail_start = max(0, offset - TAIL_BYTES)
-    tail = _hash(_read_at(handle, tail_start, offset - tail_start))
-    return head, tail, _sample_hash(handle, offset)
+    tail = _hash(file.read_at(tail_start, offset - tail_start))
+    return head, tail, _sample_hash(file, offset)
 
 
-def _sample_hash(handle: BinaryIO, offset: int) -> bytes:
+def _sample_hash(file: _FileBytes, offset: int) -> bytes:
     if offset <= SAMPLE_BLOCKS * SAMPLE_BLOCK_BYTES:
-        return _hash(_read_at(handle, 0, offset))
+        return _hash(file.read_at(0, offset))
     digest = hashlib.blake2b(digest_size=16)
     span = offset - SAMPLE_BLOCK_BYTES
     for index in range(SAMPLE_BLOCKS):
-        digest.update(_read_at(handle, span * index // (SAMPLE_BLOCKS - 1), SAMPLE_BLOCK_BYTES))
+        digest.update(file.read_at(span * index // (SAMPLE_BLOCKS - 1), SAMPLE_BLOCK_BYTES))
     return digest.digest()
 
 
@@ -312,36 +326,41 @@ class Ingestor:
         import multiprocessing  # noqa: PLC0415 - only a large first scan uses workers
         from concurrent.futures import Future, ProcessPoolExecutor  # noqa: PLC0415
 
-        context = multiprocessing.get_context("spawn")  # fork is unsafe beside Qt's threads
+        context = multiprocessing.get_context(_start_method())
         workers = min(_worker_count(), len(work))
-        jobs = [(t.source.name, t.root, t.path, cp) for t, cp in work]
         with ProcessPoolExecutor(
             max_workers=workers,
             mp_context=context,
             initializer=_die_with_parent,
             initargs=(os.getpid(),),
         ) as pool:
-            # A bounded window of files in flight, taken in order: the workers parse faster
-            # than this process prices and stores, and results left waiting would pile up
-            # (3 GB of memory for a 3 GB history before this window).
-            pending: deque[tuple[_FileTask, Future[Any]]] = deque()
-            queued = iter(zip(work, jobs, strict=True))
+            # A bounded window of bytes in flight, taken in order: results left waiting
+            # would pile up (3 GB of memory for a 3 GB history without a bound), and too
+            # small a window leaves the workers idle while this process stores.
+            pending: deque[tuple[list[tuple[_FileTask, Checkpoint | None]], Future[Any]]]
+            pending = deque()
+            queued = iter(_jobs(work))
+            in_flight = 0
             self.pricer.prepare()  # load the price library while the workers start
             while True:
-                while len(pending) < workers * IN_FLIGHT_PER_WORKER:
-                    item = next(queued, None)
-                    if item is None:
+                while in_flight < workers * IN_FLIGHT_BYTES_PER_WORKER:
+                    job = next(queued, None)
+                    if job is None:
                         break
-                    (task, _cp), job = item
-                    pending.append((task, pool.submit(_read_file_in_worker, job)))
+                    in_flight += _backlog(job)
+                    files = [(t.source.name, t.root, t.path, cp) for t, cp in job]
+                    pending.append((job, pool.submit(_read_files_in_worker, files)))
                 if not pending:
                     break
-                task, future = pending.popleft()
-                file_batch, file_report, missing = future.result()
-                if missing:
-                    self.store.mark_missing([str(task.path)])
-                batch.merge(file_batch)
-                report.merge(file_report)
+                job, future = pending.popleft()
+                in_flight -= _backlog(job)
+                for (task, _cp), (file_batch, file_report, missing) in zip(
+                    job, future.result(), strict=True
+                ):
+                    if missing:
+                        self.store.mark_missing([str(task.path)])
+                    batch.merge(file_batch)
+                    report.merge(file_report)
                 if batch.full():
                     self._commit(batch, report)
 
@@ -500,6 +519,7 @@ def _read_new_bytes(
         cp = Checkpoint.new(str(path), source.name)
     parser = source.parser(path, root, cp.parser_state or None)
     handle.seek(cp.offset)
+    file = _FileBytes(handle)
     remainder = b""
     skipping = False  # inside a line longer than MAX_LINE_BYTES
     while chunk := handle.read(CHUNK_BYTES):
@@ -507,6 +527,7 @@ def _read_new_bytes(
         if skipping:
             chunk, skipping = _skip_long_line(chunk, cp, batch, report)
         data = remainder + chunk if remainder else chunk
+        file.window_start, file.window = cp.offset, data
         consumed = _read_lines(data, source.marks, source.skip_marks, parser, cp, batch, report)
         remainder = data[consumed:]
         batch.bytes += consumed
@@ -514,10 +535,10 @@ def _read_new_bytes(
             cp.offset += len(remainder)
             remainder, skipping = b"", True
         if flush is not None and batch.full():
-            batch.close_file(cp, parser, handle)
+            batch.close_file(cp, parser, file)
             flush()
     report.pending_partial_lines += int(bool(remainder.strip()))
-    batch.close_file(cp, parser, handle)
+    batch.close_file(cp, parser, file)
 
 
 def _skip_long_line(
@@ -552,6 +573,9 @@ def _read_lines(
     it). Lines are handed over as memoryviews: no copies.
     """
     view = memoryview(data)
+    block = _read_block(parser, data, view, cp, batch, report)
+    if block:
+        return block
     position = 0
     first_line = cp.line_no
     find, rfind = data.find, data.rfind
@@ -571,6 +595,32 @@ def _read_lines(
     report.lines_read += cp.line_no - first_line
     cp.offset += position
     return position
+
+
+def _read_block(
+    parser: LineParser,
+    data: bytes,
+    view: memoryview,
+    cp: Checkpoint,
+    batch: _Batch,
+    report: ScanReport,
+) -> int:
+    """All complete lines of ``data`` at once, through the parser's ``parse_block`` when it
+    has one and it takes them; returns the bytes they take, or 0 to read them line by line."""
+    parse_block = getattr(parser, "parse_block", None)
+    end = data.rfind(b"\n") + 1
+    if parse_block is None or not end:
+        return 0
+    lines = data.count(b"\n", 0, end)
+    found = parse_block(view[:end], lines)
+    if found is None:
+        return 0
+    cp.line_no += lines
+    report.lines_read += lines
+    cp.offset += end
+    for item in found:
+        _take(item, cp, batch)
+    return end
 
 
 def _parse_line(
@@ -609,16 +659,32 @@ def _skip(problem: Problem, cp: Checkpoint, batch: _Batch, report: ScanReport) -
         report.problems.append(problem)
 
 
-def _read_file_in_worker(
-    job: tuple[str, Path, Path, Checkpoint | None],
-) -> tuple[_Batch, ScanReport, bool]:
-    """Runs in a worker process: the whole rest of one file, parsed."""
+def _jobs(
+    work: list[tuple[_FileTask, Checkpoint | None]],
+) -> Iterator[list[tuple[_FileTask, Checkpoint | None]]]:
+    """Consecutive files in groups of about ``JOB_BYTES``: one worker call each."""
+    job: list[tuple[_FileTask, Checkpoint | None]] = []
+    for item in work:
+        job.append(item)
+        if _backlog(job) >= JOB_BYTES:
+            yield job
+            job = []
+    if job:
+        yield job
+
+
+def _read_files_in_worker(
+    jobs: list[tuple[str, Path, Path, Checkpoint | None]],
+) -> list[tuple[_Batch, ScanReport, bool]]:
+    """Runs in a worker process: the whole rest of each file, parsed."""
     from tokentray.sources import source_by_name  # noqa: PLC0415
 
-    source_name, root, path, cp = job
-    batch, report = _Batch(), ScanReport()
-    missing = read_file(source_by_name(source_name), root, path, cp, batch, report, None)
-    return batch, report, missing
+    results = []
+    for source_name, root, path, cp in jobs:
+        batch, report = _Batch(), ScanReport()
+        missing = read_file(source_by_name(source_name), root, path, cp, batch, report, None)
+        results.append((batch, report, missing))
+    return results
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -640,6 +706,15 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(0)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _start_method() -> str:
+    """How to start workers: a fork starts at once with everything imported, but is safe
+    only in a process with no other thread (the command line on Linux); beside the
+    tray's threads, or on macOS, each worker starts a fresh interpreter."""
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
+        return "fork"
+    return "spawn"
 
 
 def _worker_count() -> int:
@@ -692,7 +767,7 @@ def _was_rewritten(cp: Checkpoint, st: os.stat_result, handle: BinaryIO) -> bool
     """Whether the bytes already consumed are no longer what the file holds."""
     if (cp.device, cp.inode) != (st.st_dev, st.st_ino) or st.st_size < cp.offset:
         return True
-    head, tail, sample = _fingerprints(handle, cp.offset)
+    head, tail, sample = _fingerprints(_FileBytes(handle), cp.offset)
     if (head, tail) != (cp.head_hash, cp.tail_hash):
         return True
     # Checkpoints written before the sampled blocks existed have none to compare.

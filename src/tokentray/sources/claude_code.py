@@ -31,18 +31,42 @@ from tokentray.sources.base import (
 )
 
 _INTERNAL_MODELS = frozenset({"<synthetic>"})
+FAST_BLOCK_BYTES = 256 << 10
 
 
 class ClaudeLineParser:
-    """Parses assistant lines of one transcript; carries no state between lines."""
+    """Parses the lines of one transcript; carries no state between passes."""
+
+    source_name = "claude-code"
 
     def __init__(self, session_id: str, project_fallback: str) -> None:
-        self._session_id = session_id
-        self._project_fallback = project_fallback
-        self._branch = ""  # the last git branch said, so each is recorded once per read
+        self.session_id = session_id
+        self.project_fallback = project_fallback
+        self.branch = ""  # the last git branch said, so each is recorded once per read
 
     def state(self) -> dict[str, Any]:
         return {}
+
+    def parse_block(self, block: memoryview, line_count: int) -> list[UsageEvent | Activity] | None:
+        """Whole lines at once, or None when they must be read one by one (see claude_fast).
+        A few new lines (the usual append) are read one by one: decoding them in a block
+        saves less than importing its decoder costs a short command."""
+        if len(block) < FAST_BLOCK_BYTES:
+            return None
+        from tokentray.sources import claude_fast  # noqa: PLC0415
+
+        return claude_fast.parse_block(self, block, line_count)
+
+    def branch_activity(self, branch: str, timestamp_ms: int) -> Activity:
+        """The git branch the session worked on (one row per session and branch)."""
+        key = f"claude-branch:{self.session_id}:{branch}"
+        return Activity(self.source_name, key, self.session_id, timestamp_ms, "branch", branch)
+
+    def tool_activity(self, key: str, timestamp_ms: int, fingerprint: str) -> Activity:
+        return Activity(self.source_name, key, self.session_id, timestamp_ms, "tool", fingerprint)
+
+    def human_activity(self, key: str, timestamp_ms: int) -> Activity:
+        return Activity(self.source_name, key, self.session_id, timestamp_ms, "human")
 
     def parse(self, line: bytes | memoryview, line_no: int) -> list[UsageEvent | Activity]:
         record = load_object(line)
@@ -95,9 +119,9 @@ class ClaudeLineParser:
         event = self._event(record, message, usage, model, line)
         found: list[UsageEvent | Activity] = [event] if event.total_tokens > 0 else []
         branch = record.get("gitBranch")
-        if isinstance(branch, str) and branch and branch != self._branch:
-            self._branch = branch
-            found.append(branch_activity(self._session_id, branch, event.timestamp_ms))
+        if isinstance(branch, str) and branch and branch != self.branch:
+            self.branch = branch
+            found.append(self.branch_activity(branch, event.timestamp_ms))
         return found + self._tool_calls(message, event.timestamp_ms)
 
     def _human_turn(
@@ -116,9 +140,8 @@ class ClaudeLineParser:
         if not typed:
             return []
         uuid = record.get("uuid")
-        key = f"claude-turn:{uuid}" if isinstance(uuid, str) and uuid else _line_key(line)
-        timestamp = parse_timestamp_ms(record.get("timestamp"))
-        return [Activity(ClaudeCodeSource.name, key, self._session_id, timestamp, "human")]
+        key = f"claude-turn:{uuid}" if isinstance(uuid, str) and uuid else line_key(line)
+        return [self.human_activity(key, parse_timestamp_ms(record.get("timestamp")))]
 
     def _tool_calls(
         self, message: dict[str, Any], timestamp_ms: int
@@ -127,16 +150,9 @@ class ClaudeLineParser:
         calls: list[UsageEvent | Activity] = []
         for item in content if isinstance(content, list) else []:
             if isinstance(item, dict) and item.get("type") == "tool_use" and item.get("id"):
-                calls.append(
-                    Activity(
-                        ClaudeCodeSource.name,
-                        f"claude-tool:{item['id']}",
-                        self._session_id,
-                        timestamp_ms,
-                        "tool",
-                        tool_fingerprint(str(item.get("name", "")), item.get("input")),
-                    )
-                )
+                fingerprint = tool_fingerprint(str(item.get("name", "")), item.get("input"))
+                key = f"claude-tool:{item['id']}"
+                calls.append(self.tool_activity(key, timestamp_ms, fingerprint))
         return calls
 
     def _event(
@@ -150,10 +166,10 @@ class ClaudeLineParser:
         write_5m, write_1h = _cache_writes(usage)
         cwd = record.get("cwd")
         return UsageEvent(
-            source=ClaudeCodeSource.name,
+            source=self.source_name,
             key=_request_key(message, record, line),
-            session_id=self._session_id,
-            project=cwd if isinstance(cwd, str) and cwd else self._project_fallback,
+            session_id=self.session_id,
+            project=cwd if isinstance(cwd, str) and cwd else self.project_fallback,
             model=model,
             timestamp_ms=parse_timestamp_ms(record.get("timestamp")),
             input_tokens=as_count(usage.get("input_tokens")),
@@ -163,12 +179,6 @@ class ClaudeLineParser:
             cache_write_1h_tokens=write_1h,
             service_tier="fast" if usage.get("speed") == "fast" else "",
         )
-
-
-def branch_activity(session_id: str, branch: str, timestamp_ms: int) -> Activity:
-    """The git branch a session worked on (one row per session and branch)."""
-    key = f"claude-branch:{session_id}:{branch}"
-    return Activity(ClaudeCodeSource.name, key, session_id, timestamp_ms, "branch", branch)
 
 
 def _cache_writes(usage: Mapping[str, Any]) -> tuple[int, int]:
@@ -201,7 +211,12 @@ def _request_key(
     request_id = record.get("requestId")
     if isinstance(request_id, str) and request_id:
         return "claude-req:" + request_id
-    return _line_key(line)
+    return line_key(line)
+
+
+def line_key(line: bytes | memoryview) -> str:
+    """The key of a line with no id of its own: its exact content."""
+    return "claude-line:" + hashlib.blake2b(line, digest_size=16).hexdigest()
 
 
 def _looks_like_a_response(record: Mapping[str, Any]) -> bool:
@@ -212,10 +227,6 @@ def _looks_like_a_response(record: Mapping[str, Any]) -> bool:
         and isinstance(message.get("usage"), dict)
         and message.get("role", "assistant") == "assistant"
     )
-
-
-def _line_key(line: bytes | memoryview) -> str:
-    return "claude-line:" + hashlib.blake2b(line, digest_size=16).hexdigest()
 
 
 class ClaudeCodeSource(LineSource):
