@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,7 @@ def _both_ways(
         patched.setattr(claude_code, "FAST_BLOCK_BYTES", 0)  # every block is tried
         fast = _store_contents(projects, tmp_path / "fast")
     with monkeypatch.context() as patched:
-        patched.setattr(claude_code, "FAST_BLOCK_BYTES", 1 << 62)  # never
+        patched.setattr(claude_code.ClaudeLineParser, "parse_block", lambda *_: None)  # never
         slow = _store_contents(projects, tmp_path / "slow")
     return fast, slow, spy
 
@@ -168,9 +169,12 @@ def test_engine_reads_a_large_transcript_in_blocks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without any patching of the threshold: a first scan of a big transcript takes the
-    block reading; a short append afterwards is read line by line."""
+    block reading. In a process that has not loaded the block decoder (a short command),
+    a short append is read line by line."""
     generate_corpus(tmp_path / "corpus", 2_000_000, seed=3)
     projects = tmp_path / "corpus" / "claude" / "projects"
+    biggest = max(projects.rglob("*.jsonl"), key=lambda p: p.stat().st_size)
+    assert biggest.stat().st_size > claude_code.FAST_BLOCK_BYTES
     spy = BlockSpy()
     spy.wrap(monkeypatch)
     engine: Engine = open_engine(
@@ -178,12 +182,10 @@ def test_engine_reads_a_large_transcript_in_blocks(
     )
     try:
         engine.ingestor.scan()
-        assert spy.taken > 0
-        taken = spy.taken
-        biggest = max(projects.rglob("*.jsonl"), key=lambda p: p.stat().st_size)
-        with biggest.open("ab") as handle:
-            handle.write(biggest.read_bytes().splitlines(keepends=True)[1])
-        engine.ingestor.scan()
-        assert spy.taken == taken and spy.given_up == 0
+        assert spy.taken > 0 and spy.given_up == 0
+        parser = claude_code.ClaudeLineParser("s", "p")
+        line = biggest.read_bytes().splitlines(keepends=True)[1]
+        monkeypatch.delitem(sys.modules, "tokentray.sources.claude_fast")
+        assert parser.parse_block(memoryview(line), 1) is None
     finally:
         engine.store.close()

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from conftest import EngineFactory
 from tokentray import ingest
+from tokentray.engine import open_engine
 from tokentray.synthetic import generate_corpus
 
 
@@ -207,3 +211,81 @@ def test_parallel_results_never_pile_up(
     submitted = [size for size in in_flight if size > 0]
     assert sum(submitted) > 4 * window  # far more bytes than the window went through it
     assert engine.store.count_events() == expected.requests
+
+
+_SCAN_IN_A_FRESH_PROCESS = """
+import sys
+from tokentray import ingest
+from tokentray.cli import main
+ingest.PARALLEL_MIN_BYTES = 1
+chosen = []
+start_method = ingest._start_method
+ingest._start_method = lambda: chosen.append(start_method()) or chosen[-1]
+try:
+    main(["--data-dir", sys.argv[1], "--config", sys.argv[2], "scan"])
+finally:
+    print("START", chosen, file=sys.stderr)
+"""
+
+
+def _stored(data: Path) -> dict[str, list[Any]]:
+    engine = open_engine(data, data / "none.toml", env={})
+    try:
+        return {
+            "events": engine.store.query(
+                "SELECT key, ts_ms, total_tokens, replayed, cost_usd, cost_status FROM events "
+                "ORDER BY key"
+            ),
+            "prices": engine.store.query("SELECT * FROM price_cache ORDER BY model, day, tier"),
+            "activity": engine.store.query("SELECT * FROM activity ORDER BY key"),
+        }
+    finally:
+        engine.store.close()
+
+
+def test_workers_price_and_store_what_one_process_does(
+    make_engine: EngineFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers price what they parse (forked from the command line, or started afresh
+    beside other threads): costs, the store's price cache and activity are the same as
+    a scan in one process."""
+    generate_corpus(tmp_path / "corpus", 3_000_000, seed=9)
+    claude, codex = tmp_path / "corpus" / "claude", tmp_path / "corpus" / "codex"
+    env = {**os.environ, "CLAUDE_CONFIG_DIR": str(claude), "CODEX_HOME": str(codex)}
+    env["TOKENTRAY_WORKERS"] = "2"
+    forked = subprocess.run(
+        [sys.executable, "-c", _SCAN_IN_A_FRESH_PROCESS, str(tmp_path / "fork"), "none.toml"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "START ['fork']" in forked.stderr
+
+    monkeypatch.setenv("TOKENTRAY_WORKERS", "2")
+    monkeypatch.setattr(ingest, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(ingest, "_start_method", lambda: "spawn")
+    make_engine(claude=claude, codex=codex, data_dir=tmp_path / "spawn").ingestor.scan()
+    monkeypatch.setenv("TOKENTRAY_WORKERS", "1")
+    make_engine(claude=claude, codex=codex, data_dir=tmp_path / "serial").ingestor.scan()
+
+    serial = _stored(tmp_path / "serial")
+    assert serial["events"] and serial["prices"]
+    assert all(status == "priced" for *_, status in serial["events"])
+    assert _stored(tmp_path / "fork") == serial
+    assert _stored(tmp_path / "spawn") == serial
+
+
+def test_workers_are_not_forked_beside_another_thread() -> None:
+    """A fork copies a process with its locks held by threads it does not copy: beside the
+    tray's threads (Python's or Qt's), workers start a fresh interpreter."""
+    import threading
+
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait)
+    thread.start()
+    try:
+        assert ingest._start_method() == "spawn"
+    finally:
+        release.set()
+        thread.join()

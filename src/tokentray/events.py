@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from operator import attrgetter
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 # Sane bounds of the event model. A record outside them is corrupt (or hostile) and is
 # skipped with its reason, never stored: one request never bills ten billion tokens in a
@@ -21,6 +21,23 @@ MAX_PLAN_PCT = 1_000.0  # a window can run past 100% on extra usage, never this 
 MAX_WINDOW_MINUTES = 366 * 24 * 60
 
 
+_Record = TypeVar("_Record")
+
+
+def _pickled_as_tuple(cls: type[_Record]) -> type[_Record]:
+    """Pickle instances as the constructor and their field values: half the time of the
+    default for slotted dataclasses, which matters when a first scan's workers send
+    hundreds of thousands of them back."""
+    values = attrgetter(*(f.name for f in fields(cls)))  # type: ignore[arg-type]
+
+    def reduce(self: _Record) -> tuple[type[_Record], tuple[Any, ...]]:
+        return cls, values(self)
+
+    cls.__reduce__ = reduce  # type: ignore[assignment,method-assign]
+    return cls
+
+
+@_pickled_as_tuple
 @dataclass(slots=True)
 class UsageEvent:
     """One billed request, normalised into disjoint token buckets.
@@ -117,6 +134,7 @@ class PricedEvent:
     cost_status: CostStatus
 
 
+@_pickled_as_tuple
 @dataclass(slots=True)
 class Activity:
     """A human turn or a tool call: no tokens, but what runaway detection needs."""

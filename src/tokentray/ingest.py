@@ -28,9 +28,11 @@ from typing import Any, BinaryIO
 
 from tokentray.events import (
     Activity,
+    CostStatus,
     Found,
     LineError,
     PlanSample,
+    PricedEvent,
     Problem,
     ScanReport,
     UsageEvent,
@@ -94,6 +96,8 @@ class _Batch:
     """
 
     events: dict[str, UsageEvent] = field(default_factory=dict)
+    # The cost of an event in ``events``, when a worker priced it already.
+    costs: dict[str, tuple[float | None, CostStatus]] = field(default_factory=dict)
     activity: list[Activity] = field(default_factory=list)
     plans: list[PlanSample] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
@@ -101,14 +105,18 @@ class _Batch:
     bytes: int = 0
     limit: int = BATCH_EVENTS  # events per transaction
 
-    def add(self, event: UsageEvent) -> None:
+    def add(self, event: UsageEvent, cost: tuple[float | None, CostStatus] | None = None) -> None:
         held = self.events.get(event.key)
         if held is None or supersedes(event, held):
             self.events[event.key] = event
+            if cost is not None:
+                self.costs[event.key] = cost
+            elif held is not None:
+                self.costs.pop(event.key, None)
 
     def merge(self, other: _Batch) -> None:
-        for event in other.events.values():
-            self.add(event)
+        for key, event in other.events.items():
+            self.add(event, other.costs.get(key))
         self.activity += other.activity
         self.plans += other.plans
         self.problems += other.problems
@@ -132,8 +140,17 @@ class _Batch:
         handle.seek(examined)
         self.checkpoints[cp.path] = cp.read_to(examined, st, parser.state())
 
+    def price(self, pricer: Pricer) -> list[PricedEvent]:
+        """Every event with its cost: the worker's, or priced now."""
+        costs = self.costs
+        return [
+            PricedEvent(event, *costs[key]) if key in costs else pricer.price(event)
+            for key, event in self.events.items()
+        ]
+
     def clear(self) -> None:
         self.events.clear()
+        self.costs.clear()
         self.activity.clear()
         self.plans.clear()
         self.problems.clear()
@@ -326,13 +343,13 @@ class Ingestor:
         import multiprocessing  # noqa: PLC0415 - only a large first scan uses workers
         from concurrent.futures import Future, ProcessPoolExecutor  # noqa: PLC0415
 
-        context = multiprocessing.get_context(_start_method())
+        method = _start_method()
         workers = min(_worker_count(), len(work))
         with ProcessPoolExecutor(
             max_workers=workers,
-            mp_context=context,
-            initializer=_die_with_parent,
-            initargs=(os.getpid(),),
+            mp_context=multiprocessing.get_context(method),
+            initializer=_start_worker,
+            initargs=(os.getpid(), self.pricer.detached()),
         ) as pool:
             # A bounded window of bytes in flight, taken in order: results left waiting
             # would pile up (3 GB of memory for a 3 GB history without a bound), and too
@@ -341,7 +358,6 @@ class Ingestor:
             pending = deque()
             queued = iter(_jobs(work))
             in_flight = 0
-            self.pricer.prepare()  # load the price library while the workers start
             while True:
                 while in_flight < workers * IN_FLIGHT_BYTES_PER_WORKER:
                     job = next(queued, None)
@@ -354,8 +370,10 @@ class Ingestor:
                     break
                 job, future = pending.popleft()
                 in_flight -= _backlog(job)
+                results, resolved = future.result()
+                self.pricer.learn(resolved)
                 for (task, _cp), (file_batch, file_report, missing) in zip(
-                    job, future.result(), strict=True
+                    job, results, strict=True
                 ):
                     if missing:
                         self.store.mark_missing([str(task.path)])
@@ -368,11 +386,12 @@ class Ingestor:
         """Store the batch and the checkpoints that cover it, in one transaction."""
         if not batch.checkpoints:
             return
-        priced = [self.pricer.price(event) for event in batch.events.values()]
         if batch.events:
             stamps = [event.timestamp_ms for event in batch.events.values()]
             report.note_changes(min(stamps), max(stamps))
-        with self.store.transaction():
+        with self.store.transaction():  # rates resolved while pricing are cached in it too
+            priced = batch.price(self.pricer)
+            self.pricer.save_learned()
             report.events_stored += self.store.upsert_events(priced)
             self.store.add_activity(batch.activity)
             self.store.record_plan_samples(batch.plans)
@@ -673,18 +692,35 @@ def _jobs(
         yield job
 
 
+# The worker process's own pricer, without the store (set by _start_worker).
+_worker_pricer: Pricer | None = None
+
+
 def _read_files_in_worker(
     jobs: list[tuple[str, Path, Path, Checkpoint | None]],
-) -> list[tuple[_Batch, ScanReport, bool]]:
-    """Runs in a worker process: the whole rest of each file, parsed."""
+) -> tuple[list[tuple[_Batch, ScanReport, bool]], dict[tuple[str, str, str], Any]]:
+    """Runs in a worker process: the whole rest of each file, parsed and priced; and the
+    rates the worker had to resolve, for the store's price cache."""
     from tokentray.sources import source_by_name  # noqa: PLC0415
 
+    pricer = _worker_pricer
     results = []
     for source_name, root, path, cp in jobs:
         batch, report = _Batch(), ScanReport()
         missing = read_file(source_by_name(source_name), root, path, cp, batch, report, None)
+        if pricer is not None:
+            batch.costs = {key: pricer.cost(event) for key, event in batch.events.items()}
         results.append((batch, report, missing))
-    return results
+    resolved = {}
+    if pricer is not None:
+        resolved, pricer.resolved = pricer.resolved, {}
+    return results, resolved
+
+
+def _start_worker(parent_pid: int, pricer: Pricer) -> None:
+    global _worker_pricer  # noqa: PLW0603 - one per worker process, set once at its start
+    _worker_pricer = pricer
+    _die_with_parent(parent_pid)
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -710,11 +746,19 @@ def _die_with_parent(parent_pid: int) -> None:
 
 def _start_method() -> str:
     """How to start workers: a fork starts at once with everything imported, but is safe
-    only in a process with no other thread (the command line on Linux); beside the
-    tray's threads, or on macOS, each worker starts a fresh interpreter."""
-    if sys.platform.startswith("linux") and threading.active_count() == 1:
+    only in a process with no other thread, Python's or native (Qt's, a watcher's): the
+    command line on Linux, where /proc lists them all. Otherwise each worker starts a
+    fresh interpreter."""
+    if sys.platform.startswith("linux") and _only_thread():
         return "fork"
     return "spawn"
+
+
+def _only_thread() -> bool:
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return False
 
 
 def _worker_count() -> int:

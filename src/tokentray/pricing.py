@@ -126,7 +126,29 @@ class Pricer:
         self.builtin = builtin_overrides()
         self.store = store
         self._memory: dict[tuple[str, int, str], Rates | None] = {}
+        # Rates this pricer had to resolve itself (not found in a cache), by (model, day,
+        # tier): a worker hands them back so that the store's price cache learns them.
+        self.resolved: dict[tuple[str, str, str], Rates | None] = {}
+        self._learned: dict[tuple[str, str, str], Rates | None] = {}
         self.fingerprint = self._fingerprint()
+
+    def detached(self) -> Pricer:
+        """A copy without the store (for a worker process, which must not touch it)."""
+        copy = Pricer.__new__(Pricer)
+        copy.config, copy.builtin, copy.store = self.config, self.builtin, None
+        copy._memory, copy.resolved, copy._learned = dict(self._memory), {}, {}
+        copy.fingerprint = self.fingerprint
+        return copy
+
+    def learn(self, resolved: dict[tuple[str, str, str], Rates | None]) -> None:
+        """Rates another pricer resolved (a worker's), for the store's price cache: they are
+        written by ``save_learned``, inside the caller's next transaction."""
+        self._learned.update(resolved)
+
+    def save_learned(self) -> None:
+        for key, rates in self._learned.items():
+            self._remember(key, rates)
+        self._learned.clear()
 
     def _fingerprint(self) -> str:
         library = _library_version()
@@ -142,13 +164,17 @@ class Pricer:
         data_snapshot.get_snapshot()
 
     def price(self, event: UsageEvent) -> PricedEvent:
+        return PricedEvent(event, *self.cost(event))
+
+    def cost(self, event: UsageEvent) -> tuple[float | None, CostStatus]:
+        """The event's cost and how it was priced."""
         rates = self.rates(event.model, event.timestamp_ms, event.service_tier)
         if rates is None:
             if event.reported_cost_usd is not None:  # no price of ours: the agent's own figure
-                return PricedEvent(event, event.reported_cost_usd, REPORTED)
-            return PricedEvent(event, None, UNPRICED)
+                return event.reported_cost_usd, REPORTED
+            return None, UNPRICED
         status = PRICED if rates.exact and not event.estimated else ESTIMATED
-        return PricedEvent(event, rates.cost(event), status)
+        return rates.cost(event), status
 
     def rates(self, model: str, timestamp_ms: int, tier: str = "") -> Rates | None:
         memory_key = (model, timestamp_ms // 86_400_000, tier)
@@ -162,6 +188,7 @@ class Pricer:
         if not found:
             rates = self._resolve(model, day, tier)
             self._remember(key, rates)
+            self.resolved[key] = rates
         self._memory[memory_key] = rates
         return rates
 

@@ -15,6 +15,7 @@ the same message id, and a copy counts once when that file is missing.
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -49,9 +50,9 @@ class ClaudeLineParser:
 
     def parse_block(self, block: memoryview, line_count: int) -> list[UsageEvent | Activity] | None:
         """Whole lines at once, or None when they must be read one by one (see claude_fast).
-        A few new lines (the usual append) are read one by one: decoding them in a block
-        saves less than importing its decoder costs a short command."""
-        if len(block) < FAST_BLOCK_BYTES:
+        A few new lines (the usual append) are read one by one until the block decoder is
+        loaded: decoding them in a block saves less than its import costs a short command."""
+        if len(block) < FAST_BLOCK_BYTES and "tokentray.sources.claude_fast" not in sys.modules:
             return None
         from tokentray.sources import claude_fast  # noqa: PLC0415
 
