@@ -202,3 +202,42 @@ def test_period_reports_from_the_totals_equal_the_requests(
         expected[label] = (requests + 1, tokens + priced.event.total_tokens)
     got = {row.period: (row.totals.requests, row.totals.total_tokens) for row in report.rows}
     assert got == expected
+
+
+def _schema(store: Store) -> list[tuple[str, str]]:
+    return sorted(store.query("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL"))
+
+
+def test_a_first_big_scan_builds_the_secondary_indexes_at_its_end(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    with Store(tmp_path / "plain.sqlite3") as plain:
+        schema = _schema(plain)
+    with Store(tmp_path / "usage.sqlite3") as store:
+        with store.bulk_writes():
+            deferred = {name for name, _sql in _schema(store)} ^ {name for name, _ in schema}
+            assert deferred == {*store_module.DEFERRED_INDEXES, *store_module.HOURLY_TRIGGERS}
+            with store.transaction():
+                store.upsert_events(_events(rng, 600, keys=500))
+        assert _schema(store) == schema
+        assert store.get_meta(store_module.DEFERRED_INDEXES_KEY) is None
+        plan = store.query("EXPLAIN QUERY PLAN SELECT * FROM events WHERE ts_ms > 5")
+        assert "events_ts" in str(plan)
+        # A later big scan, into a store that has requests, keeps its indexes.
+        with store.bulk_writes():
+            assert _schema(store) == [
+                (name, sql) for name, sql in schema if not name.startswith("hours_")
+            ]
+
+
+def test_a_first_scan_killed_half_way_has_its_indexes_on_the_next_open(tmp_path: Path) -> None:
+    path = tmp_path / "usage.sqlite3"
+    with Store(tmp_path / "plain.sqlite3") as plain:
+        schema = _schema(plain)
+    store = Store(path)
+    store._defer_indexes_of_a_first_scan()  # as bulk_writes does, and then the process dies
+    with store.transaction():
+        store.upsert_events(_events(random.Random(8), 300, keys=200))
+    store._db.close()
+    with Store(path) as reopened:
+        assert _schema(reopened) == schema
+        assert reopened.get_meta(store_module.DEFERRED_INDEXES_KEY) is None

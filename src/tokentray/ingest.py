@@ -69,7 +69,7 @@ PARALLEL_MIN_FILES = 8
 PARALLEL_MIN_BYTES = 48 << 20
 BULK_MIN_BYTES = 48 << 20  # a backlog this large is written in bulk (Store.bulk_writes)
 PARALLEL_MAX_FILE_BYTES = 256 << 20
-IN_FLIGHT_BYTES_PER_WORKER = 64 << 20  # log bytes parsed ahead of what is being stored
+IN_FLIGHT_BYTES_PER_WORKER = 16 << 20  # log bytes parsed ahead of what is being stored
 JOB_BYTES = 4 << 20  # small files go to a worker together, this many bytes at a time
 # A line longer than this is skipped (with its reason) instead of being held in memory:
 # it is no usage line, or the file is not a log (a symlink to /dev/zero ends up here too).

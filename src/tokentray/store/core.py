@@ -385,6 +385,9 @@ WHERE excluded.replayed < events.replayed
 
 # The hourly totals' triggers, set aside during a big scan (see Store.bulk_writes).
 HOURLY_TRIGGERS = ("hours_insert", "hours_update")
+# Secondary indexes a first scan into an empty store builds at its end (bulk_writes).
+DEFERRED_INDEXES = ("events_ts", "events_session", "activity_session")
+DEFERRED_INDEXES_KEY = "deferred_indexes"
 
 # SQLite's page cache (KiB): its default normally, and more for a large first scan.
 DEFAULT_CACHE_KIB = 2_000
@@ -558,6 +561,7 @@ class Store(StoreReads):
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")
             self._migrate()
+            self.restore_deferred_indexes()  # a first scan that was killed half-way
             self.restore_hourly_totals()  # a big scan that was killed half-way
         except BaseException:
             db.close()
@@ -762,10 +766,12 @@ class Store(StoreReads):
         back to the system afterwards."""
         self._db.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
         self._suspend_hourly_totals()
+        self._defer_indexes_of_a_first_scan()
         try:
             yield
         finally:
             self.restore_hourly_totals()
+            self.restore_deferred_indexes()
             self._db.execute(f"PRAGMA cache_size = -{DEFAULT_CACHE_KIB}")
             self._db.execute("PRAGMA shrink_memory")
 
@@ -785,6 +791,36 @@ class Store(StoreReads):
             self.set_meta(SUSPENDED_TRIGGERS, orjson.dumps(triggers).decode())
             for name, _sql in triggers:
                 self._db.execute(f"DROP TRIGGER {name}")
+
+    def _defer_indexes_of_a_first_scan(self) -> None:
+        """Into an empty store, the secondary indexes are built once at the end, from
+        sorted rows: kept up row by row they double a large first scan's writes. They are
+        remembered in ``meta``; a scan killed half-way has them built on the next open."""
+        with self.transaction():
+            if self._db.execute("SELECT 1 FROM events LIMIT 1").fetchone():
+                return
+            indexes = self._db.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name IN "
+                f"({', '.join('?' * len(DEFERRED_INDEXES))})",
+                DEFERRED_INDEXES,
+            ).fetchall()
+            if not indexes:
+                return
+            self.set_meta(DEFERRED_INDEXES_KEY, orjson.dumps(indexes).decode())
+            for name, _sql in indexes:
+                self._db.execute(f"DROP INDEX {name}")
+
+    def restore_deferred_indexes(self) -> None:
+        """Build the indexes a first scan deferred, if it did."""
+        if self.read_only:
+            return
+        saved = self.get_meta(DEFERRED_INDEXES_KEY)
+        if not saved:
+            return
+        with self.transaction():
+            for _name, sql in orjson.loads(saved):
+                self._db.execute(sql)
+            self._db.execute("DELETE FROM meta WHERE key = ?", (DEFERRED_INDEXES_KEY,))
 
     def restore_hourly_totals(self) -> None:
         """Rebuild the hourly totals and put their triggers back, if they were set aside."""
@@ -930,25 +966,18 @@ class Store(StoreReads):
         if not priced:
             return 0
         # The cursor counts the events themselves; total_changes would add the running
-        # totals the triggers keep.
-        cursor = self._db.executemany(_UPSERT, [_event_row(p) for p in priced])
+        # totals the triggers keep. Rows go in key order: neighbouring keys share pages of
+        # the key index, which a large store cannot keep in memory when keys come at random.
+        rows = sorted(_event_row(p) for p in priced)
+        cursor = self._db.executemany(_UPSERT, rows)
         return max(cursor.rowcount, 0)
 
     def add_activity(self, activity: Sequence[Activity]) -> None:
-        self._db.executemany(
-            "INSERT OR IGNORE INTO activity VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    event_key_digest(a.key),
-                    a.source,
-                    a.session_id,
-                    a.timestamp_ms,
-                    a.kind,
-                    a.fingerprint,
-                )
-                for a in activity
-            ],
+        rows = sorted(  # in key order, as upsert_events
+            (event_key_digest(a.key), a.source, a.session_id, a.timestamp_ms, a.kind, a.fingerprint)
+            for a in activity
         )
+        self._db.executemany("INSERT OR IGNORE INTO activity VALUES (?, ?, ?, ?, ?, ?)", rows)
 
     def record_plan_samples(self, samples: Sequence[PlanSample]) -> None:
         """Plan window readings; of several in one minute the latest is kept."""
