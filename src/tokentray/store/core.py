@@ -771,8 +771,10 @@ class Store(StoreReads):
             yield
         finally:
             self.restore_hourly_totals()
-            self.restore_deferred_indexes()
+            # Sorting for the indexes takes as much memory as the page cache may: the
+            # default cache, so a big first scan's peak memory does not double.
             self._db.execute(f"PRAGMA cache_size = -{DEFAULT_CACHE_KIB}")
+            self.restore_deferred_indexes()
             self._db.execute("PRAGMA shrink_memory")
 
     def _suspend_hourly_totals(self) -> None:
