@@ -46,14 +46,14 @@ def _env(claude: Path, codex: Path) -> dict[str, str]:
 
 
 def _timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (MB) of one process."""
+    """Wall seconds, and the peak RSS (MB) of the largest of the process and its workers."""
     wrapper = (
         "import resource, runpy, sys, time; sys.argv = sys.argv[1:]; "
         "t = time.perf_counter()\n"
         "try: runpy.run_path(sys.argv[0], run_name='__main__')\n"
         "except SystemExit: pass\n"
-        "print('BENCH', time.perf_counter() - t, "
-        "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)"
+        "print('BENCH', time.perf_counter() - t, max(resource.getrusage(who).ru_maxrss "
+        "for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)), file=sys.stderr)"
     )
     if cmd[0] == "tokentray":
         script = shutil.which("tokentray") or str(Path(sys.executable).with_name("tokentray"))
