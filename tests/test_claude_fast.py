@@ -189,3 +189,24 @@ def test_engine_reads_a_large_transcript_in_blocks(
         assert parser.parse_block(memoryview(line), 1) is None
     finally:
         engine.store.close()
+
+
+@pytest.mark.parametrize(
+    "timestamp", ["2100-01-01T00:00:00Z", "1999-12-31T23:59:59.999Z", "2099-12-31T23:59:59.999Z"]
+)
+def test_the_bounds_of_the_event_model_hold_in_blocks(
+    timestamp: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A value on the edge of the event model's bounds is decided as the line reading
+    decides it (the first two are skipped lines, the last a request)."""
+    line = (
+        '{"type":"assistant","timestamp":"%s","message":{"id":"m1",'
+        '"model":"claude-sonnet-4-5","usage":{"input_tokens":3,"output_tokens":%d}}}\n'
+    )
+    projects = tmp_path / "projects"
+    path = projects / "-home-dev-app" / "s.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text(line % (timestamp, 5) + line.replace("m1", "m2") % ("2026-10-01T00:00:00Z", 7))
+    fast, slow, _spy = _both_ways(projects, tmp_path, monkeypatch)
+    _assert_same(fast, slow)
+    assert len(fast["events"]) == (2 if timestamp.startswith("2099") else 1)

@@ -114,7 +114,7 @@ def parse_block(
 def _plainly_fine(item: UsageEvent | Activity) -> bool:
     """The bounds check of the common case, on fields this module built as ints and
     strings; anything else goes through ``check_event``."""
-    if not EARLIEST_MS <= item.timestamp_ms <= LATEST_MS:
+    if not EARLIEST_MS <= item.timestamp_ms < LATEST_MS:
         return False
     if isinstance(item, Activity):
         return (item.key + item.session_id + item.fingerprint).isascii()
