@@ -46,6 +46,11 @@ class LineParser(Protocol):
     cumulative counter). ``state()`` returns it as JSON-able data; the engine
     stores it with the file's checkpoint and hands it back to ``Source.parser``
     so that a later pass resumes exactly where this one stopped.
+
+    A parser may also have ``parse_block(block, line_count)``: every complete line of a
+    chunk at once, returning what they yield (checked against the event model's bounds),
+    or None to have the engine hand them over one by one as usual. It must decide
+    exactly as ``parse`` does (see ``claude_fast`` and its tests).
     """
 
     def parse(self, line: bytes | memoryview, line_no: int) -> Sequence[Found]:
