@@ -783,60 +783,52 @@ class Store(StoreReads):
         the end. Meanwhile reads use the quarter-hours; a scan killed half-way is made
         whole when the store is next opened."""
         with self.transaction():
-            triggers = self._db.execute(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN "
-                f"({', '.join('?' * len(HOURLY_TRIGGERS))})",
-                HOURLY_TRIGGERS,
-            ).fetchall()
-            if not triggers:
-                return
-            self.set_meta(SUSPENDED_TRIGGERS, orjson.dumps(triggers).decode())
-            for name, _sql in triggers:
-                self._db.execute(f"DROP TRIGGER {name}")
+            self._set_aside("trigger", HOURLY_TRIGGERS, SUSPENDED_TRIGGERS)
 
     def _defer_indexes_of_a_first_scan(self) -> None:
         """Into an empty store, the secondary indexes are built once at the end, from
         sorted rows: kept up row by row they double a large first scan's writes. They are
         remembered in ``meta``; a scan killed half-way has them built on the next open."""
         with self.transaction():
-            if self._db.execute("SELECT 1 FROM events LIMIT 1").fetchone():
-                return
-            indexes = self._db.execute(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name IN "
-                f"({', '.join('?' * len(DEFERRED_INDEXES))})",
-                DEFERRED_INDEXES,
-            ).fetchall()
-            if not indexes:
-                return
-            self.set_meta(DEFERRED_INDEXES_KEY, orjson.dumps(indexes).decode())
-            for name, _sql in indexes:
-                self._db.execute(f"DROP INDEX {name}")
+            if not self._db.execute("SELECT 1 FROM events LIMIT 1").fetchone():
+                self._set_aside("index", DEFERRED_INDEXES, DEFERRED_INDEXES_KEY)
 
     def restore_deferred_indexes(self) -> None:
         """Build the indexes a first scan deferred, if it did."""
-        if self.read_only:
-            return
-        saved = self.get_meta(DEFERRED_INDEXES_KEY)
-        if not saved:
-            return
-        with self.transaction():
-            for _name, sql in orjson.loads(saved):
-                self._db.execute(sql)
-            self._db.execute("DELETE FROM meta WHERE key = ?", (DEFERRED_INDEXES_KEY,))
+        self._put_back(DEFERRED_INDEXES_KEY)
 
     def restore_hourly_totals(self) -> None:
         """Rebuild the hourly totals and put their triggers back, if they were set aside."""
+        self._put_back(SUSPENDED_TRIGGERS, first=("DELETE FROM hours", REBUILD_HOURS))
+
+    def _set_aside(self, kind: Literal["trigger", "index"], names: Sequence[str], key: str) -> None:
+        """Drop these triggers or indexes, their SQL kept in ``meta`` under ``key`` (inside
+        the caller's transaction)."""
+        found = self._db.execute(
+            f"SELECT name, sql FROM sqlite_master WHERE type = ? AND name IN "
+            f"({', '.join('?' * len(names))})",
+            (kind, *names),
+        ).fetchall()
+        if not found:
+            return
+        self.set_meta(key, orjson.dumps(found).decode())
+        for name, _sql in found:
+            self._db.execute(f"DROP {kind.upper()} {name}")
+
+    def _put_back(self, key: str, first: Sequence[str] = ()) -> None:
+        """Create again what ``_set_aside`` kept under ``key``, after the statements
+        ``first``, in one transaction; nothing when nothing was set aside."""
         if self.read_only:
             return
-        saved = self.get_meta(SUSPENDED_TRIGGERS)
+        saved = self.get_meta(key)
         if not saved:
             return
         with self.transaction():
-            self._db.execute("DELETE FROM hours")
-            self._db.execute(REBUILD_HOURS)
+            for statement in first:
+                self._db.execute(statement)
             for _name, sql in orjson.loads(saved):
                 self._db.execute(sql)
-            self._db.execute("DELETE FROM meta WHERE key = ?", (SUSPENDED_TRIGGERS,))
+            self._db.execute("DELETE FROM meta WHERE key = ?", (key,))
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
