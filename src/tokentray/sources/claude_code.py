@@ -10,6 +10,9 @@ A subagent's responses are also copied into the parent transcript, inside
 ``progress`` lines (``data.type == "agent_progress"``). Those copies are read as
 ranked copies (``replayed = 1``): the subagent's own file wins when it carries
 the same message id, and a copy counts once when that file is missing.
+
+Large blocks of lines (a first scan) are decoded at once by ``claude_fast``, which
+decides as this parser does and hands back any block it cannot take whole.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from tokentray.sources.base import (
     tool_fingerprint,
 )
 
+SOURCE_NAME = "claude-code"
 _INTERNAL_MODELS = frozenset({"<synthetic>"})
 FAST_BLOCK_BYTES = 256 << 10
 
@@ -38,7 +42,7 @@ FAST_BLOCK_BYTES = 256 << 10
 class ClaudeLineParser:
     """Parses the lines of one transcript; carries no state between passes."""
 
-    source_name = "claude-code"
+    source_name = SOURCE_NAME
 
     def __init__(self, session_id: str, project_fallback: str) -> None:
         self.session_id = session_id
@@ -164,7 +168,9 @@ class ClaudeLineParser:
         model: str,
         line: bytes | memoryview,
     ) -> UsageEvent:
-        write_5m, write_1h = _cache_writes(usage)
+        write_5m, write_1h = cache_writes(
+            usage.get("cache_creation_input_tokens"), usage.get("cache_creation")
+        )
         cwd = record.get("cwd")
         return UsageEvent(
             source=self.source_name,
@@ -182,14 +188,14 @@ class ClaudeLineParser:
         )
 
 
-def _cache_writes(usage: Mapping[str, Any]) -> tuple[int, int]:
-    """Split cache writes into 5-minute and 1-hour TTL buckets.
+def cache_writes(written: object, split: object) -> tuple[int, int]:
+    """Split cache writes (``cache_creation_input_tokens``) into 5-minute and 1-hour TTL
+    buckets by ``cache_creation``.
 
-    Without the ``cache_creation`` split every write is a 5-minute write (the
-    API default). Tokens the split does not account for go to 5 minutes.
+    Without the split every write is a 5-minute write (the API default). Tokens the
+    split does not account for go to 5 minutes.
     """
-    total = as_count(usage.get("cache_creation_input_tokens"))
-    split = usage.get("cache_creation")
+    total = as_count(written)
     if not isinstance(split, dict):
         return total, 0
     one_hour = as_count(split.get("ephemeral_1h_input_tokens"))
@@ -231,7 +237,7 @@ def _looks_like_a_response(record: Mapping[str, Any]) -> bool:
 
 
 class ClaudeCodeSource(LineSource):
-    name = "claude-code"
+    name = SOURCE_NAME
     display_name = "Claude Code"
     # Usage, and typed prompts (for runaway detection); tool results are not prompts.
     marks = (b'"usage"', b'"user"')

@@ -29,7 +29,7 @@ from tokentray.events import (
     check_event,
 )
 from tokentray.sources.base import as_count, parse_timestamp_ms, tool_fingerprint
-from tokentray.sources.claude_code import ClaudeLineParser, line_key
+from tokentray.sources.claude_code import ClaudeLineParser, cache_writes, line_key
 
 _ASSISTANT = "assistant"
 _ABSENT = msgspec.Raw()  # a field the line does not have (msgspec.Raw cannot be optional)
@@ -238,13 +238,7 @@ def _event(
     timestamp: Any,
     replayed: int,
 ) -> UsageEvent:
-    split = usage.cache_creation
-    written = as_count(usage.cache_creation_input_tokens)
-    if isinstance(split, dict):
-        write_1h = as_count(split.get("ephemeral_1h_input_tokens"))
-        write_5m = max(as_count(split.get("ephemeral_5m_input_tokens")), written - write_1h)
-    else:
-        write_5m, write_1h = written, 0
+    write_5m, write_1h = cache_writes(usage.cache_creation_input_tokens, usage.cache_creation)
     return UsageEvent(
         source=parser.source_name,
         key=key,
