@@ -202,3 +202,36 @@ def test_the_subagents_own_copy_wins_over_the_progress_copy(
         "SELECT replayed, output_tokens FROM events WHERE output_tokens = 200"
     )
     assert rows == [(0, 200)]
+
+
+def test_a_response_whose_tool_input_names_tool_result_is_counted(
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
+    """Tool results are passed over unread, recognised by "tool_result" in the line; a
+    response that searches for that very word (Grep for "tool_result") still bills."""
+    home = tmp_path / "grep"
+    log = home / "projects" / "-p" / "s.jsonl"
+    log.parent.mkdir(parents=True)
+    response = {
+        "type": "assistant",
+        "timestamp": "2026-10-01T10:00:00.000Z",
+        "message": {
+            "id": "msg_grep",
+            "model": "claude-sonnet-4-5-20250929",
+            "content": [
+                {"type": "tool_use", "id": "t1", "name": "Grep", "input": {"type": "tool_result"}}
+            ],
+            "usage": {"input_tokens": 10, "output_tokens": 20},
+        },
+    }
+    result = {
+        "type": "user",
+        "timestamp": "2026-10-01T10:00:01.000Z",
+        "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1"}]},
+    }
+    log.write_text(json.dumps(response) + "\n" + json.dumps(result) + "\n")
+    engine = make_engine(claude=home)
+    engine.ingestor.scan()
+    assert engine.store.query("SELECT output_tokens FROM events") == [(20,)]
+    kinds = engine.store.query("SELECT kind FROM activity ORDER BY kind")
+    assert kinds == [("tool",)]  # the tool result is no prompt typed by a person

@@ -210,3 +210,25 @@ def test_the_bounds_of_the_event_model_hold_in_blocks(
     fast, slow, _spy = _both_ways(projects, tmp_path, monkeypatch)
     _assert_same(fast, slow)
     assert len(fast["events"]) == (2 if timestamp.startswith("2099") else 1)
+
+
+def test_a_tool_input_naming_tool_result_is_decided_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    response = (
+        '{"type":"assistant","timestamp":"2026-10-01T10:00:00Z","message":{"id":"m1",'
+        '"model":"claude-sonnet-4-5","content":[{"type":"tool_use","id":"t1","name":"Grep",'
+        '"input":{"pattern":"tool_result"}}],"usage":{"input_tokens":3,"output_tokens":5}}}\n'
+    )
+    result = (
+        '{"type":"user","timestamp":"2026-10-01T10:00:01Z","uuid":"u1","message":{"role":'
+        '"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"usage"}]}}\n'
+    )
+    projects = tmp_path / "projects"
+    path = projects / "-home-dev-app" / "s.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text(response + result)
+    fast, slow, spy = _both_ways(projects, tmp_path, monkeypatch)
+    _assert_same(fast, slow)
+    assert spy.taken == 1
+    assert len(fast["events"]) == 1 and len(fast["activity"]) == 1

@@ -547,7 +547,7 @@ def _read_new_bytes(
             chunk, skipping = _skip_long_line(chunk, cp, batch, report)
         data = remainder + chunk if remainder else chunk
         file.window_start, file.window = cp.offset, data
-        consumed = _read_lines(data, source.marks, source.skip_marks, parser, cp, batch, report)
+        consumed = _read_lines(data, source, parser, cp, batch, report)
         remainder = data[consumed:]
         batch.bytes += consumed
         if len(remainder) > MAX_LINE_BYTES:
@@ -578,8 +578,7 @@ def _skip_long_line(
 
 def _read_lines(
     data: bytes,
-    marks: tuple[bytes, ...],
-    skip_marks: tuple[bytes, ...],
+    source: LineSource,
     parser: LineParser,
     cp: Checkpoint,
     batch: _Batch,
@@ -587,14 +586,15 @@ def _read_lines(
 ) -> int:
     """Parse the complete lines of ``data``; returns how many bytes they take.
 
-    A line reaches the parser when it contains one of the source's marks, or
-    when it does not look like a JSON object (so that the parser reports
-    it). Lines are handed over as memoryviews: no copies.
+    A line reaches the parser when it contains one of the source's marks (and no skip
+    mark, unless it also holds a keep mark), or when it does not look like a JSON object
+    (so that the parser reports it). Lines are handed over as memoryviews: no copies.
     """
     view = memoryview(data)
     block = _read_block(parser, data, view, cp, batch, report)
     if block:
         return block
+    marks, skip_marks, keep_marks = source.marks, source.skip_marks, source.keep_marks
     position = 0
     first_line = cp.line_no
     find, rfind = data.find, data.rfind
@@ -606,7 +606,10 @@ def _read_lines(
             or data[end - 1] != 125  # "}"
             or (
                 any(rfind(mark, position, end) >= 0 for mark in marks)
-                and not any(find(skip, position, end) >= 0 for skip in skip_marks)
+                and not (
+                    any(find(skip, position, end) >= 0 for skip in skip_marks)
+                    and not any(find(keep, position, end) >= 0 for keep in keep_marks)
+                )
             )
         ):
             _parse_line(parser, view[position:end], cp, batch, report)

@@ -173,8 +173,11 @@ class LineSource(Source):
     # A line that looks like a JSON object and contains none of these carries no usage
     # and is skipped without parsing.
     marks: tuple[bytes, ...] = ()
-    # ...and a line that contains one of these is skipped too (e.g. tool results).
+    # ...and a line that contains one of these is skipped too (e.g. tool results),
     skip_marks: tuple[bytes, ...] = ()
+    # ...unless it also contains one of these (a response's usage: a tool's input may
+    # hold the skip mark's very word).
+    keep_marks: tuple[bytes, ...] = ()
 
     @abstractmethod
     def parser(self, path: Path, root: Path, state: dict[str, Any] | None) -> LineParser:

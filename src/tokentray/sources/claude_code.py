@@ -242,6 +242,7 @@ class ClaudeCodeSource(LineSource):
     # Usage, and typed prompts (for runaway detection); tool results are not prompts.
     marks = (b'"usage"', b'"user"')
     skip_marks = (b'"tool_result"',)
+    keep_marks = (b'"usage"',)
 
     def roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
         configured = env_paths(env, "CLAUDE_CONFIG_DIR")
