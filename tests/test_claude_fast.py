@@ -85,6 +85,19 @@ def _assert_same(fast: dict[str, list[Any]], slow: dict[str, list[Any]]) -> None
         assert fast[table] == slow[table], table
 
 
+def _one_transcript_both_ways(
+    text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[dict[str, list[Any]], BlockSpy]:
+    """One transcript of ``text``, read both ways: they must store the same."""
+    projects = tmp_path / "projects"
+    path = projects / "-home-dev-app" / "s.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text(text)
+    fast, slow, spy = _both_ways(projects, tmp_path, monkeypatch)
+    _assert_same(fast, slow)
+    return fast, spy
+
+
 @pytest.mark.parametrize("fixture", CLAUDE_FIXTURES, ids=lambda p: p.parent.name)
 def test_fixtures_read_in_blocks_store_what_lines_store(
     fixture: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -203,12 +216,8 @@ def test_the_bounds_of_the_event_model_hold_in_blocks(
         '{"type":"assistant","timestamp":"%s","message":{"id":"m1",'
         '"model":"claude-sonnet-4-5","usage":{"input_tokens":3,"output_tokens":%d}}}\n'
     )
-    projects = tmp_path / "projects"
-    path = projects / "-home-dev-app" / "s.jsonl"
-    path.parent.mkdir(parents=True)
-    path.write_text(line % (timestamp, 5) + line.replace("m1", "m2") % ("2026-10-01T00:00:00Z", 7))
-    fast, slow, _spy = _both_ways(projects, tmp_path, monkeypatch)
-    _assert_same(fast, slow)
+    text = line % (timestamp, 5) + line.replace("m1", "m2") % ("2026-10-01T00:00:00Z", 7)
+    fast, _spy = _one_transcript_both_ways(text, tmp_path, monkeypatch)
     assert len(fast["events"]) == (2 if timestamp.startswith("2099") else 1)
 
 
@@ -224,11 +233,6 @@ def test_a_tool_input_naming_tool_result_is_decided_alike(
         '{"type":"user","timestamp":"2026-10-01T10:00:01Z","uuid":"u1","message":{"role":'
         '"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"usage"}]}}\n'
     )
-    projects = tmp_path / "projects"
-    path = projects / "-home-dev-app" / "s.jsonl"
-    path.parent.mkdir(parents=True)
-    path.write_text(response + result)
-    fast, slow, spy = _both_ways(projects, tmp_path, monkeypatch)
-    _assert_same(fast, slow)
+    fast, spy = _one_transcript_both_ways(response + result, tmp_path, monkeypatch)
     assert spy.taken == 1
     assert len(fast["events"]) == 1 and len(fast["activity"]) == 1
