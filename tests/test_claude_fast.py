@@ -236,3 +236,19 @@ def test_a_tool_input_naming_tool_result_is_decided_alike(
     fast, spy = _one_transcript_both_ways(response + result, tmp_path, monkeypatch)
     assert spy.taken == 1
     assert len(fast["events"]) == 1 and len(fast["activity"]) == 1
+
+
+@pytest.mark.parametrize("name", ['"Bash"', "null", "0", None], ids=["text", "null", "0", "absent"])
+def test_a_tool_call_is_fingerprinted_alike(
+    name: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    named = "" if name is None else f'"name":{name},'
+    text = (
+        '{"type":"assistant","timestamp":"2026-10-01T10:00:00Z","message":{"id":"m1",'
+        f'"model":"claude-sonnet-4-5","content":[{{"type":"tool_use","id":"t1",{named}'
+        '"input":{"command":"make test","n":[1,2.5,null]}}],'
+        '"usage":{"input_tokens":3,"output_tokens":5}}}\n'
+    )
+    fast, spy = _one_transcript_both_ways(text, tmp_path, monkeypatch)
+    assert spy.taken == 1
+    assert len(fast["activity"]) == 1

@@ -49,7 +49,7 @@ class _Item(msgspec.Struct):
 
     type: Any = None
     id: Any = None
-    name: Any = None
+    name: Any = msgspec.UNSET  # absent reads as "", null as "None" (as the line reading)
     input: msgspec.Raw = _ABSENT
 
 
@@ -265,7 +265,8 @@ def _tool_calls(
     for item in content:
         if item.type == "tool_use" and item.id:
             arguments = orjson.loads(memoryview(item.input)) if item.input else None
-            fingerprint = tool_fingerprint(str(item.name or ""), arguments)
+            name = "" if item.name is msgspec.UNSET else str(item.name)
+            fingerprint = tool_fingerprint(name, arguments)
             calls.append(parser.tool_activity(f"claude-tool:{item.id}", timestamp_ms, fingerprint))
     return calls
 
