@@ -126,8 +126,8 @@ class Pricer:
         self.builtin = builtin_overrides()
         self.store = store
         self._memory: dict[tuple[str, int, str], Rates | None] = {}
-        # Rates this pricer had to resolve itself (not found in a cache), by (model, day,
-        # tier): a worker hands them back so that the store's price cache learns them.
+        # Rates a pricer without a store (a worker's) had to resolve, by (model, day, tier):
+        # the worker hands them back so that the store's price cache learns them.
         self.resolved: dict[tuple[str, str, str], Rates | None] = {}
         self._learned: dict[tuple[str, str, str], Rates | None] = {}
         self.fingerprint = self._fingerprint()
@@ -188,7 +188,8 @@ class Pricer:
         if not found:
             rates = self._resolve(model, day, tier)
             self._remember(key, rates)
-            self.resolved[key] = rates
+            if self.store is None:  # a worker's: handed back for the store's price cache
+                self.resolved[key] = rates
         self._memory[memory_key] = rates
         return rates
 
