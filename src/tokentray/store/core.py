@@ -960,17 +960,15 @@ class Store(StoreReads):
         if not priced:
             return 0
         # The cursor counts the events themselves; total_changes would add the running
-        # totals the triggers keep. Rows go in key order: neighbouring keys share pages of
-        # the key index, which a large store cannot keep in memory when keys come at random.
-        rows = sorted(_event_row(p) for p in priced)
-        cursor = self._db.executemany(_UPSERT, rows)
+        # totals the triggers keep.
+        cursor = self._db.executemany(_UPSERT, [_event_row(p) for p in priced])
         return max(cursor.rowcount, 0)
 
     def add_activity(self, activity: Sequence[Activity]) -> None:
-        rows = sorted(  # in key order, as upsert_events
+        rows = [
             (event_key_digest(a.key), a.source, a.session_id, a.timestamp_ms, a.kind, a.fingerprint)
             for a in activity
-        )
+        ]
         self._db.executemany("INSERT OR IGNORE INTO activity VALUES (?, ?, ?, ?, ?, ?)", rows)
 
     def record_plan_samples(self, samples: Sequence[PlanSample]) -> None:
