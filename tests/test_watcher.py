@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,12 +56,39 @@ def test_the_watcher_hands_over_changed_paths_once(tmp_path: Path) -> None:
         watcher.stop()
 
 
-def test_wake_ends_a_wait_with_nothing(tmp_path: Path) -> None:
-    watcher = FolderWatcher()
-    watcher.wake()
+def test_a_stop_ends_the_wait_for_changes_within_a_second() -> None:
+    from tokentray.cli.alerts import _wait_for_changes
+
+    watcher, stop = FolderWatcher(), threading.Event()
+    threading.Timer(0.3, stop.set).start()
     started = time.monotonic()
-    assert watcher.wait(timeout=30) == []
-    assert time.monotonic() - started < 5
+    assert _wait_for_changes(watcher, stop, 30) == []
+    assert time.monotonic() - started < 1.5
+
+
+_HANDLER_WHILE_THE_WAIT_HOLDS_ITS_LOCK = """
+import signal, threading
+from tokentray.cli.alerts import stop_handler
+from tokentray.watcher import FolderWatcher
+watcher, stop = FolderWatcher(), threading.Event()
+with watcher._changed._cond:  # the main thread inside the watcher's wait, as a signal lands
+    stop_handler(stop)(signal.SIGTERM, None)
+print("stopped" if stop.is_set() else "not stopped")
+"""
+
+
+def test_the_stop_signal_handler_takes_no_lock_the_waiting_thread_holds() -> None:
+    """A handler runs in the main thread between two of its steps: one that woke the
+    watcher's wait took that wait's lock, and hung for good when the signal landed while
+    the wait held it (seen once in CI: `watch` never ended after SIGTERM)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _HANDLER_WHILE_THE_WAIT_HOLDS_ITS_LOCK],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert done.stdout.strip() == "stopped"
 
 
 def _events(data: Path) -> int:

@@ -111,10 +111,6 @@ class FolderWatcher:
             self._changed.clear()
         return paths
 
-    def wake(self) -> None:
-        """End a ``wait`` early (used to stop)."""
-        self._changed.set()
-
     def wait(self, timeout: float, debounce: float = DEBOUNCE_S) -> list[Path]:
         """Block until a change (or ``timeout`` seconds), then until writes pause for
         ``debounce`` seconds (at most ``MAX_DEBOUNCE_S``); the changed paths."""

@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -62,14 +63,9 @@ def watch(engine: Engine, args: argparse.Namespace) -> int:
     stopped (or after one pass with ``--once``)."""
     stop = threading.Event()
     watcher = FolderWatcher()
-
-    def stopping(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-        watcher.wake()
-
     webhook = webhook_url(args.webhook)
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, stopping)
+        signal.signal(sig, stop_handler(stop))
     rules = alert_engine(engine, args)
     roots = [root for _source, root in engine.ingestor.roots()]
     exporter = _start_exporter(engine, args) if args.exporter else None
@@ -96,12 +92,38 @@ def watch(engine: Engine, args: argparse.Namespace) -> int:
                 changed, next_full = None, time.monotonic() + watcher.rescan_s
             _watch_pass(engine, rules, changed, webhook, args.desktop)
             wait = max(0.0, min(args.interval, next_full - time.monotonic()))
-            changed = watcher.wait(wait)
+            changed = _wait_for_changes(watcher, stop, wait)
     finally:
         watcher.stop()
         if exporter is not None:
             exporter.stop()
     return 0
+
+
+STOP_POLL_S = 0.5
+
+
+def stop_handler(stop: threading.Event) -> Callable[[int, FrameType | None], None]:
+    """SIGINT/SIGTERM for ``watch``: only sets ``stop``. A handler runs in the main thread
+    between any two of its steps, so it must not take a lock the main thread may be
+    holding: waking the watcher's wait did (its event's lock), and a signal landing while
+    the wait held it hung ``watch`` for good. The loop looks at ``stop`` instead."""
+
+    def stopping(signum: int, frame: FrameType | None) -> None:
+        stop.set()  # takes only stop's own lock, which the main thread never holds
+
+    return stopping
+
+
+def _wait_for_changes(watcher: FolderWatcher, stop: threading.Event, seconds: float) -> list[Path]:
+    """The paths changed within ``seconds``, looking for a stop every ``STOP_POLL_S``."""
+    deadline = time.monotonic() + seconds
+    while not stop.is_set():
+        left = deadline - time.monotonic()
+        changed = watcher.wait(max(0.0, min(STOP_POLL_S, left)))
+        if changed or left <= STOP_POLL_S:
+            return changed
+    return []
 
 
 def _start_exporter(engine: Engine, args: argparse.Namespace) -> Exporter | None:
