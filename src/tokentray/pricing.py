@@ -157,12 +157,6 @@ class Pricer:
         )
         return digest.hexdigest()[:16]
 
-    def prepare(self) -> None:
-        """Load the price library now (it takes a third of a second), not at the first price."""
-        from genai_prices import data_snapshot  # noqa: PLC0415
-
-        data_snapshot.get_snapshot()
-
     def price(self, event: UsageEvent) -> PricedEvent:
         return PricedEvent(event, *self.cost(event))
 
