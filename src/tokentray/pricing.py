@@ -14,6 +14,7 @@ costs a third of a second to import).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import re
@@ -134,11 +135,10 @@ class Pricer:
 
     def detached(self) -> Pricer:
         """A copy without the store (for a worker process, which must not touch it)."""
-        copy = Pricer.__new__(Pricer)
-        copy.config, copy.builtin, copy.store = self.config, self.builtin, None
-        copy._memory, copy.resolved, copy._learned = dict(self._memory), {}, {}
-        copy.fingerprint = self.fingerprint
-        return copy
+        detached = copy.copy(self)
+        detached.store = None
+        detached._memory, detached.resolved, detached._learned = dict(self._memory), {}, {}
+        return detached
 
     def learn(self, resolved: dict[tuple[str, str, str], Rates | None]) -> None:
         """Rates another pricer resolved (a worker's), for the store's price cache: they are
