@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from tests.test_fuzz import MUTATORS, _tree
 
-from tokentray.engine import Engine, open_engine
+from conftest import EngineFactory
 from tokentray.sources import claude_code, claude_fast
 from tokentray.synthetic import generate_corpus
 
@@ -56,27 +56,24 @@ class BlockSpy:
         monkeypatch.setattr(claude_fast, "parse_block", counted)
 
 
-def _store_contents(projects: Path, data: Path) -> dict[str, list[Any]]:
-    engine = open_engine(data, data / "no-config.toml", env={"CLAUDE_CONFIG_DIR": str(projects)})
-    try:
-        engine.ingestor.scan()
-        return {name: engine.store.query(sql) for name, sql in TABLES.items()}
-    finally:
-        engine.store.close()
+def _store_contents(make_engine: EngineFactory, projects: Path, data: Path) -> dict[str, list[Any]]:
+    engine = make_engine(claude=projects, data_dir=data)
+    engine.ingestor.scan()
+    return {name: engine.store.query(sql) for name, sql in TABLES.items()}
 
 
 def _both_ways(
-    projects: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_engine: EngineFactory, projects: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[dict[str, list[Any]], dict[str, list[Any]], BlockSpy]:
     """The store after reading ``projects`` in blocks, and after reading it line by line."""
     spy = BlockSpy()
     with monkeypatch.context() as patched:
         spy.wrap(patched)
         patched.setattr(claude_code, "FAST_BLOCK_BYTES", 0)  # every block is tried
-        fast = _store_contents(projects, tmp_path / "fast")
+        fast = _store_contents(make_engine, projects, tmp_path / "fast")
     with monkeypatch.context() as patched:
         patched.setattr(claude_code.ClaudeLineParser, "parse_block", lambda *_: None)  # never
-        slow = _store_contents(projects, tmp_path / "slow")
+        slow = _store_contents(make_engine, projects, tmp_path / "slow")
     return fast, slow, spy
 
 
@@ -86,36 +83,36 @@ def _assert_same(fast: dict[str, list[Any]], slow: dict[str, list[Any]]) -> None
 
 
 def _one_transcript_both_ways(
-    text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_engine: EngineFactory, text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[dict[str, list[Any]], BlockSpy]:
     """One transcript of ``text``, read both ways: they must store the same."""
     projects = tmp_path / "projects"
     path = projects / "-home-dev-app" / "s.jsonl"
     path.parent.mkdir(parents=True)
     path.write_text(text)
-    fast, slow, spy = _both_ways(projects, tmp_path, monkeypatch)
+    fast, slow, spy = _both_ways(make_engine, projects, tmp_path, monkeypatch)
     _assert_same(fast, slow)
     return fast, spy
 
 
 @pytest.mark.parametrize("fixture", CLAUDE_FIXTURES, ids=lambda p: p.parent.name)
 def test_fixtures_read_in_blocks_store_what_lines_store(
-    fixture: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_engine: EngineFactory, fixture: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     projects = tmp_path / "projects"
     shutil.copytree(fixture, projects)
-    fast, slow, spy = _both_ways(projects, tmp_path, monkeypatch)
+    fast, slow, spy = _both_ways(make_engine, projects, tmp_path, monkeypatch)
     _assert_same(fast, slow)
     assert fast["events"], "the fixture has requests"
     assert spy.taken + spy.given_up == len(list(projects.rglob("*.jsonl")))
 
 
 def test_generated_corpus_is_read_in_blocks(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_engine: EngineFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     generate_corpus(tmp_path / "corpus", 3_000_000, seed=11)
     projects = tmp_path / "corpus" / "claude" / "projects"
-    fast, slow, spy = _both_ways(projects, tmp_path, monkeypatch)
+    fast, slow, spy = _both_ways(make_engine, projects, tmp_path, monkeypatch)
     _assert_same(fast, slow)
     assert spy.taken > 0 and spy.given_up == 0, vars(spy)
     assert len(fast["events"]) > 100
@@ -151,11 +148,11 @@ def _fuzzed_transcripts(rng: random.Random, projects: Path, files: int) -> Itera
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_fuzzed_transcripts_read_in_blocks_store_what_lines_store(
-    seed: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_engine: EngineFactory, seed: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     projects = tmp_path / "projects"
     written = list(_fuzzed_transcripts(random.Random(seed), projects, 120))
-    fast, slow, spy = _both_ways(projects, tmp_path, monkeypatch)
+    fast, slow, spy = _both_ways(make_engine, projects, tmp_path, monkeypatch)
     _assert_same(fast, slow)
     assert spy.taken + spy.given_up == len(written)
     assert spy.taken >= 30 and spy.given_up >= 10, vars(spy)
@@ -179,7 +176,7 @@ def test_a_block_given_up_leaves_the_parser_as_it_was(tmp_path: Path) -> None:
 
 
 def test_engine_reads_a_large_transcript_in_blocks(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_engine: EngineFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without any patching of the threshold: a first scan of a big transcript takes the
     block reading. In a process that has not loaded the block decoder (a short command),
@@ -190,25 +187,19 @@ def test_engine_reads_a_large_transcript_in_blocks(
     assert biggest.stat().st_size > claude_code.FAST_BLOCK_BYTES
     spy = BlockSpy()
     spy.wrap(monkeypatch)
-    engine: Engine = open_engine(
-        tmp_path / "data", tmp_path / "none.toml", env={"CLAUDE_CONFIG_DIR": str(projects)}
-    )
-    try:
-        engine.ingestor.scan()
-        assert spy.taken > 0 and spy.given_up == 0
-        parser = claude_code.ClaudeLineParser("s", "p")
-        line = biggest.read_bytes().splitlines(keepends=True)[1]
-        monkeypatch.delitem(sys.modules, "tokentray.sources.claude_fast")
-        assert parser.parse_block(memoryview(line), 1) is None
-    finally:
-        engine.store.close()
+    make_engine(claude=projects).ingestor.scan()
+    assert spy.taken > 0 and spy.given_up == 0
+    parser = claude_code.ClaudeLineParser("s", "p")
+    line = biggest.read_bytes().splitlines(keepends=True)[1]
+    monkeypatch.delitem(sys.modules, "tokentray.sources.claude_fast")
+    assert parser.parse_block(memoryview(line), 1) is None
 
 
 @pytest.mark.parametrize(
     "timestamp", ["2100-01-01T00:00:00Z", "1999-12-31T23:59:59.999Z", "2099-12-31T23:59:59.999Z"]
 )
 def test_the_bounds_of_the_event_model_hold_in_blocks(
-    timestamp: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_engine: EngineFactory, timestamp: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A value on the edge of the event model's bounds is decided as the line reading
     decides it (the first two are skipped lines, the last a request)."""
@@ -217,12 +208,12 @@ def test_the_bounds_of_the_event_model_hold_in_blocks(
         '"model":"claude-sonnet-4-5","usage":{"input_tokens":3,"output_tokens":%d}}}\n'
     )
     text = line % (timestamp, 5) + line.replace("m1", "m2") % ("2026-10-01T00:00:00Z", 7)
-    fast, _spy = _one_transcript_both_ways(text, tmp_path, monkeypatch)
+    fast, _spy = _one_transcript_both_ways(make_engine, text, tmp_path, monkeypatch)
     assert len(fast["events"]) == (2 if timestamp.startswith("2099") else 1)
 
 
 def test_a_tool_input_naming_tool_result_is_decided_alike(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_engine: EngineFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     response = (
         '{"type":"assistant","timestamp":"2026-10-01T10:00:00Z","message":{"id":"m1",'
@@ -233,14 +224,14 @@ def test_a_tool_input_naming_tool_result_is_decided_alike(
         '{"type":"user","timestamp":"2026-10-01T10:00:01Z","uuid":"u1","message":{"role":'
         '"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"usage"}]}}\n'
     )
-    fast, spy = _one_transcript_both_ways(response + result, tmp_path, monkeypatch)
+    fast, spy = _one_transcript_both_ways(make_engine, response + result, tmp_path, monkeypatch)
     assert spy.taken == 1
     assert len(fast["events"]) == 1 and len(fast["activity"]) == 1
 
 
 @pytest.mark.parametrize("name", ['"Bash"', "null", "0", None], ids=["text", "null", "0", "absent"])
 def test_a_tool_call_is_fingerprinted_alike(
-    name: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_engine: EngineFactory, name: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     named = "" if name is None else f'"name":{name},'
     text = (
@@ -249,6 +240,6 @@ def test_a_tool_call_is_fingerprinted_alike(
         '"input":{"command":"make test","n":[1,2.5,null]}}],'
         '"usage":{"input_tokens":3,"output_tokens":5}}}\n'
     )
-    fast, spy = _one_transcript_both_ways(text, tmp_path, monkeypatch)
+    fast, spy = _one_transcript_both_ways(make_engine, text, tmp_path, monkeypatch)
     assert spy.taken == 1
     assert len(fast["activity"]) == 1
