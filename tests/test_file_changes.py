@@ -13,7 +13,7 @@ import pytest
 
 from conftest import EngineFactory
 from tokentray import ingest
-from tokentray.engine import open_engine
+from tokentray.engine import Engine
 from tokentray.synthetic import generate_corpus
 
 
@@ -228,19 +228,15 @@ finally:
 """
 
 
-def _stored(data: Path) -> dict[str, list[Any]]:
-    engine = open_engine(data, data / "none.toml", env={})
-    try:
-        return {
-            "events": engine.store.query(
-                "SELECT key, ts_ms, total_tokens, replayed, cost_usd, cost_status FROM events "
-                "ORDER BY key"
-            ),
-            "prices": engine.store.query("SELECT * FROM price_cache ORDER BY model, day, tier"),
-            "activity": engine.store.query("SELECT * FROM activity ORDER BY key"),
-        }
-    finally:
-        engine.store.close()
+def _stored(engine: Engine) -> dict[str, list[Any]]:
+    return {
+        "events": engine.store.query(
+            "SELECT key, ts_ms, total_tokens, replayed, cost_usd, cost_status FROM events "
+            "ORDER BY key"
+        ),
+        "prices": engine.store.query("SELECT * FROM price_cache ORDER BY model, day, tier"),
+        "activity": engine.store.query("SELECT * FROM activity ORDER BY key"),
+    }
 
 
 def test_workers_price_and_store_what_one_process_does(
@@ -252,9 +248,10 @@ def test_workers_price_and_store_what_one_process_does(
     generate_corpus(tmp_path / "corpus", 3_000_000, seed=9)
     claude, codex = tmp_path / "corpus" / "claude", tmp_path / "corpus" / "codex"
     env = {**os.environ, "CLAUDE_CONFIG_DIR": str(claude), "CODEX_HOME": str(codex)}
-    env["TOKENTRAY_WORKERS"] = "2"
+    env.update(HOME=str(tmp_path / "home"), TOKENTRAY_WORKERS="2")  # no other agent's logs
+    config = str(tmp_path / "none.toml")
     forked = subprocess.run(
-        [sys.executable, "-c", _SCAN_IN_A_FRESH_PROCESS, str(tmp_path / "fork"), "none.toml"],
+        [sys.executable, "-c", _SCAN_IN_A_FRESH_PROCESS, str(tmp_path / "fork"), config],
         env=env,
         capture_output=True,
         text=True,
@@ -265,15 +262,17 @@ def test_workers_price_and_store_what_one_process_does(
     monkeypatch.setenv("TOKENTRAY_WORKERS", "2")
     monkeypatch.setattr(ingest, "PARALLEL_MIN_BYTES", 1)
     monkeypatch.setattr(ingest, "_start_method", lambda: "spawn")
-    make_engine(claude=claude, codex=codex, data_dir=tmp_path / "spawn").ingestor.scan()
+    spawned = make_engine(claude=claude, codex=codex, data_dir=tmp_path / "spawn")
+    spawned.ingestor.scan()
     monkeypatch.setenv("TOKENTRAY_WORKERS", "1")
-    make_engine(claude=claude, codex=codex, data_dir=tmp_path / "serial").ingestor.scan()
+    serial = make_engine(claude=claude, codex=codex, data_dir=tmp_path / "serial")
+    serial.ingestor.scan()
 
-    serial = _stored(tmp_path / "serial")
-    assert serial["events"] and serial["prices"]
-    assert all(status == "priced" for *_, status in serial["events"])
-    assert _stored(tmp_path / "fork") == serial
-    assert _stored(tmp_path / "spawn") == serial
+    one_process = _stored(serial)
+    assert one_process["events"] and one_process["prices"]
+    assert all(status == "priced" for *_, status in one_process["events"])
+    assert _stored(make_engine(data_dir=tmp_path / "fork")) == one_process
+    assert _stored(spawned) == one_process
 
 
 def test_workers_are_not_forked_beside_another_thread() -> None:
