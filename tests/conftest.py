@@ -32,6 +32,19 @@ def shared_dir() -> Path:
     return Path(override) if override else REPO / "tests" / "fixtures"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The price memo goes to a folder of this test run (and of the processes its tests
+    start), never to the user's cache folder."""
+    previous = os.environ.get("TOKENTRAY_CACHE_DIR")
+    os.environ["TOKENTRAY_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if previous is None:
+        os.environ.pop("TOKENTRAY_CACHE_DIR", None)
+    else:
+        os.environ["TOKENTRAY_CACHE_DIR"] = previous
+
+
 @pytest.fixture
 def shared() -> Path:
     return shared_dir()

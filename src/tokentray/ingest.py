@@ -39,7 +39,7 @@ from tokentray.events import (
     check_event,
     event_from_row,
 )
-from tokentray.pricing import Pricer
+from tokentray.pricing import Pricer, Resolved
 from tokentray.sources.base import (
     DocumentSource,
     LineParser,
@@ -314,6 +314,7 @@ class Ingestor:
                 for task, cp in work:
                     self._ingest_file(task, cp, batch, report)
             self._commit(batch, report)
+        self.pricer.save_memo()
         if paths is None:
             seen = {str(t.path) for t in tasks}
             gone = [p for p, sig in known.items() if p not in seen and sig[0] != "missing"]
@@ -423,6 +424,7 @@ class Ingestor:
             priced = self.pricer.price(event)
             updates.append((priced.cost_usd, priced.cost_status, row[0]))
         self.store.set_costs(updates, self.pricer.fingerprint)
+        self.pricer.save_memo()
         if updates:
             log.info("re-priced %d events", len(updates))
         return len(updates)
@@ -701,9 +703,9 @@ _worker_pricer: Pricer | None = None
 
 def _read_files_in_worker(
     jobs: list[tuple[str, Path, Path, Checkpoint | None]],
-) -> tuple[list[tuple[_Batch, ScanReport, bool]], dict[tuple[str, str, str], Any]]:
-    """Runs in a worker process: the whole rest of each file, parsed and priced; and the
-    rates the worker had to resolve, for the store's price cache."""
+) -> tuple[list[tuple[_Batch, ScanReport, bool]], Resolved]:
+    """Runs in a worker process: the whole rest of each file, parsed and priced; and what
+    the worker had to resolve, for the store's price cache and the price memo."""
     from tokentray.sources import source_by_name  # noqa: PLC0415
 
     pricer = _worker_pricer
@@ -714,10 +716,7 @@ def _read_files_in_worker(
         if pricer is not None:
             batch.costs = {key: pricer.cost(event) for key, event in batch.events.items()}
         results.append((batch, report, missing))
-    resolved = {}
-    if pricer is not None:
-        resolved, pricer.resolved = pricer.resolved, {}
-    return results, resolved
+    return results, pricer.hand_back() if pricer is not None else ({}, {})
 
 
 def _start_worker(parent_pid: int, pricer: Pricer) -> None:

@@ -66,3 +66,14 @@ def make_private(path: Path, mode: int = 0o600) -> None:
             path.chmod(mode)
     except (OSError, AttributeError):  # missing, not ours, or no getuid (Windows)
         pass
+
+
+def cache_dir() -> Path:
+    """The cache folder (only things that can be rebuilt): ``$TOKENTRAY_CACHE_DIR``, else
+    the user cache dir."""
+    chosen = os.environ.get("TOKENTRAY_CACHE_DIR")
+    if chosen:
+        return Path(chosen).expanduser()
+    import platformdirs  # noqa: PLC0415
+
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))

@@ -8,8 +8,9 @@ long-context rates, as the providers bill it; that is why requests are priced
 one by one and never as a day's total.
 
 Resolved rates are cached per model, UTC day and service tier, in memory and
-in the store, so pricing a new request rarely needs the library at all (it
-costs a third of a second to import).
+in the store, and the library's own answers in a file per library version in the
+user cache folder (``price_memo``), so pricing a new request rarely needs the
+library at all (it costs a quarter of a second to import).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from typing import Any
 import orjson
 
 from tokentray.events import CostStatus, PricedEvent, UsageEvent
+from tokentray.paths import cache_dir
+from tokentray.price_memo import LibraryMemo, MemoKey
 from tokentray.price_overrides import RATE_FIELDS, PriceOverride, PricingConfig, parse_pricing
 from tokentray.store import Store
 
@@ -79,13 +82,33 @@ class Rates:
 
     @classmethod
     def from_json(cls, text: str) -> Rates:
+        """Rates written by ``to_json``; ValueError for anything else."""
         raw = orjson.loads(text)
-        return cls(
-            base=tuple(raw["base"]),
-            tiers=tuple((int(t), tuple(b)) for t, b in raw["tiers"]),
-            origin=raw["origin"],
-            exact=raw["exact"],
-        )
+        try:
+            rates = cls(
+                base=_band(raw["base"]),
+                tiers=tuple((_threshold(t), _band(b)) for t, b in raw["tiers"]),
+                origin=raw["origin"],
+                exact=raw["exact"],
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not a set of rates: {text[:80]}") from exc
+        if not isinstance(rates.origin, str) or not isinstance(rates.exact, bool):
+            raise ValueError(f"not a set of rates: {text[:80]}")
+        return rates
+
+
+def _band(values: Any) -> Band:
+    band = tuple(values)
+    if len(band) != 5 or not all(type(v) in (int, float) and v >= 0 for v in band):
+        raise ValueError(f"not a band of five rates: {values!r:.80}")
+    return band
+
+
+def _threshold(value: Any) -> int:
+    if type(value) is not int:
+        raise ValueError(f"not a token threshold: {value!r:.40}")
+    return value
 
 
 def builtin_overrides() -> PricingConfig:
@@ -131,6 +154,8 @@ class Pricer:
         # the worker hands them back so that the store's price cache learns them.
         self.resolved: dict[tuple[str, str, str], Rates | None] = {}
         self._learned: dict[tuple[str, str, str], Rates | None] = {}
+        self.library = _library_version()
+        self.memo = LibraryMemo(cache_dir() / f"prices-{self.library}-{ALGORITHM_VERSION}.json")
         self.fingerprint = self._fingerprint()
 
     def detached(self) -> Pricer:
@@ -140,10 +165,21 @@ class Pricer:
         detached._memory, detached.resolved, detached._learned = dict(self._memory), {}, {}
         return detached
 
-    def learn(self, resolved: dict[tuple[str, str, str], Rates | None]) -> None:
-        """Rates another pricer resolved (a worker's), for the store's price cache: they are
-        written by ``save_learned``, inside the caller's next transaction."""
+    def hand_back(self) -> Resolved:
+        """What a worker's pricer resolved since the last call, for ``learn``."""
+        resolved, self.resolved = self.resolved, {}
+        return resolved, self.memo.take_added()
+
+    def learn(self, handed: Resolved) -> None:
+        """What another pricer resolved (a worker's): its rates are written to the store's
+        price cache by ``save_learned``, inside the caller's next transaction; the library's
+        answers go to the memo, written by ``save_memo``."""
+        resolved, library = handed
         self._learned.update(resolved)
+        self.memo.merge(library)
+
+    def save_memo(self) -> None:
+        self.memo.save()
 
     def save_learned(self) -> None:
         for key, rates in self._learned.items():
@@ -151,9 +187,8 @@ class Pricer:
         self._learned.clear()
 
     def _fingerprint(self) -> str:
-        library = _library_version()
         digest = hashlib.sha256(
-            repr((ALGORITHM_VERSION, library, self.builtin, self.config)).encode()
+            repr((ALGORITHM_VERSION, self.library, self.builtin, self.config)).encode()
         )
         return digest.hexdigest()[:16]
 
@@ -192,7 +227,11 @@ class Pricer:
         if self.store is None:
             return False, None
         found, rates = self.store.cached_rates(*key, self.fingerprint)
-        return found, None if rates is None else Rates.from_json(rates)
+        try:
+            return found, None if rates is None else Rates.from_json(rates)
+        except ValueError as exc:  # a damaged entry is resolved again and overwritten
+            log.warning("ignoring the price cache's entry for %s: %s", key, exc)
+            return False, None
 
     def _remember(self, key: tuple[str, str, str], rates: Rates | None) -> None:
         if self.store is None:
@@ -203,7 +242,7 @@ class Pricer:
 
     def _resolve(self, model: str, day: date, tier: str) -> Rates | None:
         name = normalise_model(model, self.config.aliases)
-        library = library_rates(name, day, tier)
+        library = self._library_rates((name, day.isoformat(), tier))
         # An override names a model as the logs do, or as the library knows it
         # ("anthropic/claude-sonnet-4-0" covers every dated and aliased spelling).
         library_id = library.origin.removeprefix(LIBRARY_ORIGIN) if library else ""
@@ -223,6 +262,21 @@ class Pricer:
             rates = apply_override(rates, override)
         return rates
 
+    def _library_rates(self, key: MemoKey) -> Rates | None:
+        """The library's rates, from the memo when it has them."""
+        found, text = self.memo.lookup(key)
+        if found:
+            try:
+                return None if text is None else Rates.from_json(text)
+            except ValueError as exc:  # orjson's decode error is one too
+                log.debug("price memo entry for %s unreadable: %s", key, exc)
+        rates = library_rates(key[0], date.fromisoformat(key[1]), key[2])
+        self.memo.add(key, None if rates is None else rates.to_json())
+        return rates
+
+
+# A worker pricer's rates for the store, and the library's answers for the memo.
+Resolved = tuple[dict[tuple[str, str, str], "Rates | None"], dict[MemoKey, str | None]]
 
 RATES_HEADER = "USD per million tokens: input / output / cache read / cache write 5m / 1h"
 

@@ -1,0 +1,215 @@
+"""The price memo: genai-prices' answers kept in the cache folder, so that a new process
+(a first scan's worker, a new store) prices without importing the library."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import EngineFactory
+from tokentray import ingest, pricing
+from tokentray.events import UsageEvent
+from tokentray.pricing import Pricer
+from tokentray.settings import load_settings
+from tokentray.synthetic import generate_corpus
+
+DAY_MS = 86_400_000
+START_MS = 1_790_000_000_000  # 2026-09-21
+
+
+def _events() -> list[UsageEvent]:
+    """Known and unknown models, a long-context prompt, a service tier, several days."""
+    models = [
+        ("claude-sonnet-4-5-20250929", ""),
+        ("claude-opus-4-1-20250805", ""),
+        ("claude-opus-4-6", "fast"),
+        ("gpt-5-codex", ""),
+        ("claude-experimental-x", ""),
+    ]
+    return [
+        UsageEvent(
+            source="test",
+            key=f"{model}-{day}",
+            session_id="s",
+            project="/p",
+            model=model,
+            timestamp_ms=START_MS + day * DAY_MS,
+            input_tokens=1200,
+            output_tokens=800,
+            cache_read_tokens=250_000 if day == 2 else 3000,
+            cache_write_5m_tokens=500,
+            cache_write_1h_tokens=70,
+            service_tier=tier,
+        )
+        for model, tier in models
+        for day in range(3)
+    ]
+
+
+def _refuse_the_library(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object) -> None:
+        raise AssertionError(f"the library was asked for {args}")
+
+    monkeypatch.setattr(pricing, "library_rates", refuse)
+
+
+def _memo_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("prices-*.json"))
+
+
+def test_a_new_pricer_prices_from_the_memo_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOKENTRAY_CACHE_DIR", str(tmp_path / "cache"))
+    first = Pricer()
+    expected = [first.cost(event) for event in _events()]
+    assert ("unpriced" in {s for _, s in expected}) and ("priced" in {s for _, s in expected})
+    first.save_memo()
+    (memo,) = _memo_files(tmp_path / "cache")
+    assert first.library in memo.name
+
+    _refuse_the_library(monkeypatch)
+    assert [Pricer().cost(event) for event in _events()] == expected
+
+
+def test_overrides_apply_on_top_of_the_memo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The memo holds the library's answers only: a user's override still changes prices."""
+    monkeypatch.setenv("TOKENTRAY_CACHE_DIR", str(tmp_path / "cache"))
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[pricing.models."claude-sonnet-4-5-20250929"]\nmultiplier = 0.5\n'
+        '[pricing.models."claude-experimental-x"]\ninput = 1\noutput = 2\n'
+    )
+    overridden = load_settings(config).pricing
+    expected = [Pricer(overridden).cost(event) for event in _events()]
+    plain = Pricer()
+    assert [plain.cost(event) for event in _events()] != expected
+    plain.save_memo()
+
+    _refuse_the_library(monkeypatch)
+    assert [Pricer(overridden).cost(event) for event in _events()] == expected
+
+
+def _damaged(folder: Path, kind: str, library: str) -> None:
+    folder.mkdir(parents=True)
+    path = folder / f"prices-{library}-{pricing.ALGORITHM_VERSION}.json"
+    good = json.dumps({"base": [3, 15, 0.3, 3.75, 6], "tiers": [], "origin": "x", "exact": True})
+    entries = {
+        "negative rate": good.replace("[3,", "[-3,"),
+        "text rate": good.replace("[3,", '["3",'),
+        "four rates": good.replace("[3, ", "["),
+        "not json": "{",
+        "a list": "[]",
+    }
+    key = ["claude-sonnet-4-5-20250929", "2026-09-21", ""]
+    if kind == "garbage":
+        path.write_bytes(b"\x00\xff not json")
+    elif kind == "another format":
+        path.write_text(json.dumps({"format": 99, "rates": [[*key, good]]}))
+    elif kind == "a folder":
+        path.mkdir()
+    elif kind == "a fifo":
+        os.mkfifo(path)
+    else:
+        path.write_text(json.dumps({"format": 1, "rates": [[*key, entries[kind]], [1, 2]]}))
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "garbage",
+        "another format",
+        "a folder",
+        "a fifo",
+        "negative rate",
+        "text rate",
+        "four rates",
+        "not json",
+        "a list",
+    ],
+)
+def test_a_damaged_memo_is_ignored_and_mended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """Whatever lies at the memo's path, prices come from the library, as without it."""
+    monkeypatch.setenv("TOKENTRAY_CACHE_DIR", str(tmp_path / "clean"))
+    expected = [Pricer().cost(event) for event in _events()]
+    monkeypatch.setenv("TOKENTRAY_CACHE_DIR", str(tmp_path / "damaged"))
+    _damaged(tmp_path / "damaged", kind, Pricer().library)
+
+    pricer = Pricer()
+    assert [pricer.cost(event) for event in _events()] == expected
+    pricer.save_memo()
+    if kind not in ("a folder", "a fifo"):  # a regular file is replaced with a good one
+        _refuse_the_library(monkeypatch)
+        assert [Pricer().cost(event) for event in _events()] == expected
+
+
+def test_an_unwritable_cache_folder_only_costs_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    monkeypatch.setenv("TOKENTRAY_CACHE_DIR", str(blocked / "cache"))
+    pricer = Pricer()
+    costs = [pricer.cost(event) for event in _events()]
+    pricer.save_memo()  # cannot create the folder: logged, not raised
+    assert costs == [Pricer().cost(event) for event in _events()]
+
+
+def test_a_first_scans_workers_fill_the_memo(
+    make_engine: EngineFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the worker processes had to ask the library reaches the memo, and a scan into
+    another new store then prices everything without it."""
+    monkeypatch.setenv("TOKENTRAY_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("TOKENTRAY_WORKERS", "2")
+    monkeypatch.setattr(ingest, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(ingest, "_start_method", lambda: "spawn")  # no fork under pytest
+    generate_corpus(tmp_path / "corpus", 2_000_000, seed=11)
+    claude, codex = tmp_path / "corpus" / "claude", tmp_path / "corpus" / "codex"
+    parallel = make_engine(claude=claude, codex=codex, data_dir=tmp_path / "first")
+    parallel.ingestor.scan()
+    (memo,) = _memo_files(tmp_path / "cache")
+    asked = {entry[0] for entry in json.loads(memo.read_text())["rates"]}
+    assert asked >= {row[0] for row in parallel.store.query("SELECT DISTINCT model FROM events")}
+
+    _refuse_the_library(monkeypatch)
+    monkeypatch.setenv("TOKENTRAY_WORKERS", "1")
+    again = make_engine(claude=claude, codex=codex, data_dir=tmp_path / "second")
+    again.ingestor.scan()
+    costs = "SELECT key, cost_usd, cost_status FROM events ORDER BY key"
+    assert again.store.query(costs) == parallel.store.query(costs)
+
+
+_PRICE_AND_LIST_IMPORTS = """
+import sys
+from tokentray.events import UsageEvent
+from tokentray.pricing import Pricer
+event = UsageEvent(source="t", key="k", session_id="s", project="/p",
+                   model="claude-sonnet-4-5-20250929", timestamp_ms=1790000000000,
+                   input_tokens=1000, output_tokens=10)
+pricer = Pricer()
+print(pricer.cost(event)[0], "genai_prices" in sys.modules)
+pricer.save_memo()
+"""
+
+
+def test_a_process_with_the_memo_never_imports_the_library(tmp_path: Path) -> None:
+    env = {**os.environ, "TOKENTRAY_CACHE_DIR": str(tmp_path / "cache")}
+
+    def run() -> list[str]:
+        command = [sys.executable, "-c", _PRICE_AND_LIST_IMPORTS]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+        return done.stdout.split()
+
+    cost, imported = run()
+    assert float(cost) > 0 and imported == "True"
+    assert run() == [cost, "False"]
