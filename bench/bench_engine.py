@@ -84,6 +84,7 @@ def _ratios(results: dict[str, object]) -> dict[str, float]:
     """tokentray's figures as multiples of ccusage's, measured in the same run."""
     pairs = {
         "cold_scan_vs_ccusage": ("cold_scan_claude_s", "ccusage_cold_s"),
+        "cold_scan_first_run_vs_ccusage": ("cold_scan_first_run_s", "ccusage_cold_s"),
         "report_after_append_vs_ccusage_rerun": (
             "report_after_append_full_history_s",
             "ccusage_rerun_s",
@@ -117,25 +118,41 @@ def _corpus(size_mb: int) -> Path:
 
 
 def bench_cold(corpus: Path, results: dict[str, object]) -> None:
+    """Cold scans into an empty store, each beside a ccusage run (the machine's speed
+    drifts: taken in turn, the two see the same machine). The price memo in the cache
+    folder is there, as on any machine that ran tokentray before; the first run on a
+    machine, with no memo either, is measured apart."""
     empty = OUT / "empty"
     empty.mkdir(parents=True, exist_ok=True)
     env_all = _env(corpus / "claude", corpus / "codex")
     env_claude = _env(corpus / "claude", empty)
-    runs = []
-    for _ in range(5):
-        data = Path(tempfile.mkdtemp(dir=OUT))
-        runs.append(_timed(["tokentray", "--data-dir", str(data), "scan"], env_claude))
-        shutil.rmtree(data)
-    data = Path(tempfile.mkdtemp(dir=OUT))
-    all_sources = _timed(["tokentray", "--data-dir", str(data), "scan"], env_all)
-    shutil.rmtree(data)
+    ccusage = _ccusage()
+    runs, first_runs, theirs = [], [], []
+    _scan_once(env_claude)  # fills the price memo
+    for index in range(5):
+        runs.append(_scan_once(env_claude))
+        if index < 3:
+            no_memo = Path(tempfile.mkdtemp(dir=OUT))
+            first_runs.append(_scan_once({**env_claude, "TOKENTRAY_CACHE_DIR": str(no_memo)}))
+            shutil.rmtree(no_memo)
+        if ccusage:
+            cmd = [ccusage, "claude", "daily", "--json", "--offline"]
+            theirs.append(_timed(cmd, env_claude)[0])
     _spread(results, "cold_scan_claude_s", [r[0] for r in runs])
     results["cold_scan_claude_peak_mb"] = max(r[1] for r in runs)
-    results["cold_scan_all_sources_s"] = all_sources[0]
-    ccusage = _ccusage()
-    if ccusage:
-        cmd = [ccusage, "claude", "daily", "--json", "--offline"]
-        _spread(results, "ccusage_cold_s", [_timed(cmd, env_claude)[0] for _ in range(5)])
+    _spread(results, "cold_scan_first_run_s", [r[0] for r in first_runs])
+    results["cold_scan_all_sources_s"] = _scan_once(env_all)[0]
+    if theirs:
+        _spread(results, "ccusage_cold_s", theirs)
+
+
+def _scan_once(env: dict[str, str]) -> tuple[float, int]:
+    """A ``tokentray scan`` process into a new, empty store."""
+    data = Path(tempfile.mkdtemp(dir=OUT))
+    try:
+        return _timed(["tokentray", "--data-dir", str(data), "scan"], env)
+    finally:
+        shutil.rmtree(data)
 
 
 def bench_refresh(corpus: Path, results: dict[str, object]) -> None:
@@ -266,6 +283,8 @@ def main() -> None:
     parser.add_argument("--skip-big", action="store_true")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
+    # The price memo of every process this bench starts (and of its in-process engines).
+    os.environ["TOKENTRAY_CACHE_DIR"] = str(OUT / "cache")
     # Measure what an installed tokentray costs: with bytecode compiled (pip compiles it on
     # install; where PYTHONDONTWRITEBYTECODE is set every run would compile the sources).
     package = Path(__file__).resolve().parents[1] / "src" / "tokentray"

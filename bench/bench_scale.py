@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import statistics
@@ -155,6 +156,7 @@ def main() -> None:
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     (OUT / "empty").mkdir(exist_ok=True)
+    os.environ["TOKENTRAY_CACHE_DIR"] = str(OUT / "cache")  # the price memo, not yours
     history, requests = _history(args.gb, args.files)
     env = _env(history, OUT / "empty")
     results: dict[str, object] = {"history_gb": args.gb, "files": args.files}
