@@ -21,6 +21,8 @@ from pathlib import Path
 
 import orjson
 
+from tokentray.paths import cache_dir
+
 log = logging.getLogger(__name__)
 
 MemoKey = tuple[str, str, str]  # the model name as the library is asked, UTC day, tier
@@ -28,12 +30,21 @@ FORMAT = 1
 
 
 class LibraryMemo:
-    """The library's rates (as ``Rates.to_json`` text, or None for no price) by key."""
+    """The library's rates (as ``Rates.to_json`` text, or None for no price) by key, in
+    the file ``name`` of the cache folder (looked up on first use: a process that never
+    prices never asks where that is)."""
 
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
+    def __init__(self, name: str, folder: Path | None = None) -> None:
+        self.name = name
+        self.folder = folder
         self._known: dict[MemoKey, str | None] | None = None  # read on first use
         self._added: dict[MemoKey, str | None] = {}
+
+    @property
+    def path(self) -> Path:
+        if self.folder is None:
+            self.folder = cache_dir()
+        return self.folder / self.name
 
     def lookup(self, key: MemoKey) -> tuple[bool, str | None]:
         """(found, rates text); a found None means the library has no price for it."""
@@ -57,7 +68,7 @@ class LibraryMemo:
 
     def save(self) -> None:
         """Write what was added, merged with what other processes wrote meanwhile."""
-        if not self._added or self.path is None:
+        if not self._added:
             return
         merged = {**_read(self.path), **self._added}
         try:
@@ -70,7 +81,7 @@ class LibraryMemo:
 
     def _load(self) -> dict[MemoKey, str | None]:
         if self._known is None:
-            self._known = _read(self.path) if self.path is not None else {}
+            self._known = _read(self.path)
         return self._known
 
 

@@ -29,7 +29,6 @@ from typing import Any
 import orjson
 
 from tokentray.events import CostStatus, PricedEvent, UsageEvent
-from tokentray.paths import cache_dir
 from tokentray.price_memo import LibraryMemo, MemoKey
 from tokentray.price_overrides import RATE_FIELDS, PriceOverride, PricingConfig, parse_pricing
 from tokentray.store import Store
@@ -155,7 +154,7 @@ class Pricer:
         self.resolved: dict[tuple[str, str, str], Rates | None] = {}
         self._learned: dict[tuple[str, str, str], Rates | None] = {}
         self.library = _library_version()
-        self.memo = LibraryMemo(cache_dir() / f"prices-{self.library}-{ALGORITHM_VERSION}.json")
+        self.memo = LibraryMemo(f"prices-{self.library}-{ALGORITHM_VERSION}.json")
         self.fingerprint = self._fingerprint()
 
     def detached(self) -> Pricer:
