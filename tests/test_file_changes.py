@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -288,3 +289,18 @@ def test_workers_are_not_forked_beside_another_thread() -> None:
     finally:
         release.set()
         thread.join()
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_counting_lines_agrees_with_bytes_count(seed: int) -> None:
+    """Line numbers come from ``count_lines``: whatever the lines' lengths (long, short, long
+    then short, none), and wherever the block ends, it counts what ``bytes.count`` does."""
+    rng = random.Random(seed)
+    shapes = [(0, 3), (0, 300), (200, 9000), (0, 20000)]
+    parts = []
+    for _ in range(rng.randint(0, 3)):
+        low, high = rng.choice(shapes)
+        parts += [b"x" * rng.randint(low, high) for _ in range(rng.randint(0, 600))]
+    data = b"\n".join(parts) + rng.choice([b"", b"\n", b"\r\n", b"tail"])
+    for end in (len(data), rng.randint(0, len(data)), 0):
+        assert ingest.count_lines(data, end) == data.count(b"\n", 0, end)
