@@ -213,3 +213,22 @@ def test_a_process_with_the_memo_never_imports_the_library(tmp_path: Path) -> No
     cost, imported = run()
     assert float(cost) > 0 and imported == "True"
     assert run() == [cost, "False"]
+
+
+def test_a_damaged_price_cache_entry_in_the_store_is_resolved_again(
+    make_engine: EngineFactory, claude_home: Path, tmp_path: Path
+) -> None:
+    """The store's own price cache is read with the same care: a damaged entry is logged,
+    resolved again and overwritten, never a crash or a wrong price."""
+    engine = make_engine(claude=claude_home)
+    engine.ingestor.scan()
+    costs = "SELECT key, cost_usd, cost_status FROM events ORDER BY key"
+    before = engine.store.query(costs)
+    with engine.store.transaction() as db:
+        db.execute("UPDATE price_cache SET rates = '{\"base\": [1, 2]}' WHERE rates IS NOT NULL")
+    engine.store.close()
+
+    again = make_engine(claude=claude_home)
+    assert again.ingestor.reprice() == len(before)
+    assert again.store.query(costs) == before
+    assert not again.store.query("SELECT 1 FROM price_cache WHERE rates LIKE '%[1, 2]%'")
