@@ -304,3 +304,44 @@ def test_counting_lines_agrees_with_bytes_count(seed: int) -> None:
     data = b"\n".join(parts) + rng.choice([b"", b"\n", b"\r\n", b"tail"])
     for end in (len(data), rng.randint(0, len(data)), 0):
         assert ingest.count_lines(data, end) == data.count(b"\n", 0, end)
+
+
+def test_a_folder_given_relative_or_absolute_is_read_once(
+    make_engine: EngineFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file's path is its key: ``CLAUDE_CONFIG_DIR=claude`` and the same folder given in
+    full name the same files (the second spelling once had a 3 GB history read again)."""
+    home, log = _log(tmp_path)
+    log.write_bytes(_line("m1", 100) + _line("m2", 200))
+    monkeypatch.chdir(tmp_path)
+    relative = make_engine(claude=Path("claude"))
+    assert relative.ingestor.scan().files_read == 1
+    relative.store.close()
+
+    absolute = make_engine(claude=home)
+    again = absolute.ingestor.scan()
+    assert (again.files_read, again.files_missing) == (0, 0)
+    assert absolute.store.query("SELECT path FROM files") == [(str(log),)]
+    with open(log, "ab") as handle:  # the watcher's paths, relative or not, are that file
+        handle.write(_line("m3", 300))
+    assert absolute.ingestor.scan([Path("claude/projects/-p/s1.jsonl")]).files_read == 1
+    assert _totals(absolute) == (3, 600)
+
+
+def test_paths_recorded_relative_by_older_builds_are_let_go_once(
+    make_engine: EngineFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store where older builds recorded files under a relative folder: the files are
+    known by their full paths now, the old rows are marked missing once (their usage
+    stays), and later passes do not look for them again."""
+    home, log = _log(tmp_path)
+    log.write_bytes(_line("m1", 100))
+    monkeypatch.chdir(tmp_path)
+    engine = make_engine(claude=home)
+    engine.ingestor.scan()
+    with engine.store.transaction() as db:
+        db.execute("UPDATE files SET path = ?", ("claude/projects/-p/s1.jsonl",))
+    first = engine.ingestor.scan()
+    assert (first.files_read, first.files_missing) == (1, 1)
+    assert engine.ingestor.scan().files_missing == 0
+    assert _totals(engine) == (1, 100)

@@ -235,13 +235,17 @@ class Ingestor:
     # -- discovery --------------------------------------------------------------
 
     def roots(self) -> list[tuple[Source, Path]]:
-        """Every (source, folder) pair, existing or not: the agents' own, then the user's."""
+        """Every (source, folder) pair, existing or not: the agents' own, then the user's.
+
+        Folders are absolute: a file's path is its key in the store, and a folder given
+        relative (``CLAUDE_CONFIG_DIR=.claude``) would otherwise name every file a second
+        time when given absolute, and have all of it read again."""
         pairs: list[tuple[Source, Path]] = []
         for source in self.sources:
             roots = source.roots(self.env, self.home)
             for folder in self.extra_roots.get(source.name, []):
                 roots += source.roots_for_folder(folder)
-            pairs += [(source, root) for root in dict.fromkeys(roots)]
+            pairs += [(source, root) for root in dict.fromkeys(r.absolute() for r in roots)]
         return pairs
 
     def _discover(self, report: ScanReport) -> list[_FileTask]:
@@ -274,7 +278,7 @@ class Ingestor:
         roots = self.roots()
         for raw in paths:
             for source, root in roots:
-                path = source.owner(Path(raw))
+                path = source.owner(Path(raw).absolute())
                 if path.is_relative_to(root) and source.wants(path):
                     task = self._task(source, root, path, report)
                     if task is None:
@@ -322,7 +326,9 @@ class Ingestor:
         if paths is None:
             seen = {str(t.path) for t in tasks}
             gone = [p for p, sig in known.items() if p not in seen and sig[0] != "missing"]
-            gone = [p for p in gone if not Path(p).exists()]
+            # A relative path was recorded before folders were made absolute: that file
+            # is now known by its absolute path.
+            gone = [p for p in gone if not Path(p).is_absolute() or not Path(p).exists()]
             self.store.mark_missing(gone)
             report.files_missing = len(gone)
             self._backup()
