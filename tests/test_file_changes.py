@@ -332,8 +332,8 @@ def test_paths_recorded_relative_by_older_builds_are_let_go_once(
     make_engine: EngineFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A store where older builds recorded files under a relative folder: the files are
-    known by their full paths now, the old rows are marked missing once (their usage
-    stays), and later passes do not look for them again."""
+    known by their full paths now, and the old rows are let go (their usage stays), not
+    reported as deleted files nor looked for again."""
     home, log = _log(tmp_path)
     log.write_bytes(_line("m1", 100))
     monkeypatch.chdir(tmp_path)
@@ -342,6 +342,6 @@ def test_paths_recorded_relative_by_older_builds_are_let_go_once(
     with engine.store.transaction() as db:
         db.execute("UPDATE files SET path = ?", ("claude/projects/-p/s1.jsonl",))
     first = engine.ingestor.scan()
-    assert (first.files_read, first.files_missing) == (1, 1)
-    assert engine.ingestor.scan().files_missing == 0
+    assert (first.files_read, first.files_missing) == (1, 0)
+    assert engine.store.query("SELECT path, status FROM files") == [(str(log), "ok")]
     assert _totals(engine) == (1, 100)

@@ -327,8 +327,9 @@ class Ingestor:
             seen = {str(t.path) for t in tasks}
             gone = [p for p, sig in known.items() if p not in seen and sig[0] != "missing"]
             # A relative path was recorded before folders were made absolute: that file
-            # is now known by its absolute path.
-            gone = [p for p in gone if not Path(p).is_absolute() or not Path(p).exists()]
+            # is known by its absolute path now, and the old row is let go.
+            self.store.forget_files([p for p in gone if not Path(p).is_absolute()])
+            gone = [p for p in gone if Path(p).is_absolute() and not Path(p).exists()]
             self.store.mark_missing(gone)
             report.files_missing = len(gone)
             self._backup()

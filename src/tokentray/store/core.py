@@ -946,6 +946,12 @@ class Store(StoreReads):
             ],
         )
 
+    def forget_files(self, paths: Sequence[str]) -> None:
+        """Checkpoints no pass will look at again (their events stay)."""
+        if paths:
+            with self.transaction():
+                self._db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in paths])
+
     def mark_missing(self, paths: Iterable[str]) -> None:
         """Files an agent deleted: their events stay; the checkpoint remembers the loss."""
         self._db.executemany(
