@@ -241,3 +241,34 @@ def test_a_first_scan_killed_half_way_has_its_indexes_on_the_next_open(tmp_path:
     with Store(path) as reopened:
         assert _schema(reopened) == schema
         assert reopened.get_meta(store_module.DEFERRED_INDEXES_KEY) is None
+
+
+def _daily_from_requests(store: Store) -> list[tuple[str, int, float]]:
+    rows = store.query(
+        "SELECT date(ts_ms / 1000, 'unixepoch'), SUM(total_tokens), SUM(COALESCE(cost_usd, 0)) "
+        "FROM events WHERE source = 'codex' GROUP BY 1 ORDER BY 1"
+    )
+    return [(str(day), int(tokens), float(cost)) for day, tokens, cost in rows]
+
+
+def test_reconciles_local_days_from_the_hours_and_during_a_big_scan(tmp_path: Path) -> None:
+    """The provider thread's reconcile reads the UTC days every minute while agents work:
+    from the hours (a fourth of the quarter-hours' rows), and from the quarter-hours
+    while a big scan has the hours set aside; both equal the requests themselves."""
+    rng = random.Random(9)
+    with Store(tmp_path / "usage.sqlite3") as store:
+        with store.transaction():
+            store.upsert_events(_events(rng, 600, keys=500))
+        with store.bulk_writes():
+            with store.transaction():
+                store.upsert_events(_events(rng, 300, keys=10**6))
+            with store.transaction():  # the hours are stale now: only quarters are right
+                store._db.execute("UPDATE hours SET total_tokens = total_tokens + 1")
+            during = store.local_daily_utc(["codex"])
+            assert [d[:2] for d in during] == [d[:2] for d in _daily_from_requests(store)]
+        after = store.local_daily_utc(["codex"])
+        want = _daily_from_requests(store)
+        assert [d[:2] for d in after] == [d[:2] for d in want] and len(want) >= 3
+        assert [d[2] for d in after] == pytest.approx([d[2] for d in want])
+        store._db.execute("UPDATE hours SET total_tokens = total_tokens + 1")
+        assert store.local_daily_utc(["codex"]) != after  # the hours are what it reads

@@ -381,14 +381,18 @@ class StoreReads:
         return [(int(ts), int(tokens), float(cost)) for ts, tokens, cost in rows]
 
     def local_daily_utc(self, sources: Sequence[str]) -> list[tuple[str, int, float]]:
-        """(UTC day, tokens, cost) of the given agents' events, from the quarter-hour
-        totals (a UTC day is whole quarter-hours): the cost follows days, not requests."""
+        """(UTC day, tokens, cost) of the given agents' events, from the hourly totals (a
+        UTC day is whole hours; a fourth of the quarter-hours' rows, read every minute
+        while agents work), or the quarter-hours while a big scan has the hours set
+        aside: the cost follows days, not requests."""
         if not sources:
             return []
+        hourly = not self._rows("SELECT 1 FROM meta WHERE key = ?", (SUSPENDED_TRIGGERS,))
+        table, column, unit = ("hours", "h", HOUR_MS) if hourly else ("quarters", "q", QUARTER_MS)
         marks = ",".join("?" * len(sources))
         rows = self._rows(
-            f"SELECT date(q * {QUARTER_MS // 1000}, 'unixepoch'), SUM(total_tokens), "
-            f"SUM(cost_usd) FROM quarters WHERE source IN ({marks}) AND requests > 0 GROUP BY 1",
+            f"SELECT date({column} * {unit // 1000}, 'unixepoch'), SUM(total_tokens), "
+            f"SUM(cost_usd) FROM {table} WHERE source IN ({marks}) AND requests > 0 GROUP BY 1",
             list(sources),
         )
         return [(str(day), int(tokens), float(cost)) for day, tokens, cost in rows]
