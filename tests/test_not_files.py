@@ -72,3 +72,39 @@ def test_an_endless_line_is_skipped_and_the_next_line_counted(
     (cp,) = engine.store.checkpoints().values()
     assert cp.offset == log.stat().st_size
     assert engine.ingestor.scan().files_read == 0  # nothing left over to read again
+
+
+def _walked(source: object, root: Path) -> list[Path]:
+    """The listing as ``os.walk`` gives it (links to folders not followed)."""
+    found = []
+    for folder, _dirs, names in os.walk(root):
+        found += [Path(folder) / n for n in names if source.wants(Path(folder) / n)]  # type: ignore[attr-defined]
+    return sorted(found)
+
+
+def test_the_walk_lists_what_os_walk_does(tmp_path: Path) -> None:
+    """Every pass lists the agents' folders with its own walk: nested folders, logs beside
+    other files, links to logs (listed), links to folders and broken links (not
+    followed), FIFOs (listed: the pass refuses them), as ``os.walk`` would."""
+    from tokentray.sources import source_by_name
+
+    source = source_by_name("claude-code")
+    root = tmp_path / "claude" / "projects"
+    outside = tmp_path / "elsewhere"
+    (outside / "deep").mkdir(parents=True)
+    (outside / "deep" / "x.jsonl").write_text("{}\n")
+    for depth in range(4):
+        folder = root.joinpath(*[f"d{i}" for i in range(depth)])
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in ("a.jsonl", "b.json", "c.jsonl.bak", ".hidden.jsonl"):
+            (folder / name).write_text("{}\n")
+    (root / "d0" / "empty").mkdir()
+    (root / "linked-folder").symlink_to(outside)
+    (root / "d0" / "linked.jsonl").symlink_to(outside / "deep" / "x.jsonl")
+    (root / "d0" / "broken.jsonl").symlink_to(tmp_path / "gone.jsonl")
+    os.mkfifo(root / "d0" / "pipe.jsonl")
+
+    listed = sorted(source.files(root))
+    assert listed == _walked(source, root)
+    assert root / "d0" / "linked.jsonl" in listed and len(listed) == 11
+    assert not any("elsewhere" in str(path) or "linked-folder" in str(path) for path in listed)

@@ -151,13 +151,36 @@ class Source(ABC):
         return [folder]
 
     def files(self, root: Path) -> Iterator[Path]:
-        """Every usage log below ``root``; unreadable folders are skipped."""
-        for folder, _dirs, names in os.walk(root):
-            child = _child_maker(Path(folder))
-            for name in names:
-                path = child(name)
-                if self.wants(path):
-                    yield path
+        """Every usage log below ``root``; unreadable folders are skipped, and links to
+        folders are not followed (as ``os.walk``, without its extra ``lstat`` and path
+        parsing per folder: every pass lists 9,000 files of a heavy user's history)."""
+        folders = [root]
+        while folders:
+            folder = folders.pop()
+            child = _child_maker(folder)
+            try:
+                with os.scandir(folder) as entries:
+                    found = [(entry.name, _kind(entry)) for entry in entries]
+            except OSError:
+                continue
+            for name, kind in found:
+                if kind == "file":
+                    path = child(name)
+                    if self.wants(path):
+                        yield path
+                elif kind == "folder":
+                    folders.append(child(name))
+
+
+def _kind(entry: os.DirEntry[str]) -> str:
+    """ "folder" to look into, "link" for a link to a folder (not followed, as os.walk),
+    else "file" (the pass checks that it is a regular one)."""
+    try:
+        if not entry.is_dir():
+            return "file"
+        return "link" if entry.is_symlink() else "folder"
+    except OSError:
+        return "file"
 
 
 def _child_maker(folder: Path) -> Callable[[str], Path]:
