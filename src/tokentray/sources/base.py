@@ -173,8 +173,9 @@ class Source(ABC):
 
 
 def _kind(entry: os.DirEntry[str]) -> str:
-    """ "folder" to look into, "link" for a link to a folder (not followed, as os.walk),
-    else "file" (the pass checks that it is a regular one)."""
+    """What the walk does with an entry: a "folder" is looked into, a "link" to a folder
+    is not followed (as os.walk), anything else is a "file" (the pass checks that it is a
+    regular one)."""
     try:
         if not entry.is_dir():
             return "file"

@@ -257,10 +257,13 @@ class StoreReads:
             start % QUARTER_MS or end % QUARTER_MS for _label, start, end in periods
         ):
             return self._period_sums_from_events(periods, where)
-        hourly = all(
-            ms is None or ms % HOUR_MS == 0
-            for ms in (where.start_ms, where.end_ms, *(b for p in periods for b in p[1:]))
-        ) and not self._rows("SELECT 1 FROM meta WHERE key = ?", (SUSPENDED_TRIGGERS,))
+        hourly = (
+            all(
+                ms is None or ms % HOUR_MS == 0
+                for ms in (where.start_ms, where.end_ms, *(b for p in periods for b in p[1:]))
+            )
+            and self._hours_whole()
+        )
         table, column, unit = ("hours", "h", HOUR_MS) if hourly else ("quarters", "q", QUARTER_MS)
         clause, params = _quarter_clause(where, column, unit)
         bounds = [[label, start // unit, end // unit] for label, start, end in periods]
@@ -380,6 +383,11 @@ class StoreReads:
         )
         return [(int(ts), int(tokens), float(cost)) for ts, tokens, cost in rows]
 
+    def _hours_whole(self) -> bool:
+        """Whether the hourly totals are up to date (a big scan sets their triggers aside
+        and rebuilds them at its end; meanwhile the quarter-hours are)."""
+        return not self._rows("SELECT 1 FROM meta WHERE key = ?", (SUSPENDED_TRIGGERS,))
+
     def local_daily_utc(self, sources: Sequence[str]) -> list[tuple[str, int, float]]:
         """(UTC day, tokens, cost) of the given agents' events, from the hourly totals (a
         UTC day is whole hours; a fourth of the quarter-hours' rows, read every minute
@@ -387,7 +395,7 @@ class StoreReads:
         aside: the cost follows days, not requests."""
         if not sources:
             return []
-        hourly = not self._rows("SELECT 1 FROM meta WHERE key = ?", (SUSPENDED_TRIGGERS,))
+        hourly = self._hours_whole()
         table, column, unit = ("hours", "h", HOUR_MS) if hourly else ("quarters", "q", QUARTER_MS)
         marks = ",".join("?" * len(sources))
         rows = self._rows(
