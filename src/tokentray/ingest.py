@@ -366,22 +366,22 @@ class Ingestor:
             # A bounded window of bytes in flight, taken in order: results left waiting
             # would pile up (3 GB of memory for a 3 GB history without a bound), and too
             # small a window leaves the workers idle while this process stores.
-            pending: deque[tuple[list[tuple[_FileTask, Checkpoint | None]], Future[Any]]]
+            pending: deque[tuple[list[tuple[_FileTask, Checkpoint | None]], int, Future[Any]]]
             pending = deque()
-            queued = iter(_jobs(work))
+            queued = _jobs(work)
             in_flight = 0
             while True:
                 while in_flight < workers * IN_FLIGHT_BYTES_PER_WORKER:
-                    job = next(queued, None)
-                    if job is None:
+                    job, size = next(queued, ([], 0))
+                    if not job:
                         break
-                    in_flight += _backlog(job)
+                    in_flight += size
                     files = [(t.source.name, t.root, t.path, cp) for t, cp in job]
-                    pending.append((job, pool.submit(_read_files_in_worker, files)))
+                    pending.append((job, size, pool.submit(_read_files_in_worker, files)))
                 if not pending:
                     break
-                job, future = pending.popleft()
-                in_flight -= _backlog(job)
+                job, size, future = pending.popleft()
+                in_flight -= size
                 results, resolved = future.result()
                 self.pricer.learn(resolved)
                 for (task, _cp), (file_batch, file_report, missing) in zip(
@@ -711,16 +711,19 @@ def _skip(problem: Problem, cp: Checkpoint, batch: _Batch, report: ScanReport) -
 
 def _jobs(
     work: list[tuple[_FileTask, Checkpoint | None]],
-) -> Iterator[list[tuple[_FileTask, Checkpoint | None]]]:
-    """Consecutive files in groups of about ``JOB_BYTES``: one worker call each."""
+) -> Iterator[tuple[list[tuple[_FileTask, Checkpoint | None]], int]]:
+    """Consecutive files in groups of about ``JOB_BYTES`` (one worker call each), with the
+    bytes each group has to read."""
     job: list[tuple[_FileTask, Checkpoint | None]] = []
+    size = 0
     for item in work:
         job.append(item)
-        if _backlog(job) >= JOB_BYTES:
-            yield job
-            job = []
+        size += _backlog([item])
+        if size >= JOB_BYTES:
+            yield job, size
+            job, size = [], 0
     if job:
-        yield job
+        yield job, size
 
 
 # The worker process's own pricer, without the store (set by _start_worker).
