@@ -345,3 +345,44 @@ def test_paths_recorded_relative_by_older_builds_are_let_go_once(
     assert (first.files_read, first.files_missing) == (1, 0)
     assert engine.store.query("SELECT path, status FROM files") == [(str(log), "ok")]
     assert _totals(engine) == (1, 100)
+
+
+def test_a_pass_over_untouched_logs_asks_no_agent_about_them(
+    make_engine: EngineFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Logs exactly as the last pass left them are known by their path and a stat: no
+    agent is asked whether it wants them, and each is seen once, even below a folder that
+    another agent reads too (that agent is asked about it, and does not want it)."""
+    from tokentray.sources.claude_code import ClaudeCodeSource
+    from tokentray.sources.codex import CodexSource
+
+    home, log = _log(tmp_path)
+    for index in range(5):
+        log.with_name(f"s{index}.jsonl").write_bytes(_line(f"m{index}", 10 + index))
+    log.with_name("s0.jsonl").write_bytes(_line("m0", 10) + b'{"type":"assist')  # unfinished
+    config = tmp_path / "config.toml"
+    config.write_text(f'[[sources.folders]]\nsource = "codex"\npath = "{log.parent}"\n')
+    engine = make_engine(claude=home, config=config)
+    first = engine.ingestor.scan()
+    assert (first.files_seen, first.events_stored, first.pending_partial_lines) == (5, 5, 1)
+
+    asked: list[tuple[str, str]] = []
+    for source_class in (ClaudeCodeSource, CodexSource):
+        wants = source_class.wants
+
+        def counting(self: Any, path: Path, wants: Any = wants) -> bool:
+            asked.append((self.name, path.name))
+            return bool(wants(self, path))
+
+        monkeypatch.setattr(source_class, "wants", counting)
+    again = engine.ingestor.scan()
+    assert (again.files_seen, again.events_stored, again.pending_partial_lines) == (5, 0, 1)
+    assert sorted(asked) == [("codex", f"s{index}.jsonl") for index in range(5)]
+
+    asked.clear()
+    with log.with_name("s3.jsonl").open("ab") as handle:
+        handle.write(_line("m9", 99))
+    log.with_name("s4.jsonl").unlink()
+    third = engine.ingestor.scan()
+    assert (third.files_seen, third.events_stored, third.files_missing) == (4, 1, 1)
+    assert ("claude-code", "s3.jsonl") in asked and _totals(engine) == (6, 99 + 60)

@@ -272,3 +272,28 @@ def test_reconciles_local_days_from_the_hours_and_during_a_big_scan(tmp_path: Pa
         assert [d[2] for d in after] == pytest.approx([d[2] for d in want])
         store._db.execute("UPDATE hours SET total_tokens = total_tokens + 1")
         assert store.local_daily_utc(["codex"]) != after  # the hours are what it reads
+
+
+def test_the_span_of_matching_requests_skips_emptied_quarters(tmp_path: Path) -> None:
+    """``event_span`` reads the first and last quarter-hours that hold requests: for all of
+    them, one agent, and a time window; quarters emptied by a deletion do not count."""
+    rng = random.Random(5)
+    events = _events(rng, 300, keys=10**9)
+    with Store(tmp_path / "usage.sqlite3") as store:
+        with store.transaction():
+            store.upsert_events(events)
+        # The earliest and latest requests go: their quarter rows stay, with no requests.
+        ends = store.query("SELECT MIN(ts_ms), MAX(ts_ms) FROM events")[0]
+        with store.transaction():
+            store.query("DELETE FROM events WHERE ts_ms IN (?, ?)", ends)
+        window = EventFilter(BASE + DAY, BASE + 2 * DAY)
+        for where in (EventFilter(), EventFilter(source="codex"), window):
+            clause, params = where.where()
+            first, last = store.query(f"SELECT MIN(ts_ms), MAX(ts_ms) FROM events{clause}", params)[
+                0
+            ]
+            assert store.event_span(where) == (
+                first - first % QUARTER,
+                last - last % QUARTER,
+            )
+        assert store.event_span(EventFilter(source="no-such-agent")) is None

@@ -49,6 +49,7 @@ from tokentray.sources.base import (
     describe_failure,
     document_source,
     line_source,
+    walk,
 )
 from tokentray.store import Checkpoint, Store, StoreError
 
@@ -248,16 +249,40 @@ class Ingestor:
             pairs += [(source, root) for root in dict.fromkeys(r.absolute() for r in roots)]
         return pairs
 
-    def _discover(self, report: ScanReport) -> list[_FileTask]:
+    def _discover(
+        self, report: ScanReport, known: Mapping[str, tuple[Any, ...]]
+    ) -> tuple[list[_FileTask], list[str]]:
+        """Tasks for the files that are new or changed since their checkpoint; and the
+        paths of those exactly as the last pass left them (``known`` says how that was).
+        An untouched append-only log costs a stat: it is recognised by its path string
+        before a Path is made or its agent asked whether it wants it."""
         tasks: list[_FileTask] = []
+        untouched: list[str] = []
         for source, root in self.roots():
             if not root.is_dir():
                 continue
-            for path in source.files(root):
-                task = self._task(source, root, path, report)
-                if task is not None:
-                    tasks.append(task)
-        return tasks
+            if not _plain_logs(source):
+                for path in source.files(root):
+                    task = self._task(source, root, path, report)
+                    if task is not None:
+                        tasks.append(task)
+                continue
+            for name in walk(root):
+                signature = known.get(name)
+                if (
+                    signature is not None
+                    and signature[7] == source.name
+                    and _untouched(name, signature)
+                ):
+                    untouched.append(name)
+                    report.pending_partial_lines += int(signature[6])
+                    continue
+                path = Path(name)
+                if source.wants(path):
+                    task = self._task(source, root, path, report)
+                    if task is not None:
+                        tasks.append(task)
+        return tasks, untouched
 
     def _task(self, source: Source, root: Path, path: Path, report: ScanReport) -> _FileTask | None:
         try:
@@ -296,8 +321,11 @@ class Ingestor:
         report = ScanReport()
         self.store.writable()
         self.reprice_if_needed()
-        tasks = self._discover(report) if paths is None else self._locate(paths, report)
         known = self.store.file_signatures()
+        if paths is None:
+            tasks, untouched = self._discover(report, known)
+        else:
+            tasks, untouched = self._locate(paths, report), []
         changed: list[_FileTask] = []
         for task in tasks:
             signature = known.get(str(task.path))
@@ -324,7 +352,7 @@ class Ingestor:
             self._commit(batch, report)
         self.pricer.save_memo()
         if paths is None:
-            seen = {str(t.path) for t in tasks}
+            seen = {str(t.path) for t in tasks}.union(untouched)
             gone = [p for p, sig in known.items() if p not in seen and sig[0] != "missing"]
             # A relative path was recorded before folders were made absolute: that file
             # is known by its absolute path now, and the old row is let go.
@@ -333,7 +361,7 @@ class Ingestor:
             self.store.mark_missing(gone)
             report.files_missing = len(gone)
             self._backup()
-        report.files_seen = len(tasks)
+        report.files_seen = len(tasks) + len(untouched)
         report.seconds = time.perf_counter() - started
         return report
 
@@ -821,13 +849,30 @@ def _registered(source: Source) -> bool:
     return type(source) in ALL_SOURCES
 
 
+def _plain_logs(source: Source) -> bool:
+    """Whether every file of ``source`` is an append-only log found by the plain walk (it
+    has neither a ``files`` nor a ``whole_file`` of its own)."""
+    kind = type(source)
+    return kind.files is Source.files and kind.whole_file is Source.whole_file
+
+
+def _untouched(name: str, signature: tuple[Any, ...]) -> bool:
+    """Whether the file at ``name`` is a regular file exactly as its signature says. A
+    file that cannot be stat'ed is not: the pass looks at it again and says why."""
+    try:
+        st = os.stat(name)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and _unchanged(signature, st)
+
+
 def _unchanged(signature: tuple[Any, ...], st: os.stat_result) -> bool:
     """Whether the file is exactly as the last pass left it (no byte to read, none changed),
     from its ``Store.file_signatures`` entry.
 
     ctime is part of it: ``cp -p`` or ``touch -r`` can put an mtime back, not a ctime.
     """
-    status, device, inode, size, mtime_ns, ctime_ns, _unread = signature
+    status, device, inode, size, mtime_ns, ctime_ns = signature[:6]
     return bool(
         status == "ok"
         and inode == st.st_ino

@@ -24,7 +24,7 @@ import os
 import sqlite3
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -151,25 +151,31 @@ class Source(ABC):
         return [folder]
 
     def files(self, root: Path) -> Iterator[Path]:
-        """Every usage log below ``root``; unreadable folders are skipped, and links to
-        folders are not followed (as ``os.walk``, without its extra ``lstat`` and path
-        parsing per folder: every pass lists 9,000 files of a heavy user's history)."""
-        folders = [root]
-        while folders:
-            folder = folders.pop()
-            child = _child_maker(folder)
-            try:
-                with os.scandir(folder) as entries:
-                    found = [(entry.name, _kind(entry)) for entry in entries]
-            except OSError:
-                continue
-            for name, kind in found:
-                if kind == "file":
-                    path = child(name)
-                    if self.wants(path):
-                        yield path
-                elif kind == "folder":
-                    folders.append(child(name))
+        """Every usage log below ``root`` (see ``walk``)."""
+        for name in walk(root):
+            path = Path(name)
+            if self.wants(path):
+                yield path
+
+
+def walk(root: Path) -> Iterator[str]:
+    """Every file below ``root``, as a path string: unreadable folders are skipped, and
+    links to folders are not followed (as ``os.walk``, without its extra ``lstat`` and path
+    parsing per folder: every pass lists 9,000 files of a heavy user's history, most of
+    them known to the store by this very string)."""
+    folders = [str(root)]
+    while folders:
+        folder = folders.pop()
+        try:
+            with os.scandir(folder) as entries:
+                found = [(entry.path, _kind(entry)) for entry in entries]
+        except OSError:
+            continue
+        for name, kind in found:
+            if kind == "file":
+                yield name
+            elif kind == "folder":
+                folders.append(name)
 
 
 def _kind(entry: os.DirEntry[str]) -> str:
@@ -182,13 +188,6 @@ def _kind(entry: os.DirEntry[str]) -> str:
         return "link" if entry.is_symlink() else "folder"
     except OSError:
         return "file"
-
-
-def _child_maker(folder: Path) -> Callable[[str], Path]:
-    """``folder / name`` for many names: pathlib's own child constructor where it has one
-    (parsing each path again is most of listing 9,000 files)."""
-    make_child = getattr(folder, "_make_child_relpath", None)
-    return make_child if callable(make_child) else folder.joinpath
 
 
 class LineSource(Source):

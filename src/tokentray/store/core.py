@@ -894,10 +894,11 @@ class Store(StoreReads):
         return found
 
     def file_signatures(self) -> dict[str, tuple[Any, ...]]:
-        """Per file: (status, device, inode, size, mtime_ns, ctime_ns, has unread bytes),
-        all a pass needs to pass over a file nothing has touched."""
+        """Per file: (status, device, inode, size, mtime_ns, ctime_ns, has unread bytes,
+        source), all a pass needs to pass over a file nothing has touched."""
         rows = self._db.execute(
-            "SELECT path, status, device, inode, size, mtime_ns, ctime_ns, size > offset FROM files"
+            "SELECT path, status, device, inode, size, mtime_ns, ctime_ns, size > offset, source "
+            "FROM files"
         )
         return {row[0]: row[1:] for row in rows}
 

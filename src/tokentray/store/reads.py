@@ -241,7 +241,13 @@ class StoreReads:
         the filter allows (a quarter's start is a bound to the nearest quarter-hour)."""
         if _whole_quarters(where):
             clause, params = _quarter_clause(where)
-            (row,) = self._rows(f"SELECT MIN(q), MAX(q) FROM quarters WHERE {clause}", params)
+            # Each end read along the key from its side (MIN and MAX with a WHERE clause
+            # would read every quarter-hour: 20 ms on a year of heavy use).
+            first, last = (
+                f"(SELECT q FROM quarters WHERE {clause} ORDER BY q {order} LIMIT 1)"
+                for order in ("ASC", "DESC")
+            )
+            (row,) = self._rows(f"SELECT {first}, {last}", [*params, *params])
             return None if row[0] is None else (row[0] * QUARTER_MS, row[1] * QUARTER_MS)
         clause, params = where.where()
         (row,) = self._rows(f"SELECT MIN(ts_ms), MAX(ts_ms) FROM events{clause}", params)
