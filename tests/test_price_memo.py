@@ -7,12 +7,13 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from conftest import EngineFactory
-from tokentray import ingest, pricing
+from tokentray import ingest, price_memo, pricing
 from tokentray.events import UsageEvent
 from tokentray.pricing import Pricer
 from tokentray.settings import load_settings
@@ -56,6 +57,7 @@ def _refuse_the_library(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError(f"the library was asked for {args}")
 
     monkeypatch.setattr(pricing, "library_rates", refuse)
+    monkeypatch.setattr(pricing, "library_answer", refuse)
 
 
 def _memo_files(folder: Path) -> list[Path]:
@@ -98,6 +100,7 @@ def test_overrides_apply_on_top_of_the_memo(
 
 
 def _damaged(folder: Path, kind: str, library: str) -> None:
+    memo_format = price_memo.FORMAT
     folder.mkdir(parents=True)
     path = folder / f"prices-{library}-{pricing.ALGORITHM_VERSION}.json"
     good = json.dumps({"base": [3, 15, 0.3, 3.75, 6], "tiers": [], "origin": "x", "exact": True})
@@ -108,17 +111,29 @@ def _damaged(folder: Path, kind: str, library: str) -> None:
         "not json": "{",
         "a list": "[]",
     }
-    key = ["claude-sonnet-4-5-20250929", "2026-09-21", ""]
+    # Well-formed rates, but far from the library's: taken, they would show.
+    wrong = good.replace("[3,", "[300,")
+    windows = {
+        "a day that is no date": ["", "someday"],
+        "a day as a number": [20260101, ""],
+    }
+    name = "claude-sonnet-4-5-20250929"
     if kind == "garbage":
         path.write_bytes(b"\x00\xff not json")
     elif kind == "another format":
-        path.write_text(json.dumps({"format": 99, "rates": [[*key, good]]}))
+        path.write_text(json.dumps({"format": 99, "rates": [[name, "", "", "", good]]}))
+    elif kind == "the first format":  # (name, day, tier, rates), one day an entry
+        path.write_text(json.dumps({"format": 1, "rates": [[name, "2026-09-21", "", wrong]]}))
     elif kind == "a folder":
         path.mkdir()
     elif kind == "a fifo":
         os.mkfifo(path)
+    elif kind in windows:
+        entry = [name, "", *windows[kind], wrong]
+        path.write_text(json.dumps({"format": memo_format, "rates": [entry]}))
     else:
-        path.write_text(json.dumps({"format": 1, "rates": [[*key, entries[kind]], [1, 2]]}))
+        entry = [name, "", "", "", entries[kind]]
+        path.write_text(json.dumps({"format": memo_format, "rates": [entry, [1, 2]]}))
 
 
 @pytest.mark.parametrize(
@@ -126,6 +141,9 @@ def _damaged(folder: Path, kind: str, library: str) -> None:
     [
         "garbage",
         "another format",
+        "the first format",
+        "a day that is no date",
+        "a day as a number",
         "a folder",
         "a fifo",
         "negative rate",
@@ -232,3 +250,78 @@ def test_a_damaged_price_cache_entry_in_the_store_is_resolved_again(
     assert again.ingestor.reprice() == len(before)
     assert again.store.query(costs) == before
     assert not again.store.query("SELECT 1 FROM price_cache WHERE rates LIKE '%[1, 2]%'")
+
+
+def test_a_day_never_asked_about_is_priced_from_the_memo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The memo keeps each answer over the days the library cannot answer otherwise: a
+    new day (the next morning's first request) needs no library, unless a dated price of
+    that model starts in between."""
+    monkeypatch.setenv("TOKENTRAY_CACHE_DIR", str(tmp_path / "cache"))
+    asked = [_event("claude-opus-4-6", "2026-09-21"), _event("claude-experimental-x", "2026-09-21")]
+    first = Pricer()
+    for event in asked:
+        first.cost(event)
+    first.save_memo()
+    later = [_event(e.model, day) for e in asked for day in ("2026-03-13", "2026-10-13")]
+    expected = [Pricer().cost(event) for event in later]
+
+    monkeypatch.setenv("TOKENTRAY_CACHE_DIR", str(tmp_path / "cache"))
+    _refuse_the_library(monkeypatch)
+    assert [Pricer().cost(event) for event in later] == expected
+    # claude-opus-4-6 has a price variant from 2026-10-14, and a dated price from 2026-03-13.
+    for day in ("2026-03-12", "2026-10-14"):
+        with pytest.raises(AssertionError, match="the library was asked"):
+            Pricer().cost(_event("claude-opus-4-6", day))
+
+
+def _event(model: str, day: str, tier: str = "") -> UsageEvent:
+    moment = datetime.fromisoformat(day).replace(hour=18, tzinfo=UTC)
+    return UsageEvent(
+        source="test",
+        key=f"{model}-{day}",
+        session_id="s",
+        project="/p",
+        model=model,
+        timestamp_ms=int(moment.timestamp() * 1000),
+        input_tokens=1000,
+        output_tokens=500,
+        cache_read_tokens=2000,
+        service_tier=tier,
+    )
+
+
+@pytest.mark.parametrize(
+    ("model", "tier"),
+    [
+        ("claude-opus-4-6", ""),
+        ("claude-opus-4-6", "fast"),
+        ("claude-sonnet-4-5-20250929", "priority"),
+        ("deepseek/deepseek-v4-flash", ""),
+        ("gpt-5-codex", "flex"),
+        ("claude-experimental-x", ""),
+    ],
+)
+def test_the_memo_answers_every_day_as_the_library_does(
+    tmp_path: Path, model: str, tier: str
+) -> None:
+    """Day by day over two years, asking the library only when the memo has no answer:
+    whatever the memo answers is what the library says for that day, and it is asked
+    once per stretch between two dated prices."""
+    memo = price_memo.LibraryMemo("memo.json", tmp_path)
+    asked = 0
+    day = date(2025, 6, 1)
+    while day < date(2027, 6, 1):
+        truth = pricing.library_rates(model, day, tier)
+        found, text = memo.lookup((model, day.isoformat(), tier))
+        if found:
+            assert text == (None if truth is None else truth.to_json()), day
+        else:
+            asked += 1
+            rates, (first, until) = pricing.library_answer(model, day, tier)
+            assert rates == truth
+            memo.add((model, tier, first, until, None if rates is None else rates.to_json()))
+        day += timedelta(days=1)
+    windows = {window for windows in memo._load().values() for window in windows}
+    assert asked == len(windows) <= 4

@@ -773,7 +773,7 @@ def _read_files_in_worker(
         if pricer is not None:
             batch.costs = {key: pricer.cost(event) for key, event in batch.events.items()}
         results.append((batch, report, missing))
-    return results, pricer.hand_back() if pricer is not None else ({}, {})
+    return results, pricer.hand_back() if pricer is not None else ({}, [])
 
 
 def _start_worker(parent_pid: int, pricer: Pricer) -> None:

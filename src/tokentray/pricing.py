@@ -9,8 +9,8 @@ one by one and never as a day's total.
 
 Resolved rates are cached per model, UTC day and service tier, in memory and
 in the store, and the library's own answers in a file per library version in the
-user cache folder (``price_memo``), so pricing a new request rarely needs the
-library at all (it costs a quarter of a second to import).
+user cache folder (``price_memo``, each answer over the days it holds), so pricing a
+new request rarely needs the library at all (it costs a quarter of a second to import).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 
 from tokentray.events import CostStatus, PricedEvent, UsageEvent
-from tokentray.price_memo import LibraryMemo, MemoKey
+from tokentray.price_memo import LibraryMemo, MemoEntry, MemoKey
 from tokentray.price_overrides import RATE_FIELDS, PriceOverride, PricingConfig, parse_pricing
 from tokentray.store import Store
 
@@ -269,13 +269,14 @@ class Pricer:
                 return None if text is None else Rates.from_json(text)
             except ValueError as exc:  # orjson's decode error is one too
                 log.debug("price memo entry for %s unreadable: %s", key, exc)
-        rates = library_rates(key[0], date.fromisoformat(key[1]), key[2])
-        self.memo.add(key, None if rates is None else rates.to_json())
+        name, day, tier = key
+        rates, (first, until) = library_answer(name, date.fromisoformat(day), tier)
+        self.memo.add((name, tier, first, until, None if rates is None else rates.to_json()))
         return rates
 
 
 # A worker pricer's rates for the store, and the library's answers for the memo.
-Resolved = tuple[dict[tuple[str, str, str], "Rates | None"], dict[MemoKey, str | None]]
+Resolved = tuple[dict[tuple[str, str, str], "Rates | None"], list[MemoEntry]]
 
 RATES_HEADER = "USD per million tokens: input / output / cache read / cache write 5m / 1h"
 
@@ -358,12 +359,42 @@ LIBRARY_ORIGIN = "genai-prices "
 
 def library_rates(model: str, day: date, tier: str = "") -> Rates | None:
     """Rates from genai-prices for ``model`` on ``day``, or None when it has no price."""
-    from genai_prices import data_snapshot, types  # noqa: PLC0415 - heavy, import on demand
+    return library_answer(model, day, tier)[0]
+
+
+def library_answer(model: str, day: date, tier: str = "") -> tuple[Rates | None, tuple[str, str]]:
+    """``library_rates``, and the days over which the library gives that same answer: the
+    first, and the day after the last (ISO dates, "" for an open end)."""
+    from genai_prices import data_snapshot  # noqa: PLC0415 - heavy, import on demand
 
     try:
         provider, info = data_snapshot.get_snapshot().find_provider_model(model, None, None, None)
     except LookupError:
-        return None
+        return None, ("", "")
+    return _rates_of(provider, info, day, tier), _unchanging_days(info, day)
+
+
+def _unchanging_days(info: Any, day: date) -> tuple[str, str]:
+    """The days around ``day`` between two start dates of the model's dated prices (its
+    conditional prices and its price variants). Nothing else in the library's answer
+    depends on the day: a time-of-day price is read at noon UTC, as every day."""
+    from genai_prices import types  # noqa: PLC0415
+
+    conditions = [*(info.prices if isinstance(info.prices, list) else ())]
+    conditions += info.price_variants or ()
+    starts = {
+        c.constraint.start_date
+        for c in conditions
+        if isinstance(c.constraint, types.StartDateConstraint)
+    }
+    first = max((start for start in starts if start <= day), default=None)
+    until = min((start for start in starts if start > day), default=None)
+    return (first.isoformat() if first else "", until.isoformat() if until else "")
+
+
+def _rates_of(provider: Any, info: Any, day: date, tier: str) -> Rates | None:
+    from genai_prices import types  # noqa: PLC0415
+
     moment = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
     context: dict[str, str] | None = {"service_tier": tier} if tier else None
     prices = info.get_prices(moment, context)
