@@ -16,6 +16,7 @@ import logging
 import os
 import sqlite3
 import stat
+import subprocess
 import sys
 import threading
 import time
@@ -440,10 +441,13 @@ class Ingestor:
         batch.clear()
 
     def _backup(self) -> None:
-        """The daily backup; a failure is logged, never a reason to stop ingesting."""
+        """The daily backup (a big store's in the background); a failure is logged, never
+        a reason to stop ingesting."""
+        from tokentray.backup import back_up_when_due  # noqa: PLC0415
+
         try:
-            self.store.backup_if_due()
-        except (OSError, sqlite3.Error) as exc:
+            back_up_when_due(self.store)
+        except (OSError, sqlite3.Error, subprocess.SubprocessError) as exc:
             log.warning("could not back up the usage store: %s", exc)
 
     # -- prices -----------------------------------------------------------------

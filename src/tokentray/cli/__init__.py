@@ -1,8 +1,9 @@
 """The command line: ``parser`` reads the arguments, ``main`` dispatches, one module per
 group of commands calls the engine, and ``output`` formats everything printed.
 
-``statusline`` and ``guard`` run on every prompt or tool call of an agent: they skip the
-argument parser and the engine's imports (see ``quick_command``)."""
+``statusline`` and ``guard`` run on every prompt or tool call of an agent, and ``backup``
+in the background of a pass: they skip the argument parser and the engine's imports (see
+``quick_command``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 
 from tokentray.cli.exits import EXIT_OK, EXIT_STORE, EXIT_UNREADABLE, EXIT_USAGE
 
-QUICK_COMMANDS = ("statusline", "guard")
+QUICK_COMMANDS = ("statusline", "guard", "backup")
 
 __all__ = ["EXIT_OK", "EXIT_STORE", "EXIT_UNREADABLE", "EXIT_USAGE", "main"]
 
@@ -27,6 +28,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tokentray.guard import run as run_guard  # noqa: PLC0415
 
         return run_guard(args)
+    if quick == "backup":
+        from tokentray.backup import run as run_backup  # noqa: PLC0415
+
+        return run_backup(args)
     from tokentray.cli.dispatch import main as full_main  # noqa: PLC0415
 
     return full_main(args)
@@ -44,15 +49,15 @@ def option_value(args: Sequence[str], name: str) -> str | None:
 
 
 def quick_command(args: Sequence[str]) -> str | None:
-    """``statusline`` or ``guard`` when that is the command (after ``--data-dir DIR`` or
-    ``--config FILE``), and no ``--help`` is asked for; else None."""
+    """``statusline``, ``guard`` or ``backup`` when that is the command (after ``--data-dir
+    DIR``, ``--config FILE`` or ``--verbose``), and no ``--help`` is asked for; else None."""
     index = 0
     while index < len(args):
         arg = args[index]
         if arg in ("--data-dir", "--config"):
             index += 2
             continue
-        if arg.startswith(("--data-dir=", "--config=")):
+        if arg.startswith(("--data-dir=", "--config=")) or arg in ("-v", "--verbose"):
             index += 1
             continue
         if arg in QUICK_COMMANDS and not {"-h", "--help"} & set(args):

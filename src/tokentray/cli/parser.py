@@ -113,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("reprice", help="re-price every stored event with current prices")
+    backup = commands.add_parser(
+        "backup",
+        help="make the daily backup of the usage store if it is due (passes start it)",
+    )
+    backup.add_argument("--now", action="store_true", help="make one even if it is not due")
+    backup.add_argument("--background", action="store_true", help=argparse.SUPPRESS)
     commands.add_parser(
         "statusline",
         help="Claude Code's status line: reads its JSON on stdin, prints today's $, this "

@@ -12,6 +12,8 @@ import logging
 import os
 import shutil
 import sqlite3
+import stat
+import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -658,18 +660,32 @@ class Store(StoreReads):
 
     # -- backups and salvage ------------------------------------------------------
 
-    def backup_if_due(self, now_ms: int | None = None) -> Path | None:
-        """Copy the store (SQLite's online backup) into ``backups/`` once a day; keeps the
-        newest BACKUPS_KEPT. The agents delete their logs after about 30 days, so the store
-        is the only copy of older history."""
-        now_ms = now_ms or _now_ms()
+    def backup_due(self, now_ms: int | None = None) -> bool:
+        """Whether the daily backup is due (never for a store opened read-only)."""
+        if self.read_only is not None:
+            return False
         last = self.get_meta("backup_ms")
-        if self.read_only is not None or (
-            last is not None and now_ms - int(last) < BACKUP_EVERY_MS
-        ):
+        return last is None or (now_ms or _now_ms()) - int(last) >= BACKUP_EVERY_MS
+
+    def backup_if_due(self, now_ms: int | None = None, *, force: bool = False) -> Path | None:
+        """Copy the store (SQLite's online backup) into ``backups/`` once a day (``force``:
+        now); keeps the newest BACKUPS_KEPT. The agents delete their logs after about 30
+        days, so the store is the only copy of older history. One process backs up at a
+        time (None while another does)."""
+        now_ms = now_ms or _now_ms()
+        if self.read_only is not None or not (force or self.backup_due(now_ms)):
             return None
         folder = backup_folder(self.path)
         _private_folder(folder)
+        with backup_lock(folder) as held:
+            # Another process may have made it while this one waited for the lock.
+            if not held or not (force or self.backup_due(now_ms)):
+                return None
+            for partial in folder.glob("usage-*.sqlite3.partial*"):  # left by a killed copy
+                partial.unlink(missing_ok=True)
+            return self._back_up(folder, now_ms)
+
+    def _back_up(self, folder: Path, now_ms: int) -> Path:
         day = time.strftime("%Y%m%d-%H%M%S", time.localtime(now_ms / 1000))
         target = folder / f"usage-{day}.sqlite3"
         partial = target.with_name(target.name + ".partial")
@@ -1120,6 +1136,73 @@ def _valid_text(value: Any) -> Any:
 
 def backup_folder(database: Path) -> Path:
     return database.parent / "backups"
+
+
+BACKUP_LOCK = "backup.lock"
+# A lock older than this is taken over, whoever holds it: no backup takes an hour.
+BACKUP_LOCK_STALE_MS = 3_600_000
+
+
+@contextmanager
+def backup_lock(folder: Path) -> Iterator[bool]:
+    """Whether this process may back up now: one backup at a time across processes, by a
+    file made with O_EXCL that holds the process id. One left by a process that died, or
+    older than an hour, is taken over."""
+    lock = folder / BACKUP_LOCK
+    held = _take_lock(lock)
+    try:
+        yield held
+    finally:
+        if held:
+            lock.unlink(missing_ok=True)
+
+
+def backup_running(folder: Path) -> bool:
+    """Whether another process holds the backup lock."""
+    lock = folder / BACKUP_LOCK
+    return os.path.lexists(lock) and not _stale_lock(lock)
+
+
+def _take_lock(lock: Path) -> bool:
+    for _attempt in range(2):
+        try:
+            descriptor = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE)
+        except FileExistsError:
+            if not _stale_lock(lock):
+                return False
+            lock.unlink(missing_ok=True)
+            continue
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(str(os.getpid()))
+        return True
+    return False
+
+
+def _stale_lock(lock: Path) -> bool:
+    """A lock nobody holds any more: not a regular file (never opened, so a FIFO cannot
+    block), older than an hour, or naming a process that is gone."""
+    try:
+        st = os.lstat(lock)
+        if not stat.S_ISREG(st.st_mode) or _now_ms() - st.st_mtime * 1000 > BACKUP_LOCK_STALE_MS:
+            return True
+        holder = lock.read_text().strip()
+    except FileNotFoundError:
+        return False  # let go meanwhile: the next attempt takes it
+    except (OSError, UnicodeDecodeError):
+        return True
+    return holder.isdigit() and not _process_alive(int(holder))
+
+
+def _process_alive(pid: int) -> bool:
+    if sys.platform == "win32":  # os.kill would end it there: the lock's age decides
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def latest_backup(database: Path) -> Path | None:

@@ -1,0 +1,114 @@
+"""The daily backup, out of the way of what the user is waiting for.
+
+A pass over every folder (the tray's, ``scan``, ``report``) finds the backup due once a
+day. A small store is copied there and then (tens of milliseconds). Copying a big one
+takes seconds (8 to 30 s for the 1.9 GB store of a 3 GB history), which would hold up the
+report being asked for or the tray's live updates; so a store past
+``BACKGROUND_BACKUP_BYTES`` is handed to ``tokentray backup``, a process of its own, at low
+priority, that the pass does not wait for. The store's backup lock keeps it to one copy
+at a time, whoever starts it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tokentray.store import Store
+
+log = logging.getLogger(__name__)
+
+# Stores bigger than this (with their -wal) are backed up by a background process.
+BACKGROUND_BACKUP_BYTES = 64 << 20
+BACKGROUND_NICENESS = 10
+
+
+def back_up_when_due(store: Store) -> None:
+    """The daily backup, when due: here for a small store, else in the background."""
+    from tokentray.store.core import backup_folder, backup_running  # noqa: PLC0415
+
+    if not store.backup_due():
+        return
+    if _size(store.path) < BACKGROUND_BACKUP_BYTES:
+        store.backup_if_due()
+    elif not backup_running(backup_folder(store.path)):
+        start_backup_process(store.path.parent)
+
+
+def start_backup_process(data_dir: Path) -> subprocess.Popen[bytes]:
+    """``tokentray --data-dir DATA_DIR backup --background``, detached: it goes on if
+    this process ends first (a report's does)."""
+    from tokentray.desktop.resources import launch_command  # noqa: PLC0415
+
+    command = [*launch_command(), "--data-dir", str(data_dir), "backup", "--background"]
+    log.info("backing up the usage store in the background")
+    return subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        close_fds=True,
+        **_detached(),
+    )
+
+
+def _detached() -> dict[str, Any]:
+    if sys.platform == "win32":
+        flags = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP
+        return {"creationflags": flags | subprocess.BELOW_NORMAL_PRIORITY_CLASS}
+    return {"start_new_session": True}
+
+
+def _size(database: Path) -> int:
+    total = 0
+    for path in (database, database.with_name(database.name + "-wal")):
+        try:
+            total += path.stat().st_size
+        except OSError:
+            continue
+    return total
+
+
+def run(args: Sequence[str]) -> int:
+    """``tokentray backup [--now]``: make the daily backup if it is due (``--now``: in any
+    case) and say where it went. ``--background`` is how a pass starts it: at low priority,
+    logging instead of printing."""
+    from tokentray.cli import EXIT_OK, EXIT_STORE, option_value  # noqa: PLC0415
+    from tokentray.paths import database_path  # noqa: PLC0415
+    from tokentray.store import StoreError  # noqa: PLC0415
+
+    background = "--background" in args
+    if background:  # nobody reads its output: what goes wrong goes to the log file
+        from tokentray.logfile import start_file_log  # noqa: PLC0415
+
+        start_file_log(level=logging.WARNING)
+        if hasattr(os, "nice"):
+            os.nice(BACKGROUND_NICENESS)
+    try:
+        with Store(
+            database_path(option_value(args, "--data-dir")), integrity="never", recover=False
+        ) as store:
+            if store.read_only is not None:
+                raise StoreError(f"the usage store is read-only ({store.read_only})")
+            made = store.backup_if_due(force="--now" in args)
+    except (StoreError, OSError, sqlite3.Error) as exc:
+        _say(background, f"tokentray: could not back up the usage store: {exc}")
+        return EXIT_STORE
+    if made is not None:
+        _say(background, f"backed up the usage store to {made}")
+    elif not background:
+        print("no backup made: the last one is less than a day old, or one is being made")
+    return EXIT_OK
+
+
+def _say(background: bool, message: str) -> None:
+    if background:
+        log.warning("%s", message)
+    else:
+        print(message, file=sys.stderr if message.startswith("tokentray:") else sys.stdout)
