@@ -29,6 +29,17 @@ def test_without_a_runtime_folder_the_private_data_folder_is_used(tmp_path: Path
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
 
 
+def test_a_data_folder_given_relative_gets_an_absolute_socket(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--data-dir data``: Qt would put a relative socket name under the temp folder,
+    where its folders do not exist ("QLocalServer::listen: Name error")."""
+    monkeypatch.chdir(tmp_path)
+    path = socket_path(Path("data"), {})
+    assert path is not None and Path(path).is_absolute()
+    assert Path(path).parent == tmp_path / "data"
+
+
 def test_a_folder_planted_by_someone_else_is_not_used(tmp_path: Path) -> None:
     runtime = tmp_path / "run"
     runtime.mkdir()

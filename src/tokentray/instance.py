@@ -50,7 +50,7 @@ def socket_path(data_dir: Path, env: Mapping[str, str] | None = None) -> str | N
     runtime = env.get("XDG_RUNTIME_DIR", "").strip()
     if runtime and Path(runtime).is_absolute():
         candidates.append(Path(runtime) / "tokentray")
-    candidates.append(data_dir)
+    candidates.append(data_dir.absolute())  # a relative name would go under Qt's temp folder
     for folder in candidates:
         path = folder / f"tray-{digest}.sock"
         if len(str(path)) <= MAX_SOCKET_PATH and private_folder(folder):
