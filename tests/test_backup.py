@@ -15,6 +15,7 @@ import pytest
 from conftest import EngineFactory
 from tokentray import backup
 from tokentray.store import Store, backup_folder
+from tokentray.store import core as store_core
 from tokentray.store.core import BACKUP_LOCK, BACKUP_LOCK_STALE_MS
 
 DAY_MS = 86_400_000
@@ -37,7 +38,7 @@ def test_a_big_stores_backup_is_made_by_a_process_the_pass_does_not_wait_for(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(backup, "BACKGROUND_BACKUP_BYTES", 0)  # every store is "big"
+    monkeypatch.setattr(store_core, "BACKGROUND_UPKEEP_BYTES", 0)  # every store is "big"
     started: list[Path] = []
     start = backup.start_backup_process
 
@@ -133,3 +134,47 @@ def test_backup_by_hand(tmp_path: Path) -> None:
     (data / "backups").write_text("a file where the backups go")
     refused = _cli(data, "backup", "--now")
     assert refused.returncode != 0 and "could not back up the usage store" in refused.stderr
+
+
+def test_a_big_stores_daily_check_is_made_in_the_background_and_damage_repaired_next_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A short command does not check a big store itself (6 s on a 3 GB history): the
+    background upkeep does, copies only a sound store, and leaves word of damage for the
+    next opening, which repairs it from the backup and the logs."""
+    import sqlite3
+
+    from test_store_faults import _claude_home, _damage
+    from tokentray.engine import open_engine
+
+    home = _claude_home(tmp_path, 2000)
+    data = tmp_path / "data"
+    env = {"CLAUDE_CONFIG_DIR": str(home), "CODEX_HOME": str(tmp_path / "none")}
+    engine = open_engine(data, tmp_path / "none.toml", env=env, home=tmp_path)
+    engine.ingestor.scan()  # checked when opened, and backed up in the pass (small)
+    expected = engine.store.count_events()
+    engine.store.set_meta("integrity_checked_ms", "0")
+    engine.store.close()
+
+    monkeypatch.setattr(store_core, "BACKGROUND_UPKEEP_BYTES", 0)  # now it is "big"
+    with Store(data / "usage.sqlite3", integrity="daily") as store:  # as a report opens it
+        assert store.integrity_due()  # not checked in the report's way
+        damage, made = store.daily_upkeep()  # what `tokentray backup --background` does
+        assert damage is None and made is None and not store.integrity_due()
+
+    db = sqlite3.connect(data / "usage.sqlite3", isolation_level=None)
+    db.execute("UPDATE meta SET value = '0' WHERE key IN ('integrity_checked_ms', 'backup_ms')")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    _damage(data / "usage.sqlite3")
+    job = _cli(data, "backup")
+    assert job.returncode != 0 and "damaged" in job.stderr
+    assert (data / "usage.sqlite3.check-failed").exists()
+    assert len(_backups(data)) == 1  # no copy of a damaged store
+
+    engine = open_engine(data, tmp_path / "none.toml", env=env, home=tmp_path)
+    with engine.store:
+        assert "daily check" in (engine.store.notice or "")
+        assert not (data / "usage.sqlite3.check-failed").exists()
+        engine.ingestor.scan()
+        assert engine.store.count_events() == expected

@@ -1,12 +1,14 @@
-"""The daily backup, out of the way of what the user is waiting for.
+"""The daily backup and integrity check, out of the way of what the user is waiting for.
 
 A pass over every folder (the tray's, ``scan``, ``report``) finds the backup due once a
-day. A small store is copied there and then (tens of milliseconds). Copying a big one
-takes seconds (8 to 30 s for the 1.9 GB store of a 3 GB history), which would hold up the
-report being asked for or the tray's live updates; so a store past
-``BACKGROUND_BACKUP_BYTES`` is handed to ``tokentray backup``, a process of its own, at low
-priority, that the pass does not wait for. The store's backup lock keeps it to one copy
-at a time, whoever starts it.
+day. A small store is copied there and then (tens of milliseconds), and checked when it is
+opened. Copying a big one takes seconds (8 to 30 s for the 1.9 GB store of a 3 GB
+history), and checking it 6 s, which would hold up the report being asked for or the
+tray's live updates; so a store past ``BACKGROUND_UPKEEP_BYTES`` is handed to ``tokentray
+backup``, a process of its own, at low priority, that the pass does not wait for. It checks
+the store first and copies only a sound one; damage it finds is left for the next opening
+of the store to repair. The store's backup lock keeps it to one at a time, whoever starts
+it.
 """
 
 from __future__ import annotations
@@ -24,18 +26,23 @@ from tokentray.store import Store
 
 log = logging.getLogger(__name__)
 
-# Stores bigger than this (with their -wal) are backed up by a background process.
-BACKGROUND_BACKUP_BYTES = 64 << 20
 BACKGROUND_NICENESS = 10
 
 
-def back_up_when_due(store: Store) -> None:
-    """The daily backup, when due: here for a small store, else in the background."""
-    from tokentray.store.core import backup_folder, backup_running  # noqa: PLC0415
+def upkeep_when_due(store: Store) -> None:
+    """The daily backup (and a big store's daily integrity check), when due: here for a
+    small store (whose check is made when it is opened), else in the background."""
+    from tokentray.store.core import (  # noqa: PLC0415
+        BACKGROUND_UPKEEP_BYTES,
+        backup_folder,
+        backup_running,
+        store_bytes,
+    )
 
-    if not store.backup_due():
+    big = store_bytes(store.path) >= BACKGROUND_UPKEEP_BYTES
+    if not (store.backup_due() or (big and store.integrity_due())):
         return
-    if _size(store.path) < BACKGROUND_BACKUP_BYTES:
+    if not big:
         store.backup_if_due()
     elif not backup_running(backup_folder(store.path)):
         start_backup_process(store.path.parent)
@@ -65,16 +72,6 @@ def _detached() -> dict[str, Any]:
     return {"start_new_session": True}
 
 
-def _size(database: Path) -> int:
-    total = 0
-    for path in (database, database.with_name(database.name + "-wal")):
-        try:
-            total += path.stat().st_size
-        except OSError:
-            continue
-    return total
-
-
 def run(args: Sequence[str]) -> int:
     """``tokentray backup [--now]``: make the daily backup if it is due (``--now``: in any
     case) and say where it went. ``--background`` is how a pass starts it: at low priority,
@@ -96,9 +93,16 @@ def run(args: Sequence[str]) -> int:
         ) as store:
             if store.read_only is not None:
                 raise StoreError(f"the usage store is read-only ({store.read_only})")
-            made = store.backup_if_due(force="--now" in args)
+            damage, made = store.daily_upkeep(force="--now" in args)
     except (StoreError, OSError, sqlite3.Error) as exc:
         _say(background, f"tokentray: could not back up the usage store: {exc}")
+        return EXIT_STORE
+    if damage is not None:
+        _say(
+            background,
+            f"tokentray: the usage store is damaged ({damage[:200]}); it is repaired from "
+            "its backup and the logs when tokentray next opens it. No backup was made.",
+        )
         return EXIT_STORE
     if made is not None:
         _say(background, f"backed up the usage store to {made}")

@@ -443,10 +443,10 @@ class Ingestor:
     def _backup(self) -> None:
         """The daily backup (a big store's in the background); a failure is logged, never
         a reason to stop ingesting."""
-        from tokentray.backup import back_up_when_due  # noqa: PLC0415
+        from tokentray.backup import upkeep_when_due  # noqa: PLC0415
 
         try:
-            back_up_when_due(self.store)
+            upkeep_when_due(self.store)
         except (OSError, sqlite3.Error, subprocess.SubprocessError) as exc:
             log.warning("could not back up the usage store: %s", exc)
 

@@ -417,6 +417,10 @@ BACKUP_EVERY_MS = 24 * 3_600_000
 # Short-lived commands check the store's integrity at most this often; the tray,
 # ``scan`` and ``watch`` check it every time they open it.
 INTEGRITY_EVERY_MS = 24 * 3_600_000
+# A store bigger than this (with its -wal) has its daily backup, and short commands' daily
+# integrity check, made by a process of its own in the background (``tokentray.backup``):
+# on a 3 GB history they take 8-30 s and 6 s, in the way of the day's first report.
+BACKGROUND_UPKEEP_BYTES = 64 << 20
 PRIVATE_FILE = 0o600
 PRIVATE_FOLDER = 0o700
 _WRITE_FAILURES = ("readonly", "read-only", "unable to open", "disk i/o", "full", "locked")
@@ -541,7 +545,7 @@ class Store(StoreReads):
             self._db = self._open_read_only(str(exc))
         except OSError as exc:
             self._db = self._open_read_only(exc.strerror or str(exc))
-        damage = self._integrity_problem(integrity)
+        damage = marked_damage(self.path) or self._integrity_problem(integrity)
         if damage is not None:
             self._db.close()
             self._db = self._recover_or_fail(damage, recover)
@@ -603,9 +607,10 @@ class Store(StoreReads):
         if integrity == "never":  # a second connection of a process that checked already
             return None
         if integrity == "daily" and self.read_only is None:
-            last = self.get_meta("integrity_checked_ms")
-            if last is not None and _now_ms() - int(last) < INTEGRITY_EVERY_MS:
+            if not self.integrity_due():
                 return None
+            if store_bytes(self.path) >= BACKGROUND_UPKEEP_BYTES:
+                return None  # checked in the background (daily_upkeep), not in its way
         try:
             rows = self._db.execute("PRAGMA quick_check(5)").fetchall()
         except sqlite3.DatabaseError as exc:
@@ -623,6 +628,7 @@ class Store(StoreReads):
             raise StoreError(f"the usage store {self.path} is damaged ({damage})")
         stamp = time.strftime("%Y%m%d-%H%M%S")
         aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+        damage_mark(self.path).unlink(missing_ok=True)
         for suffix in ("", "-wal", "-shm"):
             source = self.path.with_name(self.path.name + suffix)
             if source.exists():
@@ -667,23 +673,48 @@ class Store(StoreReads):
         last = self.get_meta("backup_ms")
         return last is None or (now_ms or _now_ms()) - int(last) >= BACKUP_EVERY_MS
 
+    def integrity_due(self, now_ms: int | None = None) -> bool:
+        """Whether the daily integrity check is due (never for a store opened read-only)."""
+        if self.read_only is not None:
+            return False
+        last = self.get_meta("integrity_checked_ms")
+        return last is None or (now_ms or _now_ms()) - int(last) >= INTEGRITY_EVERY_MS
+
     def backup_if_due(self, now_ms: int | None = None, *, force: bool = False) -> Path | None:
         """Copy the store (SQLite's online backup) into ``backups/`` once a day (``force``:
         now); keeps the newest BACKUPS_KEPT. The agents delete their logs after about 30
         days, so the store is the only copy of older history. One process backs up at a
         time (None while another does)."""
+        return self.daily_upkeep(now_ms, force=force, check=False)[1]
+
+    def daily_upkeep(
+        self, now_ms: int | None = None, *, force: bool = False, check: bool = True
+    ) -> tuple[str | None, Path | None]:
+        """(damage found, backup made): the integrity check when it is due (``check``),
+        then the backup when it is due (``force``: in any case), never of a damaged store.
+        Damage is left for the next opening of the store to repair (``mark_damage``): this
+        may run beside a process using it. One process at a time: (None, None) while
+        another does it."""
         now_ms = now_ms or _now_ms()
-        if self.read_only is not None or not (force or self.backup_due(now_ms)):
-            return None
+        check = check and self.integrity_due(now_ms)
+        if self.read_only is not None or not (check or force or self.backup_due(now_ms)):
+            return None, None
         folder = backup_folder(self.path)
         _private_folder(folder)
         with backup_lock(folder) as held:
-            # Another process may have made it while this one waited for the lock.
-            if not held or not (force or self.backup_due(now_ms)):
-                return None
+            if not held:
+                return None, None
+            # Another process may have done it while this one waited for the lock.
+            if check and self.integrity_due(now_ms):
+                damage = self._integrity_problem("always")
+                if damage is not None:
+                    mark_damage(self.path, damage)
+                    return damage, None
+            if not (force or self.backup_due(now_ms)):
+                return None, None
             for partial in folder.glob("usage-*.sqlite3.partial*"):  # left by a killed copy
                 partial.unlink(missing_ok=True)
-            return self._back_up(folder, now_ms)
+            return None, self._back_up(folder, now_ms)
 
     def _back_up(self, folder: Path, now_ms: int) -> Path:
         day = time.strftime("%Y%m%d-%H%M%S", time.localtime(now_ms / 1000))
@@ -1136,6 +1167,45 @@ def _valid_text(value: Any) -> Any:
 
 def backup_folder(database: Path) -> Path:
     return database.parent / "backups"
+
+
+def store_bytes(database: Path) -> int:
+    """The store's size on disk, with its -wal."""
+    total = 0
+    for path in (database, database.with_name(database.name + "-wal")):
+        try:
+            total += path.stat().st_size
+        except OSError:
+            continue
+    return total
+
+
+def damage_mark(database: Path) -> Path:
+    return database.with_name(database.name + ".check-failed")
+
+
+def mark_damage(database: Path, damage: str) -> None:
+    """Leave word that a check in the background found the store damaged: the next
+    opening repairs it (a background process must not move it from under its users)."""
+    log.error("the daily check found the usage store damaged: %s", damage)
+    mark = damage_mark(database)
+    mark.write_text(damage[:500])
+    make_private(mark)
+
+
+def marked_damage(database: Path) -> str | None:
+    """What a background check found, if it found the store damaged."""
+    mark = damage_mark(database)
+    try:
+        if not stat.S_ISREG(os.lstat(mark).st_mode):
+            return None
+        with mark.open(errors="replace") as handle:
+            return f"found by the daily check: {handle.read(500).strip() or 'damaged'}"
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        log.warning("cannot read %s: %s", mark, exc)
+        return None
 
 
 BACKUP_LOCK = "backup.lock"
