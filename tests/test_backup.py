@@ -178,3 +178,37 @@ def test_a_big_stores_daily_check_is_made_in_the_background_and_damage_repaired_
         assert not (data / "usage.sqlite3.check-failed").exists()
         engine.ingestor.scan()
         assert engine.store.count_events() == expected
+
+
+class _BusyChecks:
+    """A connection whose integrity check cannot run (another process holds the store)."""
+
+    def __init__(self, db: object) -> None:
+        self._db = db
+
+    def execute(self, sql: str, *args: object) -> object:
+        if "quick_check" in sql:
+            import sqlite3
+
+            raise sqlite3.OperationalError("database is locked")
+        return self._db.execute(sql, *args)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._db, name)
+
+
+def test_a_check_that_could_not_run_is_no_damage(tmp_path: Path) -> None:
+    """A busy store is not a damaged one: nothing is marked for repair (which would move
+    the store aside), and the check is made next time."""
+    with Store(tmp_path / "usage.sqlite3") as store:
+        store.set_meta("integrity_checked_ms", "0")
+        real = store._db
+        store._db = _BusyChecks(real)  # type: ignore[assignment]
+        try:
+            damage, made = store.daily_upkeep()
+        finally:
+            store._db = real
+        assert damage is None and made is not None and store.integrity_due()
+    assert not (tmp_path / "usage.sqlite3.check-failed").exists()
+    with Store(tmp_path / "usage.sqlite3") as reopened:
+        assert reopened.notice is None

@@ -613,6 +613,11 @@ class Store(StoreReads):
                 return None  # checked in the background (daily_upkeep), not in its way
         try:
             rows = self._db.execute("PRAGMA quick_check(5)").fetchall()
+        except sqlite3.OperationalError as exc:
+            if any(word in str(exc).lower() for word in _DAMAGE):
+                return str(exc)
+            log.warning("the store's integrity check could not run: %s", exc)
+            return None  # busy, locked, interrupted: not damage, checked next time
         except sqlite3.DatabaseError as exc:
             return str(exc)
         if rows != [("ok",)]:
