@@ -120,3 +120,29 @@ def test_versions_name_qt_python_and_prices() -> None:
     found = versions()
     assert set(found) == {"tokentray", "python", "qt", "prices (genai-prices)", "platform"}
     assert found["qt"][0].isdigit() and found["prices (genai-prices)"][0].isdigit()
+
+
+def test_doctor_tells_the_state_of_the_backups(tmp_path: Path) -> None:
+    """None yet, the newest and its age, one being made, overdue, and damage found by the
+    daily check in the background (with what to do)."""
+    from tokentray.store import Store
+    from tokentray.store.core import BACKUP_LOCK, mark_damage
+    from tokentray.system_check import backup_check
+
+    database = tmp_path / "usage.sqlite3"
+    with Store(database) as store:
+        assert backup_check(database).detail.startswith("none yet")
+        made = store.backup_if_due()
+    assert made is not None
+    fresh = backup_check(database)
+    assert fresh.status == "ok" and made.name in fresh.detail and "min old" in fresh.detail
+    (made.parent / BACKUP_LOCK).write_text(str(os.getpid()))
+    assert "being made now" in backup_check(database).detail
+    late = backup_check(database, now=made.stat().st_mtime + 5 * 86_400)
+    assert late.status == "problem" and "5 days old" in late.detail and "--now" in late.fix
+    mark_damage(database, "database disk image is malformed")
+    damaged = backup_check(database)
+    assert damaged.status == "problem" and "malformed" in damaged.detail
+    with Store(database) as repaired:  # the next opening repairs it
+        assert repaired.notice and "daily check" in repaired.notice
+    assert backup_check(database).status == "ok"

@@ -12,6 +12,7 @@ import os
 import platform
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -225,10 +226,54 @@ def local_checks(data_dir: Path, config_file: Path, log_file: Path) -> list[Chec
             "Free the disk or fix the folder's permissions; reports still show what is stored.",
         )
     )
+    if database.is_file():
+        checks.append(backup_check(database))
     state = "found" if config_file.is_file() else "not written yet (defaults)"
     checks.append(Check("Settings", "info", f"{config_file} ({state})"))
     checks.append(Check("Log", "info", str(log_file)))
     return checks
+
+
+# A store whose newest backup is older than this says so (backups are daily).
+BACKUP_OVERDUE_S = 3 * 86_400
+
+
+def backup_check(database: Path, now: float | None = None) -> Check:
+    """The newest backup and its age; damage found by the daily check in the background;
+    a backup being made now; none for days."""
+    from tokentray.store.core import (  # noqa: PLC0415
+        backup_folder,
+        backup_running,
+        latest_backup,
+        marked_damage,
+    )
+
+    damage = marked_damage(database)
+    if damage is not None:
+        return Check(
+            "Backups",
+            "problem",
+            f"the usage store is damaged ({damage[:160]})",
+            "Open tokentray (or run any command): it restores the newest backup and reads "
+            "the agents' logs again.",
+        )
+    newest = latest_backup(database)
+    running = " (one is being made now)" if backup_running(backup_folder(database)) else ""
+    if newest is None:
+        return Check("Backups", "info", f"none yet{running}: the first pass of a day makes one")
+    age_s = (now or time.time()) - newest.stat().st_mtime
+    detail = f"newest {newest.name}, {_age(age_s)} old{running}"
+    if age_s > BACKUP_OVERDUE_S:
+        return Check("Backups", "problem", detail, "Run `tokentray backup --now`.")
+    return Check("Backups", "ok", detail)
+
+
+def _age(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{max(seconds, 0) / 60:.0f} min"
+    if seconds < 2 * 86_400:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86_400:.0f} days"
 
 
 def _existing_parent(path: Path) -> Path:
