@@ -289,11 +289,7 @@ def test_the_span_of_matching_requests_skips_emptied_quarters(tmp_path: Path) ->
         window = EventFilter(BASE + DAY, BASE + 2 * DAY)
         for where in (EventFilter(), EventFilter(source="codex"), window):
             clause, params = where.where()
-            first, last = store.query(f"SELECT MIN(ts_ms), MAX(ts_ms) FROM events{clause}", params)[
-                0
-            ]
-            assert store.event_span(where) == (
-                first - first % QUARTER,
-                last - last % QUARTER,
-            )
+            sql = f"SELECT MIN(ts_ms), MAX(ts_ms) FROM events{clause}"
+            ((first, last),) = store.query(sql, params)
+            assert store.event_span(where) == (first - first % QUARTER, last - last % QUARTER)
         assert store.event_span(EventFilter(source="no-such-agent")) is None
