@@ -33,16 +33,19 @@ def shared_dir() -> Path:
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _own_cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """The price memo goes to a folder of this test run (and of the processes its tests
-    start), never to the user's cache folder."""
-    previous = os.environ.get("TOKENTRAY_CACHE_DIR")
-    os.environ["TOKENTRAY_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+def _own_cache_and_log_folders(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The price memo and the log file (a background backup's, say) go to folders of this
+    test run (and of the processes its tests start), never to the user's own."""
+    folders = {"TOKENTRAY_CACHE_DIR": "cache", "TOKENTRAY_LOG_DIR": "logs"}
+    previous = {name: os.environ.get(name) for name in folders}
+    for name, folder in folders.items():
+        os.environ[name] = str(tmp_path_factory.mktemp(folder))
     yield
-    if previous is None:
-        os.environ.pop("TOKENTRAY_CACHE_DIR", None)
-    else:
-        os.environ["TOKENTRAY_CACHE_DIR"] = previous
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture

@@ -84,7 +84,7 @@ def run(args: Sequence[str]) -> int:
     if background:  # nobody reads its output: what goes wrong goes to the log file
         from tokentray.logfile import start_file_log  # noqa: PLC0415
 
-        start_file_log(level=logging.WARNING)
+        start_file_log(level=logging.INFO)
         if hasattr(os, "nice"):
             os.nice(BACKGROUND_NICENESS)
     try:
@@ -104,15 +104,18 @@ def run(args: Sequence[str]) -> int:
             "its backup and the logs when tokentray next opens it. No backup was made.",
         )
         return EXIT_STORE
+    if background:
+        return EXIT_OK  # the store logs the backup it made (in the log file)
     if made is not None:
-        _say(background, f"backed up the usage store to {made}")
-    elif not background:
+        print(f"backed up the usage store to {made}")
+    else:
         print("no backup made: the last one is less than a day old, or one is being made")
     return EXIT_OK
 
 
 def _say(background: bool, message: str) -> None:
+    """A failure: in the log file from the background, else on stderr."""
     if background:
         log.warning("%s", message)
     else:
-        print(message, file=sys.stderr if message.startswith("tokentray:") else sys.stdout)
+        print(message, file=sys.stderr)
