@@ -5,8 +5,7 @@ for the Billed tab, a person with no usage yet is welcomed, and the window can b
 
 from __future__ import annotations
 
-import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -24,8 +23,14 @@ from tokentray.ui.signals import AppSignals
 ZONE = ZoneInfo("UTC")
 
 
+# "Now" for these graphs: the real time, or 01:00 (UTC, the graphs' zone) while the real
+# time is earlier in the day, so that minutes ago are today at any hour the tests run.
+_REAL_NOW = datetime.now(UTC)
+NOW = max(_REAL_NOW, _REAL_NOW.replace(hour=1, minute=0, second=0, microsecond=0))
+
+
 def _event(key: str, minutes_ago: float, project: str, tokens: int, cost: float) -> PricedEvent:
-    at = datetime.now().astimezone() - timedelta(minutes=minutes_ago)
+    at = NOW - timedelta(minutes=minutes_ago)
     usage = UsageEvent(
         source="claude-code",
         key=key,
@@ -44,7 +49,7 @@ def _data(tmp_path: Path, spec: GraphSpec, events: list[PricedEvent]) -> GraphDa
         if events:
             with engine.store.transaction():
                 engine.store.upsert_events(events)
-        now_ms = int(time.time() * 1000)
+        now_ms = int(NOW.timestamp() * 1000)
         snap = snapshot(engine.store, now_ms, ZONE, daily_budget_usd=20.0)
         return compute_graph(engine.store, spec, ZONE, snap)
 

@@ -30,12 +30,20 @@ def test_the_tier_is_never_shown_without_the_outcome() -> None:
     assert unknown.text() == "Beginner tier · commits unknown (no git repository)"
 
 
+def _today_at_most_ago(seconds: float) -> float:
+    """A moment ``seconds`` ago, or local midnight if that was yesterday: "today" holds
+    it whatever the hour the tests run at (just after midnight included)."""
+    now = time.time()
+    midnight = time.mktime((*time.localtime(now)[:3], 0, 0, 0, 0, 0, -1))
+    return max(now - seconds, midnight)
+
+
 @pytest.fixture
 def app_with_commits(qtbot: QtBot, tmp_path: Path):  # type: ignore[no-untyped-def]
     from tokentray.ui.app import TrayApp
 
     repo = Repo(tmp_path / "work" / "app")
-    earlier = time.strftime("%Y-%m-%dT%H:%M", time.gmtime(time.time() - 120))
+    earlier = time.strftime("%Y-%m-%dT%H:%M", time.gmtime(_today_at_most_ago(120)))
     claude = tmp_path / "claude"
     write_session(
         claude,
