@@ -673,17 +673,18 @@ class Store(StoreReads):
 
     def backup_due(self, now_ms: int | None = None) -> bool:
         """Whether the daily backup is due (never for a store opened read-only)."""
-        if self.read_only is not None:
-            return False
-        last = self.get_meta("backup_ms")
-        return last is None or (now_ms or _now_ms()) - int(last) >= BACKUP_EVERY_MS
+        return self._due("backup_ms", BACKUP_EVERY_MS, now_ms)
 
     def integrity_due(self, now_ms: int | None = None) -> bool:
         """Whether the daily integrity check is due (never for a store opened read-only)."""
+        return self._due("integrity_checked_ms", INTEGRITY_EVERY_MS, now_ms)
+
+    def _due(self, done_key: str, every_ms: int, now_ms: int | None) -> bool:
+        """Whether ``every_ms`` have passed since the time kept in meta under ``done_key``."""
         if self.read_only is not None:
             return False
-        last = self.get_meta("integrity_checked_ms")
-        return last is None or (now_ms or _now_ms()) - int(last) >= INTEGRITY_EVERY_MS
+        last = self.get_meta(done_key)
+        return last is None or (now_ms or _now_ms()) - int(last) >= every_ms
 
     def backup_if_due(self, now_ms: int | None = None, *, force: bool = False) -> Path | None:
         """Copy the store (SQLite's online backup) into ``backups/`` once a day (``force``:

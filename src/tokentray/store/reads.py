@@ -263,14 +263,12 @@ class StoreReads:
             start % QUARTER_MS or end % QUARTER_MS for _label, start, end in periods
         ):
             return self._period_sums_from_events(periods, where)
-        hourly = (
+        table, column, unit = self._running_totals(
             all(
                 ms is None or ms % HOUR_MS == 0
                 for ms in (where.start_ms, where.end_ms, *(b for p in periods for b in p[1:]))
             )
-            and self._hours_whole()
         )
-        table, column, unit = ("hours", "h", HOUR_MS) if hourly else ("quarters", "q", QUARTER_MS)
         clause, params = _quarter_clause(where, column, unit)
         bounds = [[label, start // unit, end // unit] for label, start, end in periods]
         return self._rows(  # the periods as one JSON parameter: no table, works read-only
@@ -389,10 +387,16 @@ class StoreReads:
         )
         return [(int(ts), int(tokens), float(cost)) for ts, tokens, cost in rows]
 
-    def _hours_whole(self) -> bool:
-        """Whether the hourly totals are up to date (a big scan sets their triggers aside
-        and rebuilds them at its end; meanwhile the quarter-hours are)."""
-        return not self._rows("SELECT 1 FROM meta WHERE key = ?", (SUSPENDED_TRIGGERS,))
+    def _running_totals(self, whole_hours: bool = True) -> tuple[str, str, int]:
+        """(table, key column, ms per key) of the running totals to read: the hours when
+        the bounds asked for are ``whole_hours`` and the hourly totals are up to date (a
+        big scan sets their triggers aside and rebuilds them at its end), else the
+        quarter-hours."""
+        if whole_hours and not self._rows(
+            "SELECT 1 FROM meta WHERE key = ?", (SUSPENDED_TRIGGERS,)
+        ):
+            return "hours", "h", HOUR_MS
+        return "quarters", "q", QUARTER_MS
 
     def local_daily_utc(self, sources: Sequence[str]) -> list[tuple[str, int, float]]:
         """(UTC day, tokens, cost) of the given agents' events, from the hourly totals (a
@@ -401,8 +405,7 @@ class StoreReads:
         aside: the cost follows days, not requests."""
         if not sources:
             return []
-        hourly = self._hours_whole()
-        table, column, unit = ("hours", "h", HOUR_MS) if hourly else ("quarters", "q", QUARTER_MS)
+        table, column, unit = self._running_totals()
         marks = ",".join("?" * len(sources))
         rows = self._rows(
             f"SELECT date({column} * {unit // 1000}, 'unixepoch'), SUM(total_tokens), "
