@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import orjson
 
-from tokentray.events import Activity, PlanSample, PricedEvent, Problem
+from tokentray.events import Activity, PlanSample, PricedEvent, Problem, UsageEvent
 from tokentray.paths import make_private, sqlite_uri
 from tokentray.store.quick import RECORD_PLAN, SUSPENDED_TRIGGERS, plan_row
 from tokentray.store.reads import StoreReads
@@ -1019,16 +1019,24 @@ class Store(StoreReads):
         """Store events; a key seen before keeps its largest usage. Returns rows changed."""
         if not priced:
             return 0
+        return self.upsert_event_rows(
+            [event_row(p.event, p.cost_usd, p.cost_status) for p in priced]
+        )
+
+    def upsert_event_rows(self, rows: Sequence[tuple[Any, ...]]) -> int:
+        """``upsert_events`` of events already shaped by ``event_row`` (a worker's)."""
+        if not rows:
+            return 0
         # The cursor counts the events themselves; total_changes would add the running
         # totals the triggers keep.
-        cursor = self._db.executemany(_UPSERT, [_event_row(p) for p in priced])
+        cursor = self._db.executemany(_UPSERT, rows)
         return max(cursor.rowcount, 0)
 
     def add_activity(self, activity: Sequence[Activity]) -> None:
-        rows = [
-            (event_key_digest(a.key), a.source, a.session_id, a.timestamp_ms, a.kind, a.fingerprint)
-            for a in activity
-        ]
+        self.add_activity_rows([activity_row(a) for a in activity])
+
+    def add_activity_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """``add_activity`` of activity already shaped by ``activity_row`` (a worker's)."""
         self._db.executemany("INSERT OR IGNORE INTO activity VALUES (?, ?, ?, ?, ?, ?)", rows)
 
     def record_plan_samples(self, samples: Sequence[PlanSample]) -> None:
@@ -1126,8 +1134,12 @@ class Store(StoreReads):
         )
 
 
-def _event_row(p: PricedEvent) -> tuple[Any, ...]:
-    e = p.event
+# Where ``event_row`` puts what decides which of two copies of a request is kept.
+ROW_TIMESTAMP, ROW_TOTAL_TOKENS, ROW_REPLAYED = 5, 12, 15
+
+
+def event_row(e: UsageEvent, cost_usd: float | None, cost_status: str) -> tuple[Any, ...]:
+    """An event as the store's row (``EVENT_COLUMNS``), its key digested."""
     return (
         event_key_digest(e.key),
         e.source,
@@ -1145,10 +1157,15 @@ def _event_row(p: PricedEvent) -> tuple[Any, ...]:
         e.service_tier,
         int(e.estimated),
         int(e.replayed),
-        p.cost_usd,
-        p.cost_status,
+        cost_usd,
+        cost_status,
         e.reported_cost_usd,
     )
+
+
+def activity_row(a: Activity) -> tuple[Any, ...]:
+    """An activity as the store's row, its key digested."""
+    return (event_key_digest(a.key), a.source, a.session_id, a.timestamp_ms, a.kind, a.fingerprint)
 
 
 def state_json(state: Any) -> str:
