@@ -1,8 +1,8 @@
 """The daily backup and integrity check, out of the way of what the user is waiting for.
 
 A pass over every folder (the tray's, ``scan``, ``report``) finds the backup due once a
-day. A small store is copied there and then (tens of milliseconds), and checked when it is
-opened. Copying a big one takes seconds (8 to 30 s for the 1.9 GB store of a 3 GB
+day. A small store is checked and copied there and then (tens of milliseconds). Copying a
+big one takes seconds (8 to 30 s for the 1.9 GB store of a 3 GB
 history), and checking it 6 s, which would hold up the report being asked for or the
 tray's live updates; so a store past ``BACKGROUND_UPKEEP_BYTES`` is handed to ``tokentray
 backup``, a process of its own, at low priority, that the pass does not wait for. It checks
@@ -30,8 +30,9 @@ BACKGROUND_NICENESS = 10
 
 
 def upkeep_when_due(store: Store) -> None:
-    """The daily backup (and a big store's daily integrity check), when due: here for a
-    small store (whose check is made when it is opened), else in the background."""
+    """The daily integrity check and backup, when due: here for a small store, else in
+    the background. Damage found is marked for the store's next opening (or its user's
+    next pass, ``Store.reopen_if_replaced``) to repair."""
     from tokentray.store.core import (  # noqa: PLC0415
         BACKGROUND_UPKEEP_BYTES,
         backup_folder,
@@ -39,11 +40,10 @@ def upkeep_when_due(store: Store) -> None:
         store_bytes,
     )
 
-    big = store_bytes(store.path) >= BACKGROUND_UPKEEP_BYTES
-    if not (store.backup_due() or (big and store.integrity_due())):
+    if not (store.backup_due() or store.integrity_due()):
         return
-    if not big:
-        store.backup_if_due()
+    if store_bytes(store.path) < BACKGROUND_UPKEEP_BYTES:
+        store.daily_upkeep()
     elif not backup_running(backup_folder(store.path)):
         start_backup_process(store.path.parent)
 

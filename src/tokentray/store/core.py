@@ -534,21 +534,47 @@ class Store(StoreReads):
         self.read_only: str | None = None
         self.notice: str | None = None
         _private_folder(path.parent)
+        self._db = self._opened(integrity, recover)
+        self._identity = file_identity(path)
+
+    def _opened(self, integrity: Integrity, recover: bool) -> sqlite3.Connection:
         try:
-            self._db = self._open_writable()
+            db = self._open_writable()
         except sqlite3.DatabaseError as exc:
             if any(word in str(exc).lower() for word in _DAMAGE):
-                self._db = self._recover_or_fail(str(exc), recover)
-                return
+                return self._recover_or_fail(str(exc), recover)
             if not any(word in str(exc).lower() for word in _WRITE_FAILURES):
                 raise StoreError(describe_store_error(exc)) from exc
-            self._db = self._open_read_only(str(exc))
+            db = self._open_read_only(str(exc))
         except OSError as exc:
-            self._db = self._open_read_only(exc.strerror or str(exc))
+            db = self._open_read_only(exc.strerror or str(exc))
+        self._db = db
         damage = marked_damage(self.path) or self._integrity_problem(integrity)
         if damage is not None:
-            self._db.close()
-            self._db = self._recover_or_fail(damage, recover)
+            db.close()
+            return self._recover_or_fail(damage, recover)
+        return db
+
+    def reopen_if_replaced(self, *, repair: bool = True) -> bool:
+        """Open the store again when its file is no longer the one this connection has
+        open (another process repaired it and moved the damaged file aside, or it was
+        deleted), and, with ``repair``, when a check in the background marked it damaged:
+        this opening repairs it, and ``notice`` says how. A process that keeps the store
+        open (the tray, ``watch``) asks before each pass; otherwise it would go on writing
+        into a file nobody reads. True when the store was opened again."""
+        marked = repair and marked_damage(self.path) is not None
+        if not marked and file_identity(self.path) == self._identity:
+            return False
+        log.warning(
+            "the usage store %s was %s: opening it again",
+            self.path,
+            "found damaged" if marked else "replaced",
+        )
+        self._db.close()
+        self.read_only = self.notice = None
+        self._db = self._opened("never", recover=repair)
+        self._identity = file_identity(self.path)
+        return True
 
     def _open_writable(self) -> sqlite3.Connection:
         if not self.path.exists():  # created private: SQLite gives -wal and -shm its mode
@@ -1201,6 +1227,15 @@ def store_bytes(database: Path) -> int:
         except OSError:
             continue
     return total
+
+
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """The file's device and inode: which file a path names now (None: none)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def damage_mark(database: Path) -> Path:

@@ -114,6 +114,8 @@ class ProviderWorker(QObject):
         if self._poller is None:
             return
         try:
+            if self._store is not None:  # repaired by the engine thread or another process
+                self._store.reopen_if_replaced(repair=False)
             states = self._poller.poll_due()
         except Exception as exc:
             log.exception("provider polling failed")

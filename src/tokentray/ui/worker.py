@@ -132,6 +132,24 @@ class EngineWorker(QObject):
         self.pausedUntil.emit(self._alerts.paused_until_ms())
         self.refresh()
 
+    def _store_current(self) -> bool:
+        """Open the store again when another process repaired it or a background check
+        found it damaged (``Store.reopen_if_replaced``), and say what the repair did;
+        False when it can no longer be opened."""
+        assert self._engine is not None
+        store = self._engine.store
+        try:
+            if store.reopen_if_replaced() and store.notice:
+                self.problem.emit(store.notice)
+        except Exception as exc:  # the tray must stay up and say why
+            log.exception("cannot open the usage store again")
+            self._engine = None
+            self._failed = True
+            self.problem.emit(f"The usage store cannot be opened: {exc}")
+            self._emit_snapshot()
+            return False
+        return True
+
     # -- watching ----------------------------------------------------------------
 
     def _wake(self) -> None:
@@ -177,7 +195,7 @@ class EngineWorker(QObject):
             self._scan(paths)
 
     def _scan(self, paths: list[Path] | None) -> None:
-        if self._engine is None:
+        if self._engine is None or not self._store_current():
             return
         changed: tuple[int, int] | None = None
         try:

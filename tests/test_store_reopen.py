@@ -1,0 +1,164 @@
+"""A process that keeps the store open for days (the tray, ``watch``) follows the store's
+file: when another process repairs it (moving the damaged file aside) or a check in the
+background finds it damaged, the next pass opens it again, repairing it if need be, instead
+of writing into a file nobody reads."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from test_store_faults import _claude_home, _damage
+from tokentray import backup
+from tokentray.engine import open_engine
+from tokentray.settings import Settings
+from tokentray.store import Store
+from tokentray.store.core import Integrity, damage_mark, mark_damage
+from tokentray.ui.worker import EngineWorker
+
+
+def _engine(tmp_path: Path, home: Path, integrity: Integrity = "always"):  # type: ignore[no-untyped-def]
+    env = {"CLAUDE_CONFIG_DIR": str(home), "CODEX_HOME": str(tmp_path / "none")}
+    return open_engine(
+        tmp_path / "data", tmp_path / "none.toml", env=env, home=tmp_path, integrity=integrity
+    )
+
+
+def _meta_rows(database: Path, key: str) -> int:
+    db = sqlite3.connect(database)
+    try:
+        return int(db.execute("SELECT COUNT(*) FROM meta WHERE key = ?", (key,)).fetchone()[0])
+    finally:
+        db.close()
+
+
+def _events_in(database: Path) -> int:
+    db = sqlite3.connect(database)
+    try:
+        return int(db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+    finally:
+        db.close()
+
+
+def test_a_store_repaired_by_another_process_is_followed(tmp_path: Path) -> None:
+    """Another process found the mark and repaired the store: the long-lived connection
+    reads and writes the repaired file from its next pass on."""
+    home = _claude_home(tmp_path, 300)
+    engine = _engine(tmp_path, home)
+    database = engine.store.path
+    with engine.store:
+        engine.ingestor.scan()  # stored, and backed up
+        assert not engine.store.reopen_if_replaced()  # nothing happened: nothing done
+        mark_damage(database, "database disk image is malformed")
+        with Store(database) as other:  # a report, say: it repairs what it opens
+            assert other.notice is not None and "daily check" in other.notice
+        (aside,) = tmp_path.glob("data/usage.sqlite3.damaged-*[0-9]")
+
+        assert engine.store.reopen_if_replaced()
+        assert engine.store.notice is None  # the other process repaired it, and said so
+        engine.store.set_meta("written_after_the_repair", "1")
+        with Store(database, integrity="never") as other:
+            assert other.get_meta("written_after_the_repair") == "1"
+        assert _meta_rows(aside, "written_after_the_repair") == 0
+
+
+def test_a_store_marked_damaged_is_repaired_by_its_long_lived_user(tmp_path: Path) -> None:
+    """A check in the background found damage: the next pass repairs the store (backup,
+    salvage, logs read again) and says so; the connection that lacks the right to repair
+    (the provider thread's) only follows a file that was replaced."""
+    home = _claude_home(tmp_path, 300)
+    engine = _engine(tmp_path, home)
+    database = engine.store.path
+    with engine.store:
+        engine.ingestor.scan()
+        expected = engine.store.count_events()
+        provider_thread = Store(database, integrity="never", recover=False)
+        mark_damage(database, "database disk image is malformed")
+        assert not provider_thread.reopen_if_replaced(repair=False)
+        assert damage_mark(database).exists()
+
+        assert engine.store.reopen_if_replaced()
+        assert "daily check" in (engine.store.notice or "")
+        assert not damage_mark(database).exists()
+        engine.ingestor.scan()
+        assert engine.store.count_events() == expected
+        assert not engine.store.reopen_if_replaced()
+        assert provider_thread.reopen_if_replaced(repair=False)  # it follows the new file
+        assert provider_thread.count_events() == expected
+        provider_thread.close()
+
+
+def test_a_deleted_store_is_made_anew_and_filled_from_the_logs(tmp_path: Path) -> None:
+    """Someone deleted the store while the tray ran: the next pass starts a new one and
+    reads the logs again, rather than writing into the deleted file until the tray quits."""
+    home = _claude_home(tmp_path, 50)
+    engine = _engine(tmp_path, home)
+    with engine.store:
+        engine.ingestor.scan()
+        for suffix in ("", "-wal", "-shm"):
+            engine.store.path.with_name(engine.store.path.name + suffix).unlink(missing_ok=True)
+        assert engine.store.reopen_if_replaced()
+        engine.ingestor.scan()
+        assert engine.store.count_events() == 50
+    assert _events_in(tmp_path / "data" / "usage.sqlite3") == 50
+
+
+def test_a_small_stores_daily_check_runs_in_the_pass_and_damage_is_repaired_next_pass(
+    tmp_path: Path,
+) -> None:
+    """The tray opens its store without checking it unless the check is due, and runs
+    for days: a small store's daily check is made in a pass, and damage it finds is
+    repaired by the next."""
+    home = _claude_home(tmp_path, 2000)
+    engine = _engine(tmp_path, home, integrity="daily")  # as the tray opens it
+    database = engine.store.path
+    with engine.store:
+        engine.ingestor.scan()
+        expected = engine.store.count_events()
+        engine.store.set_meta("integrity_checked_ms", "0")
+        db = sqlite3.connect(database, isolation_level=None)
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.close()
+        _damage(database)  # under the tray's open connection
+
+        backup.upkeep_when_due(engine.store)  # what the end of a pass does
+        assert damage_mark(database).exists()
+
+        assert engine.store.reopen_if_replaced()
+        assert "damaged" in (engine.store.notice or "")
+        engine.ingestor.scan()
+        assert engine.store.count_events() == expected
+
+
+def test_the_tray_repairs_a_store_found_damaged_while_it_runs(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = _claude_home(tmp_path, 300)
+    env = {"CLAUDE_CONFIG_DIR": str(home), "CODEX_HOME": str(tmp_path / "none")}
+
+    def opener(settings: Settings):  # type: ignore[no-untyped-def]
+        return open_engine(
+            tmp_path / "data", env=env, home=tmp_path, settings=settings, integrity="daily"
+        )
+
+    worker = EngineWorker(opener, Settings(), ZoneInfo("UTC"))
+    problems: list[str] = []
+    worker.problem.connect(problems.append)
+    worker.start()
+    try:
+        assert worker._engine is not None
+        database = worker._engine.store.path
+        expected = worker._engine.store.count_events()
+        assert expected == 300 and not problems
+        mark_damage(database, "database disk image is malformed")  # the background job's
+        worker.refresh()
+        assert len(problems) == 1 and "was damaged" in problems[0]
+        assert not damage_mark(database).exists()
+        assert worker._engine.store.count_events() == expected
+        assert _events_in(database) == expected
+    finally:
+        worker.stop()
