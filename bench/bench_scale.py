@@ -8,7 +8,9 @@ beside ccusage where it is installed (see bench/README.md):
 - a `tokentray report daily --json` process after an append, and a ccusage re-run;
 - the store's size per million requests;
 - `doctor` and the Sources page's folder statistics, in process;
-- the graph window's data for 30 days and for "all", prepared the first time.
+- the graph window's data for 30 days and for "all", prepared the first time;
+- the tray's opening of its store (checked when due, a big one in the background), beside
+  an opening that checks it (what the tray did at every start before).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from bench_engine import OUT, _ccusage, _env, _timed
 from tokentray.dashboard.graph import GraphSpec, compute_graph
 from tokentray.dashboard.live import snapshot
 from tokentray.engine import local_zone, open_engine
+from tokentray.paths import database_path
+from tokentray.store import Store
 
 MODELS = ("claude-sonnet-4-5-20250929", "claude-opus-4-1-20250805", "claude-haiku-4-5")
 RESPONSE = (
@@ -99,7 +103,17 @@ def _history(gigabytes: float, files: int) -> tuple[Path, int]:
     return root, int(json.loads(marker.read_text())["requests"])
 
 
+def _store_openings(data: Path, results: dict[str, object]) -> None:
+    """Seconds to open the store as the tray does ("daily") and with a check ("always")."""
+    database = database_path(data)
+    for integrity in ("daily", "always"):
+        started = time.perf_counter()
+        Store(database, integrity=integrity).close()
+        results[f"store_open_{integrity}_s"] = round(time.perf_counter() - started, 3)
+
+
 def _in_process(data: Path, history: Path, results: dict[str, object]) -> None:
+    _store_openings(data, results)
     engine = open_engine(data, env=_env(history, OUT / "empty"))
     with engine.store:
         for name, work in (("doctor", engine.doctor), ("sources_page", engine.folder_status)):
