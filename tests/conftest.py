@@ -225,3 +225,13 @@ def fixture_engine(name: str, tmp_path: Path) -> tuple[Engine, Path]:
         settings=Settings(custom_folders=folders),
     )
     return engine, root
+
+
+def delete_now(worker: Any) -> None:
+    """Delete a worker (a QObject) that ran on this thread here and now, with its timers.
+    Left to the garbage collector, it may be deleted from another thread during a later
+    test, and a timer of the deleted object then fires (a segmentation fault)."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    worker.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from pytestqt.qtbot import QtBot
 
+from conftest import delete_now
 from tokentray.engine import open_engine
 from tokentray.settings import Settings
 from tokentray.store import Store
@@ -67,3 +68,4 @@ def test_ticks_with_nothing_written_recompute_nothing(qtbot: QtBot, tmp_path: Pa
         assert len(snapshots) == settled + 2
     finally:
         worker.stop()
+        delete_now(worker)

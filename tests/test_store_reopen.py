@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pytestqt.qtbot import QtBot
 
+from conftest import delete_now
 from test_store_faults import _claude_home, _damage
 from tokentray import backup
 from tokentray.engine import open_engine
@@ -162,3 +163,31 @@ def test_the_tray_repairs_a_store_found_damaged_while_it_runs(
         assert _events_in(database) == expected
     finally:
         worker.stop()
+        delete_now(worker)
+
+
+def test_the_provider_thread_opens_the_store_once_the_engine_thread_repaired_it(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    """At the tray's start the provider thread may find the store marked damaged before
+    the engine thread has repaired it: it says so once and opens it at a later poll (it
+    gave up for the whole session before)."""
+    from tokentray.ui.provider_worker import ProviderWorker
+
+    database = tmp_path / "data" / "usage.sqlite3"
+    Store(database).close()
+    mark_damage(database, "database disk image is malformed")
+    worker = ProviderWorker(database, env={"HOME": str(tmp_path)})
+    problems: list[str] = []
+    worker.problem.connect(problems.append)
+    worker.start()
+    try:
+        assert worker._poller is None
+        worker.poll_due()
+        assert len(problems) == 1 and "damaged" in problems[0]
+        Store(database).close()  # the engine thread's opening repairs it
+        worker.poll_due()
+        assert worker._poller is not None and len(problems) == 1
+    finally:
+        worker.stop()
+        delete_now(worker)

@@ -48,16 +48,32 @@ class ProviderWorker(QObject):
         self._reconciled: tuple[int, list[ProviderState]] | None = None
         self._claude_usage: ClaudeUsagePoller | None = None
         self._claude_usage_wanted = False
+        self._store_failed = False
 
     @Slot()
     def start(self) -> None:
+        self._timer = QTimer(self)
+        self._timer.setInterval(POLL_TICK_MS)
+        self._timer.timeout.connect(self.poll_due)
+        self._timer.start()
+        self.poll_due()
+        self.report_keys()
+
+    def _open_store(self) -> bool:
+        """The store and the poller on it: opened at the first poll, and at the next one
+        after a failure (at start the engine thread may be repairing the store, which
+        this second connection must not do)."""
+        if self._poller is not None:
+            return True
         try:
-            # The engine worker checks and repairs the store; this is a second connection.
             self._store = Store(self._database, integrity="never", recover=False)
-        except Exception as exc:  # the tray stays up; the message says why
+        except Exception as exc:  # the tray stays up; the message says why, once
             log.exception("provider store")
-            self.problem.emit(f"Provider usage cannot be stored: {exc}")
-            return
+            if not self._store_failed:
+                self.problem.emit(f"Provider usage cannot be stored: {exc}")
+            self._store_failed = True
+            return False
+        self._store_failed = False
         bases = {
             cls.name: self._env[f"TOKENTRAY_{cls.name.upper()}_BASE_URL"]
             for cls in ALL_PROVIDERS
@@ -65,12 +81,7 @@ class ProviderWorker(QObject):
         }
         providers = [cls() for cls in ALL_PROVIDERS]
         self._poller = ProviderPoller(self._store, providers, KeyStore(self._env), bases)
-        self._timer = QTimer(self)
-        self._timer.setInterval(POLL_TICK_MS)
-        self._timer.timeout.connect(self.poll_due)
-        self._timer.start()
-        self.poll_due()
-        self.report_keys()
+        return True
 
     @Slot()
     def stop(self) -> None:
@@ -110,12 +121,17 @@ class ProviderWorker(QObject):
 
     @Slot()
     def poll_due(self) -> None:
-        self._poll_claude_usage()
-        if self._poller is None:
+        if not self._open_store():
             return
+        assert self._poller is not None and self._store is not None
+        try:  # the file may have been repaired by the engine thread or another process
+            self._store.reopen_if_replaced(repair=False)
+        except Exception as exc:
+            log.exception("provider store")
+            self.problem.emit(f"Provider usage cannot be stored: {exc}")
+            return
+        self._poll_claude_usage()
         try:
-            if self._store is not None:  # repaired by the engine thread or another process
-                self._store.reopen_if_replaced(repair=False)
             states = self._poller.poll_due()
         except Exception as exc:
             log.exception("provider polling failed")
