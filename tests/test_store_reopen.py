@@ -191,3 +191,45 @@ def test_the_provider_thread_opens_the_store_once_the_engine_thread_repaired_it(
     finally:
         worker.stop()
         delete_now(worker)
+
+
+def test_a_repair_that_fails_leaves_the_tray_up_and_saying_why(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk is full when the tray repairs its store: it says so and shows the failed
+    state, and keeps running."""
+    from tokentray.store import StoreError
+    from tokentray.store import core as store_core
+
+    home = _claude_home(tmp_path, 30)
+    env = {"CLAUDE_CONFIG_DIR": str(home), "CODEX_HOME": str(tmp_path / "none")}
+
+    def opener(settings: Settings):  # type: ignore[no-untyped-def]
+        return open_engine(tmp_path / "data", env=env, home=tmp_path, settings=settings)
+
+    worker = EngineWorker(opener, Settings(), ZoneInfo("UTC"))
+    problems: list[str] = []
+    snapshots: list[object] = []
+    worker.problem.connect(problems.append)
+    worker.snapshotReady.connect(snapshots.append)
+    worker.start()
+    try:
+        assert worker._engine is not None
+        mark_damage(worker._engine.store.path, "database disk image is malformed")
+
+        def no_room(self: Store, damage: str, recover: bool) -> None:
+            raise StoreError("cannot restore the backup: No space left on device")
+
+        monkeypatch.setattr(store_core.Store, "_recover_or_fail", no_room)
+        shown = len(snapshots)
+        worker.refresh()
+        assert worker._engine is None
+        assert problems == [
+            "The usage store cannot be opened: cannot restore the backup: No space left on device"
+        ]
+        assert len(snapshots) == shown + 1
+        worker.refresh()  # later passes do nothing, quietly
+        assert len(problems) == 1
+    finally:
+        worker.stop()
+        delete_now(worker)

@@ -120,11 +120,7 @@ class EngineWorker(QObject):
         try:
             self._engine = self._open_engine(self._settings)
         except Exception as exc:  # the tray must stay up and say why
-            log.exception("cannot open the usage store")
-            self._engine = None
-            self._failed = True
-            self.problem.emit(f"The usage store cannot be opened: {exc}")
-            self._emit_snapshot()
+            self._cannot_open(exc)
             return
         if self._engine.store.notice:
             self.problem.emit(self._engine.store.notice)
@@ -142,13 +138,17 @@ class EngineWorker(QObject):
             if store.reopen_if_replaced() and store.notice:
                 self.problem.emit(store.notice)
         except Exception as exc:  # the tray must stay up and say why
-            log.exception("cannot open the usage store again")
-            self._engine = None
-            self._failed = True
-            self.problem.emit(f"The usage store cannot be opened: {exc}")
-            self._emit_snapshot()
+            self._cannot_open(exc)
             return False
         return True
+
+    def _cannot_open(self, exc: Exception) -> None:
+        """No store: say why, and show the tray as failed until settings change."""
+        log.exception("cannot open the usage store")
+        self._engine = None
+        self._failed = True
+        self.problem.emit(f"The usage store cannot be opened: {exc}")
+        self._emit_snapshot()
 
     # -- watching ----------------------------------------------------------------
 
