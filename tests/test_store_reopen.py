@@ -29,20 +29,17 @@ def _engine(tmp_path: Path, home: Path, integrity: Integrity = "always"):  # typ
     )
 
 
-def _meta_rows(database: Path, key: str) -> int:
+def _count(database: Path, sql: str, *args: str) -> int:
+    """A count read straight from a store's file, beside any connection to it."""
     db = sqlite3.connect(database)
     try:
-        return int(db.execute("SELECT COUNT(*) FROM meta WHERE key = ?", (key,)).fetchone()[0])
+        return int(db.execute(sql, args).fetchone()[0])
     finally:
         db.close()
 
 
 def _events_in(database: Path) -> int:
-    db = sqlite3.connect(database)
-    try:
-        return int(db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
-    finally:
-        db.close()
+    return _count(database, "SELECT COUNT(*) FROM events")
 
 
 def test_a_store_repaired_by_another_process_is_followed(tmp_path: Path) -> None:
@@ -64,7 +61,8 @@ def test_a_store_repaired_by_another_process_is_followed(tmp_path: Path) -> None
         engine.store.set_meta("written_after_the_repair", "1")
         with Store(database, integrity="never") as other:
             assert other.get_meta("written_after_the_repair") == "1"
-        assert _meta_rows(aside, "written_after_the_repair") == 0
+        written = "SELECT COUNT(*) FROM meta WHERE key = ?"
+        assert _count(aside, written, "written_after_the_repair") == 0
 
 
 def test_a_store_marked_damaged_is_repaired_by_its_long_lived_user(tmp_path: Path) -> None:

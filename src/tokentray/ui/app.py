@@ -98,8 +98,8 @@ class TrayApp(QObject):
         self.server: QLocalServer | None = None
 
         def opener(settings: Settings) -> Engine:
-            # Checked when due: a big store in the background (6 s on a 3 GB history, at
-            # every start before), and damage found then is repaired by the next pass.
+            # Checked once a day, a big store in the background (at every start before:
+            # 3 to 66 s on a 3 GB history); damage found is repaired by the next pass.
             return open_engine(data_dir, env=env, settings=settings, integrity="daily")
 
         self.engine_thread = QThread()

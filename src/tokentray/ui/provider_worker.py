@@ -59,12 +59,14 @@ class ProviderWorker(QObject):
         self.poll_due()
         self.report_keys()
 
-    def _open_store(self) -> bool:
-        """The store and the poller on it: opened at the first poll, and at the next one
-        after a failure (at start the engine thread may be repairing the store, which
-        this second connection must not do)."""
+    def _open_store(self) -> ProviderPoller | None:
+        """The poller on the store: opened at the first poll, and at the next one after a
+        failure (at start the engine thread may be repairing the store, which this second
+        connection must not do). None once stopped."""
+        if self._timer is None or not self._timer.isActive():
+            return None
         if self._poller is not None:
-            return True
+            return self._poller
         try:
             self._store = Store(self._database, integrity="never", recover=False)
         except Exception as exc:  # the tray stays up; the message says why, once
@@ -72,7 +74,7 @@ class ProviderWorker(QObject):
             if not self._store_failed:
                 self.problem.emit(f"Provider usage cannot be stored: {exc}")
             self._store_failed = True
-            return False
+            return None
         self._store_failed = False
         bases = {
             cls.name: self._env[f"TOKENTRAY_{cls.name.upper()}_BASE_URL"]
@@ -81,7 +83,7 @@ class ProviderWorker(QObject):
         }
         providers = [cls() for cls in ALL_PROVIDERS]
         self._poller = ProviderPoller(self._store, providers, KeyStore(self._env), bases)
-        return True
+        return self._poller
 
     @Slot()
     def stop(self) -> None:
@@ -121,9 +123,9 @@ class ProviderWorker(QObject):
 
     @Slot()
     def poll_due(self) -> None:
-        if not self._open_store():
+        poller = self._open_store()
+        if poller is None or self._store is None:
             return
-        assert self._poller is not None and self._store is not None
         try:  # the file may have been repaired by the engine thread or another process
             self._store.reopen_if_replaced(repair=False)
         except Exception as exc:
@@ -132,7 +134,7 @@ class ProviderWorker(QObject):
             return
         self._poll_claude_usage()
         try:
-            states = self._poller.poll_due()
+            states = poller.poll_due()
         except Exception as exc:
             log.exception("provider polling failed")
             self.problem.emit(f"Fetching provider usage failed: {exc}")

@@ -28,6 +28,7 @@ from tokentray.engine import Engine, FolderStatus
 from tokentray.insight import summary
 from tokentray.insight.summary import InsightRequest, OutcomeBadge
 from tokentray.settings import Settings
+from tokentray.store import Store
 from tokentray.watcher import DEBOUNCE_S, SAFETY_RESCAN_S, FolderWatcher
 
 log = logging.getLogger(__name__)
@@ -128,12 +129,10 @@ class EngineWorker(QObject):
         self.pausedUntil.emit(self._alerts.paused_until_ms())
         self.refresh()
 
-    def _store_current(self) -> bool:
+    def _store_current(self, store: Store) -> bool:
         """Open the store again when another process repaired it or a background check
         found it damaged (``Store.reopen_if_replaced``), and say what the repair did;
         False when it can no longer be opened."""
-        assert self._engine is not None
-        store = self._engine.store
         try:
             if store.reopen_if_replaced() and store.notice:
                 self.problem.emit(store.notice)
@@ -195,7 +194,7 @@ class EngineWorker(QObject):
             self._scan(paths)
 
     def _scan(self, paths: list[Path] | None) -> None:
-        if self._engine is None or not self._store_current():
+        if self._engine is None or not self._store_current(self._engine.store):
             return
         changed: tuple[int, int] | None = None
         try:
