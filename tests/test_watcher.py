@@ -165,3 +165,52 @@ def test_the_safety_rescan_is_rarer_while_every_folder_is_watched(
         assert folders.rescan_s == watcher_module.SAFETY_RESCAN_S
     finally:
         folders.stop()
+
+
+def test_watch_repairs_a_store_found_damaged_while_it_runs(tmp_path: Path) -> None:
+    """The background check marked the store damaged while `watch` ran: its next pass
+    repairs it, says so, and goes on recording into the repaired store."""
+    from tokentray.store.core import mark_damage
+
+    claude = tmp_path / "claude"
+    log = claude / "projects" / "-work-demo" / "s1.jsonl"
+    log.parent.mkdir(parents=True)
+    log.write_bytes(_line("m1", 100))
+    data = tmp_path / "data"
+    env = {
+        **os.environ,
+        "HOME": str(tmp_path / "home"),
+        "CLAUDE_CONFIG_DIR": str(claude),
+        "CODEX_HOME": str(tmp_path / "none"),
+        "TOKENTRAY_CONFIG_DIR": str(tmp_path / "config"),
+    }
+    command = [sys.executable, "-m", "tokentray.cli", "--data-dir", str(data), "watch"]
+    watch = subprocess.Popen(
+        [*command, "--interval", "3600"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert watch.stdout is not None
+        watch.stdout.readline()
+        deadline = time.monotonic() + 20
+        while _events(data) != 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _events(data) == 1
+        mark_damage(data / "usage.sqlite3", "database disk image is malformed")
+        with open(log, "ab") as handle:
+            handle.write(_line("m2", 200))
+        deadline = time.monotonic() + 20
+        while not list(data.glob("usage.sqlite3.damaged-*")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        while _events(data) != 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _events(data) == 2
+        assert not (data / "usage.sqlite3.check-failed").exists()
+    finally:
+        watch.send_signal(signal.SIGTERM)
+        _out, err = watch.communicate(timeout=20)
+    assert watch.returncode == 0, err
+    assert "The usage store was damaged (found by the daily check" in err
