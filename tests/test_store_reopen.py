@@ -5,7 +5,10 @@ of writing into a file nobody reads."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -231,3 +234,30 @@ def test_a_repair_that_fails_leaves_the_tray_up_and_saying_why(
     finally:
         worker.stop()
         delete_now(worker)
+
+
+def test_a_command_that_repairs_the_store_says_so_once(tmp_path: Path) -> None:
+    """The repair's sentence reaches the terminal once (it was printed and logged)."""
+    home = _claude_home(tmp_path, 20)
+    engine = _engine(tmp_path, home)
+    engine.ingestor.scan()
+    engine.store.close()
+    mark_damage(engine.store.path, "database disk image is malformed")
+    env = {
+        **os.environ,
+        "HOME": str(tmp_path / "home"),
+        "CLAUDE_CONFIG_DIR": str(home),
+        "CODEX_HOME": str(tmp_path / "none"),
+        "TOKENTRAY_CONFIG_DIR": str(tmp_path / "config"),
+    }
+    command = [sys.executable, "-m", "tokentray.cli", "--data-dir", str(tmp_path / "data")]
+    report = subprocess.run(
+        [*command, "report", "daily", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert report.returncode == 0, report.stderr
+    assert report.stderr.count("The usage store was damaged") == 1, report.stderr

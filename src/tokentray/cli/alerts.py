@@ -171,8 +171,7 @@ def _watch_pass(
     desktop: bool,
 ) -> None:
     """Ingest ``paths`` (None: every folder), then send the alerts that are due."""
-    if engine.store.reopen_if_replaced() and engine.store.notice:
-        print(f"tokentray: {engine.store.notice}", file=sys.stderr, flush=True)
+    engine.store.reopen_if_replaced()  # a repair says what it did in the log, on stderr
     if paths is None or paths:
         scan = engine.ingestor.scan(paths)
         for problem in scan.unreadable:

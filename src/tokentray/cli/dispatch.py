@@ -75,8 +75,6 @@ def _run(args: argparse.Namespace) -> int:
     )
     if engine.settings.error:
         print(f"tokentray: {engine.settings.error}", file=sys.stderr)
-    if engine.store.notice:
-        print(f"tokentray: {engine.store.notice}", file=sys.stderr)
     with engine.store:
         if command in ("scan", "report", "doctor", "reprice", "prices"):
             from tokentray.cli import usage  # noqa: PLC0415
