@@ -99,7 +99,9 @@ def _events(data: Path) -> int:
         return -1
 
 
-def test_watch_reads_an_append_at_once_not_at_the_next_interval(tmp_path: Path) -> None:
+def _start_watch(tmp_path: Path) -> tuple[Path, Path, subprocess.Popen[str]]:
+    """A `tokentray watch` process over one Claude log with one request: the log, the
+    data folder, the process (rules every hour: only the watcher makes it read)."""
     claude = tmp_path / "claude"
     log = claude / "projects" / "-work-demo" / "s1.jsonl"
     log.parent.mkdir(parents=True)
@@ -120,6 +122,11 @@ def test_watch_reads_an_append_at_once_not_at_the_next_interval(tmp_path: Path) 
         stderr=subprocess.PIPE,
         text=True,
     )
+    return log, data, watch
+
+
+def test_watch_reads_an_append_at_once_not_at_the_next_interval(tmp_path: Path) -> None:
+    log, data, watch = _start_watch(tmp_path)
     try:
         assert watch.stdout is not None
         banner = watch.stdout.readline()
@@ -172,26 +179,7 @@ def test_watch_repairs_a_store_found_damaged_while_it_runs(tmp_path: Path) -> No
     repairs it, says so, and goes on recording into the repaired store."""
     from tokentray.store.core import mark_damage
 
-    claude = tmp_path / "claude"
-    log = claude / "projects" / "-work-demo" / "s1.jsonl"
-    log.parent.mkdir(parents=True)
-    log.write_bytes(_line("m1", 100))
-    data = tmp_path / "data"
-    env = {
-        **os.environ,
-        "HOME": str(tmp_path / "home"),
-        "CLAUDE_CONFIG_DIR": str(claude),
-        "CODEX_HOME": str(tmp_path / "none"),
-        "TOKENTRAY_CONFIG_DIR": str(tmp_path / "config"),
-    }
-    command = [sys.executable, "-m", "tokentray.cli", "--data-dir", str(data), "watch"]
-    watch = subprocess.Popen(
-        [*command, "--interval", "3600"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    log, data, watch = _start_watch(tmp_path)
     try:
         assert watch.stdout is not None
         watch.stdout.readline()
