@@ -132,7 +132,7 @@ def test_doctor_tells_the_state_of_the_backups(tmp_path: Path) -> None:
     database = tmp_path / "usage.sqlite3"
     with Store(database) as store:
         assert backup_check(database).detail.startswith("none yet")
-        made = store.backup_if_due()
+        made = store.daily_upkeep(check=False)[1]
     assert made is not None
     fresh = backup_check(database)
     assert fresh.status == "ok" and made.name in fresh.detail and "min old" in fresh.detail

@@ -205,9 +205,11 @@ def test_without_backup_or_logs_the_readable_requests_are_salvaged(tmp_path: Pat
 def test_backups_are_daily_and_only_the_newest_are_kept(tmp_path: Path) -> None:
     with Store(tmp_path / "usage.sqlite3") as store:
         day = store_module.BACKUP_EVERY_MS
-        made = [store.backup_if_due(1_790_000_000_000 + i * day) for i in range(5)]
+        start = 1_790_000_000_000
+        made = [store.daily_upkeep(start + i * day, check=False)[1] for i in range(5)]
         assert all(made)
-        assert store.backup_if_due(1_790_000_000_000 + 4 * day + 1000) is None  # not due yet
+        not_due_yet = start + 4 * day + 1000
+        assert store.daily_upkeep(not_due_yet, check=False)[1] is None
     kept = sorted((tmp_path / "backups").glob("usage-*.sqlite3"))
     assert kept == sorted(made)[-store_module.BACKUPS_KEPT :]
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in kept)

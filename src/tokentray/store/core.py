@@ -414,12 +414,12 @@ class StoreWriteError(StoreError):
 # How many daily backups are kept (in ``backups/`` beside the store), and how often.
 BACKUPS_KEPT = 3
 BACKUP_EVERY_MS = 24 * 3_600_000
-# Short-lived commands check the store's integrity at most this often; the tray,
-# ``scan`` and ``watch`` check it every time they open it.
+# The tray and short commands check the store's integrity at most this often; ``scan``,
+# ``watch`` and ``doctor`` check it every time they open it.
 INTEGRITY_EVERY_MS = 24 * 3_600_000
-# A store bigger than this (with its -wal) has its daily backup, and short commands' daily
-# integrity check, made by a process of its own in the background (``tokentray.backup``):
-# on a 3 GB history they take 8-30 s and 6 s, in the way of the day's first report.
+# A store bigger than this (with its -wal) has its daily backup and integrity check made by
+# a process of its own in the background (``tokentray.backup``): on a 3 GB history they
+# take 8-30 s and 6 s, in the way of the day's first report or the tray's start.
 BACKGROUND_UPKEEP_BYTES = 64 << 20
 PRIVATE_FILE = 0o600
 PRIVATE_FOLDER = 0o700
@@ -712,18 +712,14 @@ class Store(StoreReads):
         last = self.get_meta(done_key)
         return last is None or (now_ms or _now_ms()) - int(last) >= every_ms
 
-    def backup_if_due(self, now_ms: int | None = None, *, force: bool = False) -> Path | None:
-        """Copy the store (SQLite's online backup) into ``backups/`` once a day (``force``:
-        now); keeps the newest BACKUPS_KEPT. The agents delete their logs after about 30
-        days, so the store is the only copy of older history. One process backs up at a
-        time (None while another does)."""
-        return self.daily_upkeep(now_ms, force=force, check=False)[1]
-
     def daily_upkeep(
         self, now_ms: int | None = None, *, force: bool = False, check: bool = True
     ) -> tuple[str | None, Path | None]:
         """(damage found, backup made): the integrity check when it is due (``check``),
         then the backup when it is due (``force``: in any case), never of a damaged store.
+        The backup is a copy by SQLite's online backup into ``backups/``, the newest
+        BACKUPS_KEPT kept: the agents delete their logs after about 30 days, so the store is
+        the only copy of older history.
         Damage is left for the next opening of the store to repair (``mark_damage``): this
         may run beside a process using it. One process at a time: (None, None) while
         another does it."""
